@@ -1,0 +1,50 @@
+# tokumei — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Demo data and warehouse live under build/ (ignored by git).
+DEMO_DIR      ?= build/demo
+DEMO_PATIENTS ?= 2000
+DEMO_MONTHS   ?= 3
+DEMO_RID      ?= demo-$(shell date +%Y%m%d-%H%M%S)
+BENCH_PATIENTS ?= 20000
+BENCH_MONTHS   ?= 12
+
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN))/python
+
+.PHONY: demo test test-fast bench lint check-java venv clean
+
+check-java:
+	@./.ci/check-java
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; tokumei needs Python 3.11 or later (set PYTHON=...)" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip >/dev/null
+	$(BIN)/pip install -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: check-java $(STAMP)
+	@# The demo key is a throwaway value for synthetic data only; real keys come from a secret provider.
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-demo-only-not-a-secret} $(BIN)/python -m jobs.demo \
+	    --dir $(DEMO_DIR) --patients $(DEMO_PATIENTS) --months $(DEMO_MONTHS) --release-id $(DEMO_RID)
+
+test: check-java $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: check-java $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: check-java $(STAMP)
+	$(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check jobs transforms expectations tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf build spark-warehouse metastore_db

@@ -1,0 +1,118 @@
+"""The one place a SparkSession is created.
+
+Locally (tests, `make demo`, a plain `python -m jobs...`) we build a `local[*]` session with Delta
+configured and the Delta jars resolved through Ivy into a stable directory, so later runs and CI
+reuse them. When a session is already active (spark-submit on a cluster, Databricks), it is reused
+as is: no master, jar or memory settings are forced on a cluster someone else configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+MIN_JAVA = 17
+DEFAULT_IVY_DIR = Path.home() / ".cache" / "tokumei" / "ivy"
+
+
+class JavaMissingError(RuntimeError):
+    """Java is absent or too old for Spark 4."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    app_name: str = "tokumei"
+    master: str = "local[*]"
+    shuffle_partitions: int = 8
+    driver_memory: str = "4g"
+    ivy_dir: str | None = None
+    ui: bool = False
+    extra_conf: dict[str, str] = field(default_factory=dict)
+
+
+def java_major_version(java: str | None = None) -> int:
+    """The major version of the Java that Spark will start, or raise JavaMissingError."""
+    java = java or _java_binary()
+    if java is None:
+        raise JavaMissingError(
+            "Java not found: tokumei runs Apache Spark 4, which needs Java 17 or later. "
+            "Install OpenJDK 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except OSError as exc:
+        raise JavaMissingError(f"Java at {java} could not be started: {exc}") from exc
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise JavaMissingError(f"could not read the Java version from `{java} -version`: {out.strip()!r}")
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java() -> None:
+    major = java_major_version()
+    if major < MIN_JAVA:
+        raise JavaMissingError(
+            f"Java {major} found; tokumei needs Java {MIN_JAVA} or later (Spark 4). "
+            "Install OpenJDK 17 or point JAVA_HOME at one."
+        )
+
+
+def _java_binary() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def get_spark(settings: SparkSettings | None = None) -> SparkSession:
+    """Return the active session, or build a local Delta-enabled one."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _apply_runtime_conf(active)
+        return active
+    settings = settings or SparkSettings()
+    check_java()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    ivy_dir = Path(settings.ivy_dir or os.environ.get("TOKUMEI_IVY_DIR") or DEFAULT_IVY_DIR).expanduser()
+    ivy_dir.mkdir(parents=True, exist_ok=True)
+
+    from delta import configure_spark_with_delta_pip
+
+    builder = (
+        SparkSession.builder.master(settings.master)
+        .appName(settings.app_name)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.jars.ivy", str(ivy_dir))
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.ui.enabled", str(settings.ui).lower())
+        .config("spark.ui.showConsoleProgress", "false")
+        # Delta reconstructs table state with this many tasks; the default 50 is for clusters.
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+    for key, value in {**_RUNTIME_CONF, **settings.extra_conf}.items():
+        builder = builder.config(key, value)
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+# Settings every tokumei job needs whoever created the session: CP932 needs the legacy charset
+# switch in Spark 4 (reference/stack.md), and dates must not shift with the driver's time zone.
+_RUNTIME_CONF = {
+    "spark.sql.legacy.javaCharsets": "true",
+}
+
+
+def _apply_runtime_conf(spark: SparkSession) -> None:
+    for key, value in _RUNTIME_CONF.items():
+        spark.conf.set(key, value)

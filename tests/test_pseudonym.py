@@ -1,0 +1,30 @@
+import hashlib
+import hmac
+import random
+
+from pyspark.sql import functions as F
+
+from transforms.pseudonym import hmac_sha256_hex
+
+
+def _random_inputs(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = "0123456789abcXYZ 　テストハンヨウ山田太郎花子ｱｲｳ髙﨑-_/"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+
+
+def test_req15_hmac_equals_python_hmac_for_1000_inputs_including_japanese(spark):
+    inputs = _random_inputs(1000, seed=1)
+    for key in (b"k", b"a-32-byte-secret-key-for-tokumei", bytes(range(100))):  # short, typical, > block
+        df = spark.createDataFrame([(i, s) for i, s in enumerate(inputs)], "i int, s string")
+        got = dict(df.select("i", hmac_sha256_hex(F.col("s"), key).alias("h")).collect())
+        want = {i: hmac.new(key, s.encode("utf-8"), hashlib.sha256).hexdigest() for i, s in enumerate(inputs)}
+        assert got == want
+
+
+def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):
+    df = spark.createDataFrame([("山田太郎",), (None,), ("1234567",)], "s string")
+    a = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), b"key-a")).collect()]
+    b = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), b"key-b")).collect()]
+    assert a[1] is None and b[1] is None
+    assert set(filter(None, a)).isdisjoint(filter(None, b))
