@@ -1,0 +1,105 @@
+"""Normalized identity keys for patient linkage (名寄せ) and opt-out matching.
+
+NDB practice links claims with ID1 = (保険者番号, 記号・番号, 枝番, 生年月日, 性別) and
+ID2 = (カナ氏名, 生年月日, 性別) (DESIGN.md decision 3). The same person is written differently by
+different systems: full- or half-width digits, 半角カナ, hiragana, small kana, spaces between
+family and given name. We normalize first, then key-hash (transforms/pseudonym.py), so the pseudonym
+and the opt-out registry match on exactly the same canonical string (requirement 42(c): exact, no
+fuzzy matching). The unkeyed source strings built here never leave the restricted zone.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+_FULL_DIGITS = "０１２３４５６７８９"
+_FULL_UPPER = "ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+_FULL_LOWER = "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ"
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# 半角カナ -> 全角カタカナ, one character at a time; voiced marks are combined afterwards.
+_HALF_KANA = "ｦｧｨｩｪｫｬｭｮｯｰｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜﾝﾞﾟ"
+_FULL_KANA = "ヲァィゥェォャュョッーアイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン゛゜"
+_HIRAGANA = "ぁあぃいぅうぇえぉおかがきぎくぐけげこごさざしじすずせぜそぞただちぢっつづてでとどなにぬねのはばぱひびぴふぶぷへべぺほぼぽまみむめもゃやゅゆょよらりるれろゎわゐゑをんゔ"
+_KATAKANA = "ァアィイゥウェエォオカガキギクグケゲコゴサザシジスズセゼソゾタダチヂッツヅテデトドナニヌネノハバパヒビピフブプヘベペホボポマミムメモャヤュユョヨラリルレロヮワヰヱヲンヴ"
+# Small kana are written large by some systems: compare them large.
+_SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
+_LARGE_KANA = "アイウエオツヤユヨワカケ"
+_VOICED = {
+    "゛": ("カキクケコサシスセソタチツテトハヒフヘホウ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボヴ"),
+    "゜": ("ハヒフヘホ", "パピプペポ"),
+}
+_DASHES = "－‐―−ｰ-"  # long-vowel look-alikes in names -> ー
+_SPACES = r"[\s\u3000・･]+"
+
+
+def normalize_width(col: Column) -> Column:
+    """Full-width digits and Latin letters -> ASCII (upper-case); other characters unchanged."""
+    return F.upper(F.translate(col, _FULL_DIGITS + _FULL_UPPER + _FULL_LOWER, "0123456789" + _ASCII_UPPER * 2))
+
+
+def normalize_digits(col: Column) -> Column:
+    """A number field as ASCII digits without spaces: `"  133066"` and `"１３３０６６"` -> `"133066"`."""
+    return F.nullif(F.regexp_replace(normalize_width(col), _SPACES, ""), F.lit(""))
+
+
+def normalize_insurer(col: Column) -> Column:
+    """保険者番号: ASCII digits; a 7-digit value lost the leading zero of its 法別番号 ("6139992").
+
+    Valid numbers have 6 (市町村国保) or 8 digits, so restoring the zero is unambiguous.
+    """
+    digits = normalize_digits(col)
+    return F.when(F.length(digits) == 7, F.lpad(digits, 8, "0")).otherwise(digits)
+
+
+def normalize_card(col: Column) -> Column:
+    """被保険者証等の記号・番号: width-normalized, without spaces and hyphens."""
+    return F.nullif(F.regexp_replace(normalize_width(col), r"[\s\u3000\-－‐]+", ""), F.lit(""))
+
+
+def normalize_branch(col: Column) -> Column:
+    """枝番 as two digits ("1" -> "01"); empty when absent (older cards have none)."""
+    digits = normalize_digits(col)
+    return F.when(digits.isNull(), F.lit("")).otherwise(F.lpad(digits, 2, "0"))
+
+
+def normalize_kana(col: Column) -> Column:
+    """カナ氏名 in one canonical form: full-width katakana, large kana, no spaces."""
+    out = F.translate(col, _HALF_KANA, _FULL_KANA)
+    out = F.translate(out, _HIRAGANA, _KATAKANA)
+    for mark, (plain, voiced) in _VOICED.items():
+        for p, v in zip(plain, voiced, strict=True):
+            out = F.replace(out, F.lit(p + mark), F.lit(v))
+    out = F.translate(out, _SMALL_KANA + _DASHES, _LARGE_KANA + "ー" * len(_DASHES))
+    out = F.regexp_replace(normalize_width(out), _SPACES, "")
+    return F.nullif(out, F.lit(""))
+
+
+def _all_present(*cols: Column) -> Column:
+    cond = F.lit(True)
+    for c in cols:
+        cond = cond & c.isNotNull()
+    return cond
+
+
+def _date_key(birth_date: Column) -> Column:
+    return F.date_format(birth_date, "yyyyMMdd")
+
+
+def id1_source(
+    insurer_no: Column, card_symbol: Column, card_number: Column, branch_no: Column, birth_date: Column, sex: Column
+) -> Column:
+    """Canonical ID1 string, or null when the insurance identity is incomplete.
+
+    A tag and a unit separator make ID1 and ID2 inputs disjoint and unambiguous.
+    """
+    ins, num, born, sx = normalize_insurer(insurer_no), normalize_card(card_number), _date_key(birth_date), normalize_digits(sex)
+    parts = [F.lit("ID1"), ins, F.coalesce(normalize_card(card_symbol), F.lit("")), num, normalize_branch(branch_no), born, sx]
+    return F.when(_all_present(ins, num, born, sx), F.concat_ws("\u001f", *parts))
+
+
+def id2_source(kana_name: Column, birth_date: Column, sex: Column) -> Column:
+    """Canonical ID2 string, or null when the kana name, birth date or sex is missing."""
+    kana, born, sx = normalize_kana(kana_name), _date_key(birth_date), normalize_digits(sex)
+    return F.when(_all_present(kana, born, sx), F.concat_ws("\u001f", F.lit("ID2"), kana, born, sx))
