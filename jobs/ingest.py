@@ -1,0 +1,226 @@
+"""`tokumei ingest`: UKE claim files and clinical CSV extracts -> bronze Delta tables (restricted zone).
+
+read (driver: find files, sha256; Spark: lines) -> transforms (position, parse, opt-out) -> write
+(one commit per table, `_rejects`, then the `_files` ledger last). Issue 3; requirement 42 (停止の求め).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
+from jobs.delta_io import is_delta
+from jobs.errors import InputError, entrypoint
+from jobs.ingest_clinical import (
+    DEFAULT_LAYOUTS,
+    clinical_frames,
+    known_patient_keys,
+    load_layouts,
+    opted_out_counts,
+)
+from jobs.ingest_files import SourceFile, discover
+from jobs.ingest_ledger import (
+    append_ledger,
+    check_written,
+    conform_rejects,
+    count_rows,
+    empty_rejects,
+    read_ledger,
+    reconcile,
+    write_tables,
+)
+from jobs.ingest_report import RunCounts, ledger_rows, load_registry, version_info
+from jobs.ingest_uke import (
+    header_records,
+    opted_out_lines,
+    other_rejects,
+    parse_to_scratch,
+    position_files,
+    receipt_status,
+    table_frames,
+)
+from jobs.session import get_spark
+from jobs.warehouse import Warehouse
+from transforms.clinical import ClinicalLayout
+from transforms.uke_layout import LAYOUTS
+
+log = logging.getLogger("tokumei.ingest")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tokumei ingest",
+        description="Parse UKE claim files (any name; recognized by their IR record) and the clinical CSV "
+        "extracts declared in conf/layouts/ into bronze Delta tables, with rejects, a file ledger and "
+        "opt-out (停止の求め) exclusion. Files already in the ledger (same sha256) are skipped.",
+    )
+    p.add_argument("--input", required=True, help="directory searched recursively for input files")
+    p.add_argument("--warehouse", required=True, help="warehouse root (bronze tables go to WH/bronze/)")
+    p.add_argument("--conf", default=str(DEFAULT_PIPELINE), help="pipeline config (default: %(default)s)")
+    p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
+    return p
+
+
+@entrypoint
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = load_pipeline(args.conf)
+    layouts = load_layouts(args.layouts)
+    # Size and line-length limits, and the sha256 of every file, before Spark starts.
+    files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes)
+    spark = get_spark(cfg.spark)
+    summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts)
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+def run_ingest(
+    spark: SparkSession,
+    input_dir: str,
+    warehouse: str,
+    settings: IngestSettings | None = None,
+    layouts_dir: str = DEFAULT_LAYOUTS,
+) -> dict[str, Any]:
+    """The whole ingest on an existing session (used by `tokumei run`, tests and the bench)."""
+    settings = settings or IngestSettings()
+    layouts = load_layouts(layouts_dir)
+    files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes)
+    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts)
+
+
+def execute(
+    spark: SparkSession,
+    files: Sequence[SourceFile],
+    unrecognized: Sequence[str],
+    wh: Warehouse,
+    settings: IngestSettings,
+    layouts: Sequence[ClinicalLayout],
+) -> dict[str, Any]:
+    # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke_read.py).
+    spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    ledger = read_ledger(spark, wh.ledger)
+    known = {r["file_sha256"] for r in ledger}
+    new: list[SourceFile] = []
+    for f in files:
+        if f.sha256 not in known:
+            new.append(f)
+            known.add(f.sha256)  # the same content twice in one input is ingested once
+    summary: dict[str, Any] = {
+        "run_id": run_id, "files_found": len(files), "files_new": len(new),
+        "files_already_ingested": len(files) - len(new), "files_unrecognized": len(unrecognized),
+    }
+    if unrecognized:
+        log.warning("%d file(s) are neither UKE nor a declared clinical extract, not ingested: %s",
+                    len(unrecognized), ", ".join(unrecognized[:10]))
+    if not new:
+        log.info("nothing new to ingest")
+        return summary
+    registry = load_registry(spark, settings.optout_registry)
+    scratch = wh.scratch(run_id)
+    try:
+        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, scratch)
+    finally:
+        _remove(wh, scratch)
+    rows = ledger_rows(new, counts, run_id, registry is not None)
+    reconcile(rows)
+    append_ledger(spark, wh.ledger, rows)
+    summary.update(counts.totals(rows))
+    log.info("ingest %s: %s", run_id, summary)
+    return summary
+
+
+def _ingest(
+    spark: SparkSession,
+    new: Sequence[SourceFile],
+    wh: Warehouse,
+    settings: IngestSettings,
+    layouts: Sequence[ClinicalLayout],
+    ledger: list[dict[str, Any]],
+    registry: DataFrame | None,
+    scratch: str,
+) -> RunCounts:
+    counts = RunCounts()
+    frames: dict[str, DataFrame] = {}
+    rejects: list[DataFrame] = []
+    uke = [f for f in new if f.kind == "uke"]
+    if uke:
+        _uke_frames(spark, uke, settings, registry, scratch, counts, frames, rejects)
+    clinical = [f for f in new if f.kind == "clinical"]
+    if clinical:
+        prior = None
+        if registry is not None and is_delta(spark, wh.bronze("patients")):
+            prior = known_patient_keys(spark, wh.bronze("patients"), registry)
+        result = clinical_frames(spark, clinical, layouts, scratch, registry, prior)
+        counts.facts += list(result.facts.values())
+        counts.headers.update({f.sha256: {"_header": 1} for f in clinical if _has_header(f, layouts)})
+        for table, (rows, bad) in result.frames.items():
+            frames[table] = rows
+            rejects.append(bad)
+        counts.opted_lines.update(opted_out_counts(result))
+    counts.versions = version_info(new, ledger, counts.headers)
+    replaced = [v["supersedes_sha256"] for v in counts.versions.values() if v["replaced_previous"]]
+    all_rejects = empty_rejects(spark)
+    for bad in rejects:
+        all_rejects = all_rejects.unionByName(conform_rejects(bad))
+    counts.set_counts(count_rows(frames, all_rejects))
+    targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
+    written = write_tables(spark, targets, [f.sha256 for f in new] + replaced)
+    expected = counts.per_table()
+    expected["_rejects"] = sum(counts.rejected.values())
+    check_written({t: written[wh.bronze(t)] for t in frames} | {"_rejects": written[wh.rejects]}, expected)
+    return counts
+
+
+def _uke_frames(
+    spark: SparkSession,
+    uke: Sequence[SourceFile],
+    settings: IngestSettings,
+    registry: DataFrame | None,
+    scratch: str,
+    counts: RunCounts,
+    frames: dict[str, DataFrame],
+    rejects: list[DataFrame],
+) -> None:
+    """Position and parse the UKE files into scratch; add each table's rows and rejects to `frames`/`rejects`."""
+    lines, parsed_dir = f"{scratch}/uke_lines", f"{scratch}/uke_parsed"
+    counts.facts.append(position_files(spark, uke, lines, settings.encoding))
+    parse_to_scratch(spark, lines, parsed_dir)
+    counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
+    receipt_status(spark, parsed_dir, registry).write.mode("overwrite").parquet(f"{scratch}/status")
+    status = spark.read.parquet(f"{scratch}/status")
+    for layout in LAYOUTS.values():
+        if layout.table is not None:
+            frames[layout.table], bad = table_frames(spark, parsed_dir, layout, status, ir_frame)
+            rejects.append(bad)
+    rejects += [header_rejects, other_rejects(spark, lines)]
+    counts.opted_lines.update(opted_out_lines(spark, lines, status))
+    counts.add_opted_receipts(status)
+
+
+def _has_header(f: SourceFile, layouts: Sequence[ClinicalLayout]) -> bool:
+    return any(layout.table == f.table and layout.header for layout in layouts)
+
+
+def _remove(wh: Warehouse, path: str) -> None:
+    try:
+        local = wh.local_path(path)
+        shutil.rmtree(local, ignore_errors=True)
+        if local.parent.is_dir() and not any(local.parent.iterdir()):
+            local.parent.rmdir()
+    except InputError:
+        log.warning("scratch %s is not local; remove it with your storage tools", path)
+
+
+if __name__ == "__main__":
+    sys.exit(main(None))

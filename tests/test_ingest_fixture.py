@@ -1,0 +1,192 @@
+"""End-to-end ingest of the real UKE fixture, its encoding variants, the corrupt corpus and a volume set.
+
+One ingest run (module fixture) serves most tests: the Spark jobs dominate the cost, not the files.
+"""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.ingest import run_ingest
+from jobs.ingest_files import SourceFile
+from jobs.ingest_report import version_info
+from jobs.warehouse import Warehouse
+from transforms.uke_layout import LAYOUTS
+
+FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
+BAD = Path(__file__).parent / "data" / "uke_bad"
+TABLES = [layout.table for layout in LAYOUTS.values() if layout.table]
+FIXTURE_COUNTS = {"RE": 75, "HO": 69, "KO": 71, "SN": 2, "SY": 9, "SI": 320, "IY": 32, "CO": 56, "IR": 1, "GO": 1}
+
+# file -> {line_no: reason}: what the corrupt corpus must produce, line by line.
+EXPECTED_REJECTS = {
+    "01_unknown_record_type.UKE": {4: "unknown_record_type"},
+    "02_too_many_fields.UKE": {4: "too_many_fields"},
+    "03_invalid_date_shape.UKE": {4: "invalid_date"},
+    "04_impossible_date_seireki.UKE": {4: "impossible_date"},
+    "05_impossible_era_heisei32.UKE": {2: "impossible_date", 3: "parent_rejected", 4: "parent_rejected", 5: "parent_rejected"},
+    "06_impossible_era_reiwa0.UKE": {4: "impossible_date"},
+    "07_impossible_era_showa64_month13.UKE": {4: "impossible_date"},
+    "08_child_before_re.UKE": {2: "child_before_re"},
+    "09_undecodable_bytes.UKE": {4: "undecodable_bytes"},
+    "10_bad_number_points.UKE": {5: "bad_number"},
+    "11_record_after_go.UKE": {6: "misplaced_record"},
+    "12_empty_line.UKE": {4: "empty_line"},
+    "13_second_ir.UKE": {5: "misplaced_record"},
+    "14_bad_day_column.UKE": {5: "bad_number"},
+    "15_re_rejected_children_follow.UKE": {2: "bad_number", 3: "parent_rejected", 4: "parent_rejected", 5: "parent_rejected"},
+    "16_unknown_era_code.UKE": {4: "invalid_date"},
+    "17_impossible_service_month.UKE": {2: "impossible_date", 3: "parent_rejected", 4: "parent_rejected"},
+    "18_eof_mark_mid_file.UKE": {4: "empty_line"},
+}
+
+
+def _volume(no: str, go: str, receipt: int) -> bytes:
+    lines = [f"IR,1,13,1,1234567,,テスト医院,202110,{no}", f"RE,{receipt},1112,202110,試験　花子,2,19900101",
+             "HO,06132013,１,２,1,100", "SY,2500013,20211001,1,,,01", f"GO,,,{go}" if go != "99" else "GO,2,200,99"]
+    return ("\r\n".join(lines) + "\r\n").encode("cp932")
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ingest_in")
+    shutil.copy(FIXTURE, root / "RECEIPTC_GAIRAI_SAMPLE.UKE")
+    shutil.copytree(BAD, root / "bad")
+    text = FIXTURE.read_bytes().decode("cp932")
+    variants = root / "variants"
+    variants.mkdir()
+    (variants / "utf8.UKE").write_bytes(text.encode("utf-8"))
+    (variants / "lf_eof.txt").write_bytes(text.replace("\r\n", "\n").encode("cp932") + b"\x1a")
+    (variants / "copy_of_sample.dat").write_bytes(FIXTURE.read_bytes())  # same sha256: ingested once
+    (root / "volumes").mkdir()
+    (root / "volumes" / "RECEIPTC.001").write_bytes(_volume("01", "01", 1))
+    (root / "volumes" / "RECEIPTC.002").write_bytes(_volume("02", "99", 2))
+    (root / "notes.txt").write_text("not a claim file", encoding="utf-8")
+    (root / "versioned").mkdir()
+    (root / "versioned" / "RECEIPTC.UKE").write_bytes(_volume("00", "99", 1))
+    wh = str(tmp_path_factory.mktemp("wh"))
+    summary = run_ingest(spark, str(root), wh)
+    ledger = {r["rel_path"]: r.asDict() for r in spark.read.format("delta").load(Warehouse(wh).ledger).collect()}
+    return {"root": root, "wh": Warehouse(wh), "summary": summary, "ledger": ledger}
+
+
+def _table(spark, wh, name):
+    return spark.read.format("delta").load(wh.bronze(name))
+
+
+def test_fixture_ingests_with_zero_rejects_and_exact_counts(ingested):
+    row = ingested["ledger"]["RECEIPTC_GAIRAI_SAMPLE.UKE"]
+    assert row["lines_rejected"] == 0 and row["lines_read"] == row["lines_parsed"] == 636
+    assert dict(row["record_counts"]) == FIXTURE_COUNTS
+    assert (row["institution_code"], row["pref_code"], row["payer_kind"], str(row["billing_month"])) == (
+        "0000000", "12", "1", "2021-11-01")
+    assert (row["encoding"], row["line_end"], row["eof_mark"], row["version"]) == ("cp932", "crlf", False, 1)
+    assert (row["go_total_receipts"], row["go_total_points"], row["go_volume_no"]) == (140, 86392, "99")
+
+
+def test_every_child_hangs_off_the_re_before_it_in_the_raw_file(spark, ingested):
+    wh, sha = ingested["wh"], ingested["ledger"]["RECEIPTC_GAIRAI_SAMPLE.UKE"]["file_sha256"]
+    raw = FIXTURE.read_bytes().decode("cp932").split("\r\n")
+    owner, current = {}, None
+    for no, line in enumerate(raw, start=1):
+        if line.startswith("RE,"):
+            current = int(line.split(",")[1])
+        owner[no] = current
+    receipts = _table(spark, wh, "receipts").where(F.col("file_sha256") == sha).select("receipt_key", "receipt_no")
+    for table in TABLES:
+        if table == "receipts":
+            continue
+        rows = (_table(spark, wh, table).where(F.col("file_sha256") == sha)
+                .join(receipts, "receipt_key", "left").select("line_no", "receipt_no").collect())
+        assert all(r["receipt_no"] == owner[r["line_no"]] for r in rows), table
+    # A few by hand: RE 4 (都ぞ弥生 美波, 公費単独) owns the KO on the next line and the SI after it.
+    ko = _table(spark, wh, "public_expenses").where(F.col("file_sha256") == sha).join(receipts, "receipt_key")
+    assert [(r["receipt_no"], r["payer_no"], r["recipient_no"], r["points"]) for r in ko.where("line_no = 57").collect()] == [
+        (4, "12143210", "0000000", 431)]
+    re4 = _table(spark, wh, "receipts").where(F.col("file_sha256") == sha).where("receipt_no = 4").first()
+    assert (re4["line_no"], re4["name"], re4["kana_name"], str(re4["birth_date"])) == (56, "都ぞ弥生　美波", "ミヤコゾヤヨイミナミ", "2021-01-27")
+    co = _table(spark, wh, "comments").where(F.col("file_sha256") == sha).where("line_no = 11").first()
+    assert (co["comment_text"], co["receipt_key"]) == ("疼痛時", f"{sha}:000000001")
+
+
+def test_utf8_lf_and_eof_variants_give_the_same_records(ingested):
+    ledger = ingested["ledger"]
+    for rel, encoding, line_end, eof in [("variants/utf8.UKE", "utf-8", "crlf", False),
+                                         ("variants/lf_eof.txt", "cp932", "lf", True)]:
+        row = ledger[rel]
+        assert (row["encoding"], row["line_end"], row["eof_mark"]) == (encoding, line_end, eof), rel
+        assert dict(row["record_counts"]) == FIXTURE_COUNTS and row["lines_rejected"] == 0, rel
+        evidence = dict(kv.split("=") for kv in row["encoding_evidence"].split(","))
+        assert (evidence["non_utf8_lines"] == "0") == (encoding == "utf-8"), rel
+    assert "variants/copy_of_sample.dat" not in ledger and "notes.txt" not in ledger
+    assert ingested["summary"]["files_unrecognized"] == 1
+
+
+def test_corrupt_corpus_lands_in_rejects_with_reasons_and_good_lines_ingest(spark, ingested):
+    wh, ledger = ingested["wh"], ingested["ledger"]
+    rejects = spark.read.format("delta").load(wh.rejects).collect()
+    by_sha = {row["file_sha256"]: rel for rel, row in ledger.items()}
+    got: dict[str, dict[int, str]] = {}
+    for r in rejects:
+        got.setdefault(by_sha[r["file_sha256"]].removeprefix("bad/"), {})[r["line_no"]] = r["reason"]
+    assert got == EXPECTED_REJECTS
+    assert len(EXPECTED_REJECTS) >= 15 and {"undecodable_bytes", "child_before_re", "too_many_fields"} <= {
+        reason for file in got.values() for reason in file.values()}
+    bad_rows = {r["line_no"]: r for r in rejects if by_sha[r["file_sha256"]] == "bad/09_undecodable_bytes.UKE"}
+    assert bad_rows[4]["raw_hex"].endswith("FFFE85402C2C") and "\ufffd" in bad_rows[4]["raw_text"]
+    # The good lines of the same files are in bronze: e.g. 10_bad_number_points keeps its other SI.
+    row = ledger["bad/10_bad_number_points.UKE"]
+    assert dict(row["record_counts"]) == {"IR": 1, "RE": 1, "HO": 1, "SY": 1, "SI": 1, "GO": 1}
+    for rel, row in ledger.items():
+        assert row["lines_read"] == row["lines_parsed"] + row["lines_rejected"] and row["reconciled"], rel
+        expected = len(EXPECTED_REJECTS.get(rel.removeprefix("bad/"), {}))
+        assert row["lines_rejected"] == expected, rel
+
+
+def test_multi_volume_files_ingest_as_one_set(spark, ingested):
+    ledger = ingested["ledger"]
+    v1, v2 = ledger["volumes/RECEIPTC.001"], ledger["volumes/RECEIPTC.002"]
+    assert (v1["volume_no"], v1["go_volume_no"], v1["go_total_receipts"]) == ("01", "01", None)
+    assert (v2["volume_no"], v2["go_volume_no"], v2["go_total_receipts"]) == ("02", "99", 2)
+    receipts = _table(spark, ingested["wh"], "receipts").where(
+        F.col("file_sha256").isin(v1["file_sha256"], v2["file_sha256"])).collect()
+    assert sorted(r["receipt_no"] for r in receipts) == [1, 2]
+
+
+def test_reingest_adds_nothing(spark, ingested):
+    wh = ingested["wh"]
+    before = {t: _table(spark, wh, t).count() for t in [*TABLES, "_rejects", "_files"]}
+    summary = run_ingest(spark, str(ingested["root"]), wh.root)
+    after = {t: _table(spark, wh, t).count() for t in [*TABLES, "_rejects", "_files"]}
+    assert summary["files_new"] == 0 and summary["files_already_ingested"] == summary["files_found"]
+    assert after == before and before["receipts"] == 75 * 3 + 16 + 2 + 1  # 3 copies of the fixture, 16 good corpus RE, 3 small files
+
+
+def test_changed_file_under_the_same_name_is_a_new_version(spark, ingested):
+    wh, root = ingested["wh"], ingested["root"]
+    path = root / "versioned" / "RECEIPTC.UKE"
+    v1_sha = ingested["ledger"]["versioned/RECEIPTC.UKE"]["file_sha256"]
+    path.write_bytes(_volume("00", "99", 1).replace("試験　花子".encode("cp932"), "試験　華子".encode("cp932")))
+    summary = run_ingest(spark, str(root), wh.root)  # a corrected re-delivery of the same claim batch
+    assert summary["files_new"] == 1
+    rows = sorted((r.asDict() for r in _table(spark, wh, "_files").where(F.col("path") == str(path)).collect()),
+                  key=lambda r: r["version"])
+    assert [(r["version"], r["replaced_previous"], r["supersedes_sha256"]) for r in rows] == [
+        (1, False, None), (2, True, v1_sha)]
+    names = [r["name"] for r in _table(spark, wh, "receipts").where(
+        F.col("file_sha256").isin(v1_sha, rows[1]["file_sha256"])).collect()]
+    assert names == ["試験　華子"]  # v1's rows were replaced in the same commits, not doubled
+
+
+def test_only_the_same_claim_batch_replaces_an_earlier_version():
+    f = SourceFile("/in/RECEIPTC.UKE", "RECEIPTC.UKE", 10, "b" * 64, "uke", None, "crlf")
+    before = [{"path": "/in/RECEIPTC.UKE", "file_sha256": "a" * 64, "version": 1, "kind": "uke", "table": None,
+               "institution_code": "1234567", "billing_month": dt.date(2021, 11, 1), "payer_kind": "1", "volume_no": "00"}]
+    same = {"b" * 64: {"institution_code": "1234567", "billing_month": dt.date(2021, 11, 1), "payer_kind": "1", "volume_no": "00"}}
+    next_month = {"b" * 64: {**same["b" * 64], "billing_month": dt.date(2021, 12, 1)}}
+    assert version_info([f], before, same)["b" * 64] == {"version": 2, "supersedes_sha256": "a" * 64, "replaced_previous": True}
+    assert version_info([f], before, next_month)["b" * 64]["replaced_previous"] is False
+    assert version_info([f], [], same)["b" * 64] == {"version": 1, "supersedes_sha256": None, "replaced_previous": False}
