@@ -28,3 +28,20 @@ def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):
     b = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), b"key-b")).collect()]
     assert a[1] is None and b[1] is None
     assert set(filter(None, a)).isdisjoint(filter(None, b))
+
+
+def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeypatch):
+    # Issue 4: different key ids -> disjoint pseudonyms; the same key id -> the same pseudonym.
+    from jobs.config import KeySettings
+    from jobs.keys import load_key
+
+    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_A", "鍵A-not-a-secret")
+    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_B", "鍵B-not-a-secret")
+    inputs = sorted(set(_random_inputs(1000, seed=2)) - {""})
+    df = spark.createDataFrame([(s,) for s in inputs], "s string")
+    out = {}
+    for key_id in ("recipient-a", "recipient-b"):
+        key = load_key(KeySettings(key_id="unused"), key_id).material
+        out[key_id] = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), key)).collect()]
+    assert len(set(out["recipient-a"])) == len(inputs)
+    assert set(out["recipient-a"]).isdisjoint(out["recipient-b"])

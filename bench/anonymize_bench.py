@@ -1,0 +1,128 @@
+"""Benchmark: `tokumei anonymize` against a plain Delta-to-Delta copy of the same bronze tables.
+
+Issue 4 item 5: anonymize time / copy time on the same tables, target <= 1.5 at 10M+ claim lines.
+Both run in one process on one SparkSession, copy first. `replicate_bronze` scales a small bronze
+warehouse (e.g. from `tokumei generate` + `tokumei ingest`) by copying every table N times with
+re-keyed receipts and distinct identities, so large volumes do not need a long generate run.
+
+    python -m bench.anonymize_bench --warehouse /tmp/wh --release-id bench1 [--replicate-from SRC --copies N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.anonymize import DEFAULT_PARALLEL, anonymize
+from jobs.config import load_pipeline
+from jobs.delta_io import is_delta
+from jobs.policy import load_policy, load_references, resolve_keys
+from jobs.session import get_spark
+from jobs.warehouse import Warehouse
+from transforms.catalog import PATIENT_FACTS
+
+CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "window_payments", "dpc_exclusions",
+                "diagnoses", "procedures", "drugs", "materials", "comments", "symptom_details")
+
+
+def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profile: str = "anonymized",
+                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL) -> dict[str, Any]:
+    """Seconds for anonymize and for a plain copy of the same bronze tables, and their ratios.
+
+    `ratio` compares with a one-table-at-a-time copy (the plain baseline); `ratio_vs_parallel_copy`
+    with a copy that, like anonymize, writes `parallel` tables at a time."""
+    cfg = load_pipeline(conf)
+    policy, policy_file = load_policy(cfg.policies[profile])
+    keys = resolve_keys(policy, policy_file, cfg.keys, cfg.keys.key_id)
+    refs = load_references(policy, policy_file)
+    wh = Warehouse(warehouse)
+    tables = [t for t in policy.tables if t != PATIENT_FACTS and is_delta(spark, wh.bronze(t))]
+    rows = {t: spark.read.format("delta").load(wh.bronze(t)).count() for t in tables}
+    copy_root = wh.staging(f"{release_id}-copy")
+
+    def copy(t: str) -> None:
+        spark.read.format("delta").load(wh.bronze(t)).write.format("delta").mode("overwrite").save(f"{copy_root}/{t}")
+
+    start = time.perf_counter()
+    for t in tables:
+        copy(t)
+    copy_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(copy, tables))
+    copy_par_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    record = anonymize(spark, cfg, wh, release_id, policy, policy_file, keys, cfg.keys.key_id, None, refs, parallel)
+    anon_s = time.perf_counter() - start
+    if wh.is_local():
+        shutil.rmtree(wh.local_path(copy_root), ignore_errors=True)
+    claim_lines = sum(n for t, n in rows.items() if t in CLAIM_TABLES)
+    return {
+        "stage": "anonymize", "profile": profile, "tables": len(tables), "input_rows": sum(rows.values()),
+        "claim_lines": claim_lines, "receipts": rows.get("receipts", 0), "patients": record["counts"]["patients"],
+        "anonymize_s": round(anon_s, 2), "copy_s": round(copy_s, 2), "copy_parallel_s": round(copy_par_s, 2),
+        "ratio": round(anon_s / copy_s, 3), "ratio_vs_parallel_copy": round(anon_s / copy_par_s, 3), "parallel": parallel,
+        "cores": os.cpu_count(), "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+    }
+
+
+def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int) -> dict[str, int]:
+    """Write `copies` copies of every bronze table of `source` into `target`, each copy a new set of
+    receipts and people (receipt keys, kana names, card and patient numbers get the copy number)."""
+    src, dst = Warehouse(source), Warehouse(target)
+    n = spark.range(copies).select(F.col("id").cast("int").alias("__copy"))
+    suffix = F.lpad(F.col("__copy").cast("string"), 5, "0")
+    out = {}
+    for path in sorted(Path(src.local_path(src.bronze_root)).iterdir()):
+        if path.name.startswith("_") or not is_delta(spark, str(path)):
+            continue
+        df = spark.read.format("delta").load(str(path)).crossJoin(n)
+        for col, fn in {
+            "receipt_key": lambda c: F.concat(c, F.lit("#"), suffix),
+            "kana_name": lambda c: F.concat(c, F.translate(suffix, "0123456789", "アイウエオカキクケコ")),
+            "card_number": lambda c: F.concat(c, suffix),
+            "patient_id": lambda c: F.concat(c, F.lit("-"), suffix),
+            "file_sha256": lambda c: F.concat(c, suffix),
+        }.items():
+            if col in df.columns:
+                df = df.withColumn(col, fn(F.col(col)))
+        df = df.drop("__copy")
+        df.write.format("delta").mode("overwrite").save(dst.bronze(path.name))
+        out[path.name] = spark.read.format("delta").load(dst.bronze(path.name)).count()
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.anonymize_bench", description=__doc__.splitlines()[0])
+    p.add_argument("--warehouse", required=True)
+    p.add_argument("--release-id", required=True)
+    p.add_argument("--profile", default="anonymized")
+    p.add_argument("--conf", default="conf/pipeline.yaml")
+    p.add_argument("--replicate-from", help="a small warehouse whose bronze tables are copied --copies times first")
+    p.add_argument("--copies", type=int, default=1)
+    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    args = p.parse_args(argv)
+    spark = get_spark(load_pipeline(args.conf).spark)
+    if args.replicate_from:
+        t0 = time.perf_counter()
+        counts = replicate_bronze(spark, args.replicate_from, args.warehouse, args.copies)
+        print(json.dumps({"replicated": counts, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel),
+                     ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

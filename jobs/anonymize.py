@@ -1,0 +1,299 @@
+"""`tokumei anonymize`: apply a policy profile to the bronze tables and write the staged release.
+
+Reads every bronze table at a pinned Delta version, links patients into one keyed `pid` (the same
+in every table of the release), applies each table's rules (transforms/apply.py), builds the release
+table `patients` (one row per pid) and writes `WH/staging/<RID>/tables/<table>` (Delta). The record
+`WH/staging/<RID>/anonymize.json` is written last: a staging directory without it is incomplete.
+Exit codes: 2 for a bad policy, config, key id or recipient id (nothing is written); 1 when the
+run is refused (pseudonymized without a certified recipient, release id already published).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import logging
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import fs
+from jobs.config import ConfigError, PipelineConfig, load_pipeline
+from jobs.delta_io import is_delta, last_commit, read_delta
+from jobs.errors import InputError, RefusedError, entrypoint
+from jobs.keys import Key
+from jobs.lineage import DatasetRef, stage_events
+from jobs.manifest import code_version
+from jobs.policy import load_policy, load_references, policy_catalog, resolve_keys
+from jobs.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
+from jobs.session import get_spark
+from jobs.warehouse import Warehouse, check_release_id
+from transforms.apply import Context, apply_table, check_schema
+from transforms.catalog import PATIENT_FACTS
+from transforms.labels import table_labels
+from transforms.linkage import derive_key
+from transforms.patients import CLINICAL_PATIENTS, join_map, patient_facts, patient_ids, with_pid
+from transforms.policy import Policy, PolicyError
+from transforms.steps import processing_steps
+
+log = logging.getLogger("tokumei.anonymize")
+# Up to this many linked records (receipts + clinical patients) the pid map is broadcast to every
+# table's join (about 100 bytes a record in its compact form); above, it is a shuffle join.
+BROADCAST_NODES = 3_000_000
+DEFAULT_PARALLEL = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tokumei anonymize", description=__doc__.splitlines()[0])
+    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
+    p.add_argument("--release-id", required=True, help="id of the staged release to write")
+    p.add_argument("--profile", required=True, choices=("anonymized", "pseudonymized"),
+                   help="anonymized = 匿名加工医療情報; pseudonymized = 仮名加工医療情報 (needs --recipient)")
+    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
+    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
+    p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
+    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
+                   help="tables written at the same time (default: %(default)s)")
+    return p
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything anonymize needs that can be checked before Spark starts."""
+
+    policy: Policy
+    policy_file: Path
+    recipient: Recipient | None
+    key_id: str
+    keys: dict[str, Key]
+    refs: Any
+
+
+def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, recipient_id: str | None,
+         recipients: str) -> Plan:
+    """Load and check the policy, the recipient and the keys (config errors exit 2 here)."""
+    if not policy_path and profile not in cfg.policies:
+        raise ConfigError(conf, f"policies.{profile}", "no policy file configured for this profile")
+    policy, policy_file = load_policy(policy_path or cfg.policies[profile])
+    if policy.profile != profile:
+        raise ConfigError(policy_file, "profile", f"the policy is for {policy.profile}, but --profile is {profile}")
+    recipient = resolve_recipient(profile, recipient_id, recipients)
+    key_id = (recipient.key_id if recipient and recipient.key_id else None) or cfg.keys.key_id
+    keys = resolve_keys(policy, policy_file, cfg.keys, key_id)
+    refs = load_references(policy, policy_file)
+    return Plan(policy, policy_file, recipient, key_id, keys, refs)
+
+
+def refuse_published(wh: Warehouse, release_id: str) -> None:
+    if wh.local_path(wh.release(release_id, "manifest.json")).exists():
+        raise RefusedError(f"release {release_id} is already published; releases are immutable: use a new release id")
+
+
+@entrypoint
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = load_pipeline(args.conf)
+    check_release_id(args.release_id)
+    p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
+    wh = Warehouse(args.warehouse)
+    refuse_published(wh, args.release_id)
+    spark = get_spark(cfg.spark)
+    record = anonymize(spark, cfg, wh, args.release_id, p.policy, p.policy_file, p.keys, p.key_id, p.recipient,
+                       p.refs, args.parallel)
+    print(f"staged {args.release_id} ({p.policy.regime}): {len(record['outputs'])} tables, "
+          f"{record['counts']['patients']} patients; record {wh.staging(args.release_id, 'anonymize.json')}")
+    return 0
+
+
+def read_bronze(spark: SparkSession, wh: Warehouse, policy: Policy) -> tuple[dict[str, DataFrame], list[dict[str, Any]]]:
+    frames, inputs = {}, []
+    for name in policy.tables:
+        path = wh.bronze(name)
+        if name == PATIENT_FACTS or not is_delta(spark, path):
+            continue
+        version = _delta_version(spark, wh, path)
+        frames[name] = read_delta(spark, path, version)
+        inputs.append({"table": name, "path": path, "delta_version": version})
+    if "receipts" not in frames:
+        raise InputError(f"{wh.bronze('receipts')}: no bronze receipts table; run `tokumei ingest` first")
+    if wh.is_local():  # default-deny for tables too: a bronze table the policy does not know stops the run
+        root = wh.local_path(wh.bronze_root)
+        unknown = sorted(p.name for p in root.iterdir() if not p.name.startswith("_") and p.name not in policy.tables)
+        if unknown:
+            raise PolicyError(f"tables.{unknown[0]}", f"bronze table {unknown[0]!r} has no rules (default-deny); "
+                                                      f"add it to the policy")
+    return frames, inputs
+
+
+def _as_config_error(exc: PolicyError, policy_file: Path) -> ConfigError:
+    return ConfigError(policy_file, exc.key, str(exc)[len(exc.key) + 2:] if exc.key else str(exc))
+
+
+def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str, policy: Policy, policy_file: Path,
+              keys: dict[str, Key], key_id: str, recipient: Recipient | None, refs: Any,
+              parallel: int = 1) -> dict[str, Any]:
+    created = dt.datetime.now(dt.UTC).isoformat()
+    try:
+        bronze, inputs = read_bronze(spark, wh, policy)
+        for name, df in bronze.items():  # default-deny at run time, before anything is written
+            check_schema(df, policy.tables[name], with_pid=False)
+    except PolicyError as exc:
+        raise _as_config_error(exc, policy_file) from None
+    ctx = Context({k: v.material for k, v in keys.items()}, key_id, refs.hierarchies, refs.prefectures, refs.municipalities)
+    pid_key = derive_key(keys[key_id].material, "pid")
+    pids = patient_ids(bronze, pid_key, policy.linkage, _receipt_pseudonym_key(policy, ctx))
+    drop_unlinked = policy.linkage.unlinked == "drop"
+    frames: dict[str, DataFrame] = {}
+    try:
+        linkage = _linkage_summary(pids)
+        pid_map = join_map(pids)
+        pid_map.count()
+    finally:
+        pids.unpersist()
+    small = linkage["nodes"] <= BROADCAST_NODES
+    try:
+
+        def attach(df: DataFrame, drop: bool = False) -> DataFrame:
+            return with_pid(df, pid_map, drop, broadcast=small)
+
+        for name, table in policy.tables.items():
+            if name in bronze and table.output:
+                frames[name] = attach(bronze[name], drop_unlinked) if "pid" in table.derived else bronze[name]
+        clinical = attach(bronze[CLINICAL_PATIENTS]) if CLINICAL_PATIENTS in bronze else None
+        receipts = frames.get("receipts", attach(bronze["receipts"]))
+        labs = attach(bronze["labs"]) if "labs" in bronze else None
+        frames[PATIENT_FACTS] = patient_facts(receipts.where(~F.col("__drop_row")) if drop_unlinked else receipts,
+                                              clinical, refs.prefectures, labs)
+        for name, df in frames.items():  # default-deny at run time, before anything is written
+            try:
+                check_schema(df, policy.tables[name])
+            except PolicyError as exc:
+                raise _as_config_error(exc, policy_file) from None
+        staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
+        if staging_root is not None:
+            fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
+        with stage_events(wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None, "anonymize", rid) as ev:
+            outputs, tables = _write_tables(spark, wh, rid, policy, frames, ctx, ev, inputs, parallel)
+    finally:
+        pid_map.unpersist()
+    record = _record(rid, policy, policy_file, keys, key_id, recipient, created, inputs, outputs, tables, linkage, frames)
+    fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
+    return record
+
+
+def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, frames: dict[str, DataFrame],
+                  ctx: Context, ev: Any, inputs: list[dict[str, Any]], parallel: int = 1
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Write every table; `parallel` tables at a time (Spark runs concurrent jobs; small tables and
+    Delta commits then overlap instead of leaving the cores idle)."""
+
+    def one(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        table = policy.tables[name]
+        assert table.output is not None
+        applied = apply_table(frames[name], table, ctx, _row_id(frames[name]))
+        path = wh.staging_table(rid, table.output)
+        applied.df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        stats = applied.stats()
+        rows = stats["rows_in"] - stats["rows_removed"]  # observed in the writing pass
+        log.info("staged %s -> %s: %s rows", name, table.output, rows)
+        out = {"table": table.output, "source": name, "path": path, "delta_version": _delta_version(spark, wh, path),
+               "rows": rows, "columns": applied.df.columns}
+        return name, out, {"source": name, **stats}
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        results = list(pool.map(one, list(frames)))
+    outputs, tables = [], {}
+    for name, out, stats in results:
+        outputs.append(out)
+        tables[out["table"]] = stats
+        for inp in inputs:
+            if inp["table"] == name:
+                inp["rows"] = stats["rows_in"]
+        ev.outputs.append(DatasetRef(f"staging/{rid}/tables/{out['table']}", out["delta_version"], out["rows"]))
+    ev.inputs.extend(DatasetRef(f"bronze/{i['table']}", i["delta_version"], i.get("rows")) for i in inputs)
+    return outputs, tables
+
+
+def _delta_version(spark: SparkSession, wh: Warehouse, path: str) -> int:
+    """The table's latest version: from the log's file names when local (no Spark job), else history."""
+    if wh.is_local():
+        log_dir = wh.local_path(path) / "_delta_log"
+        versions = [int(p.name[:20]) for p in log_dir.glob("*.json") if p.name[:20].isdigit()]
+        if versions:
+            return max(versions)
+    return int(last_commit(spark, path)["version"])
+
+
+def _receipt_pseudonym_key(policy: Policy, ctx: Context) -> bytes | None:
+    """The key of receipt_key's pseudonym when every released table uses the same plain rule for it."""
+    rules = [t.columns["receipt_key"] for t in policy.tables.values() if t.output and "receipt_key" in t.columns]
+    first = rules[0] if rules else None
+    if first is None or first.method != "pseudonymize" or first.params["normalize"] != "none":
+        return None
+    if any(r.method != first.method or r.params != first.params for r in rules):
+        return None
+    return ctx.key(first, f"column:{first.params['domain'] or 'receipt_key'}")
+
+
+def _row_id(df: DataFrame) -> Any:
+    """A stable identity per input row for keyed noise and swaps: the source line, else the patient."""
+    if {"file_sha256", "line_no"} <= set(df.columns):
+        return F.concat_ws(":", F.col("file_sha256"), F.col("line_no").cast("string"))
+    return F.col("pid") if "pid" in df.columns else None
+
+
+def _linkage_summary(pids: DataFrame) -> dict[str, Any]:
+    row = pids.agg(
+        F.count(F.lit(1)).alias("nodes"), F.countDistinct("pid").alias("patients"),
+        F.sum((~F.col("linked")).cast("int")).alias("unlinked"), F.sum((~F.col("converged")).cast("int")).alias("unconverged"),
+    ).first()
+    assert row is not None
+    return {k: int(row[k] or 0) for k in ("nodes", "patients", "unlinked", "unconverged")}
+
+
+def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], key_id: str, recipient: Recipient | None,
+            created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], tables: dict[str, Any],
+            linkage: dict[str, Any], frames: dict[str, DataFrame]) -> dict[str, Any]:
+    catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file)
+    labels = {policy.tables[s].output: table_labels(policy.tables[s], catalog[s]) for s in frames}
+    patients = next((o["rows"] for o in outputs if o["source"] == PATIENT_FACTS), 0)
+    return {
+        "release_id": rid,
+        "profile": policy.profile,
+        "regime": policy.regime,
+        "created_at": created,
+        "code_version": code_version(),
+        "policy": {"path": str(policy_file), "sha256": policy.sha256(),
+                   "file_sha256": hashlib.sha256(policy_file.read_bytes()).hexdigest()},
+        "key": {"key_id": key_id, "fingerprint": keys[key_id].fingerprint,
+                "all": [{"key_id": k.key_id, "fingerprint": k.fingerprint} for k in keys.values()]},
+        "recipient": recipient.record() if recipient else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "counts": {
+            "patients": patients,
+            "patients_unlinked": linkage["unlinked"],
+            "records_removed": {t: s["rows_removed"] for t, s in tables.items()},
+            "rows_in": {t: s["rows_in"] for t, s in tables.items()},
+            "patients_suppressed": 0,  # k-anonymity (issue 5) suppresses patients after this stage
+        },
+        "linkage": {**linkage, "keys": list(policy.linkage.keys), "rounds": policy.linkage.rounds,
+                    "unlinked_policy": policy.linkage.unlinked},
+        "processing_steps": processing_steps(policy, tables),
+        "labels": labels,
+        "tables": tables,
+        "quasi_identifiers": list(policy.params.quasi_identifiers),
+        "params": dict(policy.effective()["params"]),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+import datetime as dt
+
+import pytest
+
+from transforms.linkage import clinical_identities, derive_key, link_patients, receipt_identities
+
+B = dt.date(1960, 5, 1)
+
+
+def _claims(spark):
+    receipts = spark.createDataFrame(
+        [
+            ("r1", "ヤマダ　タロウ", B, "1"),   # insurer A + kana
+            ("r2", "ﾔﾏﾀﾞ ﾀﾛｳ", B, "1"),        # same person, half-width kana, new insurer B
+            ("r3", None, B, "1"),             # no kana: linked through insurer B only
+            ("r4", "スズキ　ハナコ", B, "2"),   # another person
+            ("r5", None, None, "1"),          # nothing complete: unlinked
+        ],
+        "receipt_key string, kana_name string, birth_date date, sex string",
+    )
+    insurances = spark.createDataFrame(
+        [("r1", 2, "06130011", "１", "２３"), ("r2", 2, "01130012", "ab", "9"), ("r3", 2, " 1130012", "AB", "9"),
+         ("r4", 2, "06130011", "１", "２４")],
+        "receipt_key string, line_no int, insurer_no string, card_symbol string, card_number string",
+    )
+    eligibility = spark.createDataFrame([("r1", 3, "1")], "receipt_key string, line_no int, branch_no string")
+    return receipts, insurances, eligibility
+
+
+def test_req15_id1_and_id2_connect_one_patient_across_insurer_change(spark):
+    ids = receipt_identities(*_claims(spark))
+    pids = {r["node"]: r for r in link_patients(ids, derive_key(b"k", "pid"), rounds=3).collect()}
+    assert pids["r1"]["pid"] == pids["r2"]["pid"] == pids["r3"]["pid"]
+    assert pids["r4"]["pid"] != pids["r1"]["pid"]
+    assert pids["r5"]["linked"] is False and len(pids["r5"]["pid"]) == 64
+    assert all(r["converged"] for r in pids.values())
+    only_id1 = {r["node"]: r["pid"] for r in link_patients(ids, b"k", keys=("id1",)).collect()}
+    assert only_id1["r1"] != only_id1["r2"] and only_id1["r2"] == only_id1["r3"]
+
+
+def test_req15_different_keys_give_disjoint_pids_and_unlinked_can_be_dropped(spark):
+    ids = receipt_identities(*_claims(spark))
+    a = {r["pid"] for r in link_patients(ids, derive_key(b"key-a", "pid")).collect()}
+    b = {r["pid"] for r in link_patients(ids, derive_key(b"key-b", "pid")).collect()}
+    assert a.isdisjoint(b)
+    dropped = {r["node"]: r["pid"] for r in link_patients(ids, b"k", unlinked="drop").collect()}
+    assert dropped["r5"] is None
+    with pytest.raises(ValueError):
+        link_patients(ids, b"k", unlinked="keep")
+
+
+def test_clinical_patients_get_the_claims_pid(spark):
+    receipts, insurances, eligibility = _claims(spark)
+    clinical = spark.createDataFrame(
+        [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
+        "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
+        "insurer_no string, card_symbol string, card_number string, branch_no string",
+    )
+    ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
+    pids = {r["node"]: r["pid"] for r in link_patients(ids, b"k").collect()}
+    assert pids["C\u001f1312345678\u001fH001"] == pids["r1"]
+
+
+def test_derive_key_separates_purposes():
+    assert derive_key(b"k", "pid") != derive_key(b"k", "date_shift") != derive_key(b"j", "pid")
+    with pytest.raises(ValueError):
+        derive_key(b"", "pid")

@@ -1,0 +1,97 @@
+import pytest
+from pyspark.sql import functions as F
+
+from transforms.perturb import add_noise, microaggregate, microaggregation_groups, rank_swap
+from transforms.rare import SUPPRESSED, apply_rare, masked_by_share, plan_rare
+
+HIER = {
+    "A01": {"icd10": "E11", "block": "E10-E14"},
+    "A02": {"icd10": "E11", "block": "E10-E14"},
+    "A03": {"icd10": "E12", "block": "E10-E14"},
+    "A04": {"icd10": "E13", "block": "E10-E14"},
+    "B01": {"icd10": "G71", "block": "G70-G73"},
+}
+
+
+def _diagnoses(spark):
+    # COMMON: 3 patients; A01+A02: 1 patient each (E11 -> 2 patients); A03, A04: 1 patient each, alone
+    # in E12 and E13, together in block E10-E14; B01: alone in its block -> suppressed. Threshold 2.
+    rows = [("p1", "COMMON"), ("p2", "COMMON"), ("p3", "COMMON"), ("p1", "A01"), ("p1", "A01"), ("p2", "A02"),
+            ("p3", "A03"), ("山田", "B01"), ("p4", None), ("p4", "A04")]
+    return spark.createDataFrame([(i, p, c) for i, (p, c) in enumerate(rows)], "i int, pid string, code string")
+
+
+def test_req18_rare_codes_climb_until_threshold_else_suppressed(spark):
+    df = _diagnoses(spark)
+    plan = plan_rare(df, "code", 2, hierarchy=HIER, levels=["icd10", "block"])
+    assert plan.moves == {"A01": ("E11", "icd10"), "A02": ("E11", "icd10"), "A03": ("E10-E14", "block"),
+                          "A04": ("E10-E14", "block"), "B01": (None, SUPPRESSED)}
+    assert plan.summary == {"codes": 6, "rare_codes": 5, "threshold": 2, "generalized": {"icd10": 2, "block": 2}, "suppressed_codes": 1}
+    out = apply_rare(df, "code", plan, "out", "lvl").collect()
+    got = {r["i"]: (r["out"], r["lvl"]) for r in out}
+    assert got == {0: ("COMMON", "code"), 1: ("COMMON", "code"), 2: ("COMMON", "code"), 3: ("E11", "icd10"), 4: ("E11", "icd10"),
+                   5: ("E11", "icd10"), 6: ("E10-E14", "block"), 7: (None, SUPPRESSED), 8: (None, None), 9: ("E10-E14", "block")}
+    # Independent check: every released value is held by >= 2 distinct patients.
+    held: dict[str, set[str]] = {}
+    for r in out:
+        if r["out"] is not None:
+            held.setdefault(r["out"], set()).add(r["pid"])
+    assert min(len(v) for v in held.values()) >= 2
+
+
+def test_req18_without_hierarchy_every_rare_code_is_suppressed(spark):
+    df = _diagnoses(spark)
+    plan = plan_rare(df, "code", 2)
+    assert set(plan.moves) == {"A01", "A02", "A03", "A04", "B01"} and plan.summary["suppressed_codes"] == 5
+    got = sorted(((r["out"] or ""), (r["lvl"] or "")) for r in apply_rare(df, "code", plan, "out", "lvl").collect())
+    assert got == [("", ""), *[("", SUPPRESSED)] * 6, *[("COMMON", "code")] * 3]
+
+
+def test_req18_ndb_cumulative_share_masks_rarest_first():
+    counts = {"a": 1, "b": 2, "c": 3, "d": 94}
+    assert masked_by_share(counts, 0.03) == {"a", "b"}
+    assert masked_by_share(counts, 0.005) == set()
+
+
+def test_keyed_noise_is_seeded_and_centered(spark):
+    df = spark.createDataFrame([(i, 100.0 if i % 10 else None) for i in range(2000)], "i int, v double")
+    a = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 1).alias("n"))
+    again = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 1).alias("n"))
+    other = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 2).alias("n"))
+    rows = {r["i"]: r["n"] for r in a.collect()}
+    assert rows == {r["i"]: r["n"] for r in again.collect()}
+    assert rows != {r["i"]: r["n"] for r in other.collect()}
+    assert all(rows[i] is None for i in range(0, 2000, 10))
+    values = [v for v in rows.values() if v is not None]
+    mean = sum(values) / len(values)
+    mad = sum(abs(v - 100.0) for v in values) / len(values)  # E|Laplace(b)| = b
+    assert abs(mean - 100.0) < 0.5 and 4.5 < mad < 5.5
+    g = df.select(add_noise(F.col("v"), F.col("i"), b"key", 2.0, "gaussian").alias("n")).where("n is not null").collect()
+    sd = (sum((r[0] - 100.0) ** 2 for r in g) / len(g)) ** 0.5
+    assert 1.85 < sd < 2.15
+    with pytest.raises(ValueError):
+        add_noise(F.col("v"), F.col("i"), b"key", 1.0, "uniform")
+
+
+def test_microaggregation_groups_hold_k_records():
+    hist = [(1.0, 1), (2.0, 1), (3.0, 1), (10.0, 2), (11.0, 1), (50.0, 1)]
+    # [1, 2, 3] closes at 3 records; [10, 10, 11] closes; the short tail [50] joins the group before it.
+    assert microaggregation_groups(hist, 3) == {1.0: 2.0, 2.0: 2.0, 3.0: 2.0, 10.0: 20.25, 11.0: 20.25, 50.0: 20.25}
+    assert microaggregation_groups([(5.0, 1)], 3) == {5.0: 5.0}
+
+
+def test_microaggregate_replaces_values_by_group_means(spark):
+    df = spark.createDataFrame([(1, 1.0), (2, 2.0), (3, 3.0), (4, 10.0), (5, 10.0), (6, 11.0), (7, 50.0), (8, None)], "i int, v double")
+    got = {r["i"]: r["m"] for r in microaggregate(df, "v", "m", 3).collect()}
+    assert got == {1: 2.0, 2: 2.0, 3: 2.0, 4: 20.25, 5: 20.25, 6: 20.25, 7: 20.25, 8: None}
+
+
+def test_rank_swap_preserves_values_and_bounds_displacement(spark):
+    n = 200
+    df = spark.createDataFrame([(i, float(i)) for i in range(n)] + [(n, None)], "i int, v double")
+    out = {r["i"]: r["s"] for r in rank_swap(df, "v", "s", F.col("i"), b"key", p=5).collect()}
+    assert out[n] is None
+    swapped = [out[i] for i in range(n)]
+    assert sorted(swapped) == [float(i) for i in range(n)]  # a permutation: the distribution is exact
+    assert max(abs(out[i] - i) for i in range(n)) < n * 0.05  # within p% of the ranks
+    assert sum(out[i] != i for i in range(n)) > n / 2

@@ -1,0 +1,130 @@
+"""Patient-level steps: attach `pid` to every table and build one row per pseudonymous patient.
+
+`patient_facts` (pid, sex, birth_date, first_service, area, postal_code, address) is what the
+policy's `patient_facts` rules turn into the release table `patients`, the table k-anonymity works
+on (issue 5 item 3). It is built from the claims (the earliest receipt gives sex, birth date and the
+facility's 都道府県) and, where a clinical extract exists, from the clinical patient record (postcode,
+address; the address's 都道府県 then wins over the facility's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY
+from transforms.geo import prefecture_code
+from transforms.linkage import clinical_identities, clinical_node, link_patients, receipt_identities, sex_code
+from transforms.policy import Linkage
+
+CLAIM_KEY = "receipt_key"
+CLINICAL_PATIENTS = "patients"
+FACT_COLUMNS = ("pid", "sex", "birth_date", "first_service", "area", "postal_code", "address")
+
+
+def patient_ids(
+    bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None
+) -> DataFrame:
+    """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (cached).
+
+    With `receipt_pseudonym_key` the keyed pseudonym of each receipt key is computed here, once per
+    receipt, instead of once per claim line in every table (the claim tables join this map anyway).
+    """
+    ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
+    if CLINICAL_PATIENTS in bronze:
+        ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
+    return link_patients(ids, key, linkage.keys, linkage.rounds, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY)
+
+
+def node_of(df: DataFrame) -> F.Column:
+    """How a table's rows find their patient: the receipt, or the clinical (institution, patient id)."""
+    if CLAIM_KEY in df.columns:
+        return F.col(CLAIM_KEY)
+    if {"institution_code", "patient_id"} <= set(df.columns):
+        return clinical_node(F.col("institution_code"), F.col("patient_id"))
+    raise ValueError(f"cannot link rows to patients: no receipt_key nor (institution_code, patient_id) in {df.columns}")
+
+
+def _node_keys(node: F.Column) -> list[F.Column]:
+    """Two independent 64-bit hashes of a node id: a 128-bit join key far shorter than the id."""
+    return [F.xxhash64(node).alias("__k1"), F.xxhash64(F.lit("\u001fk2"), node).alias("__k2")]
+
+
+def join_map(pids: DataFrame) -> DataFrame:
+    """The pid map in the compact form every table joins (cached): (__k1, __k2, __pid[, __pre]),
+    pseudonyms as 32 raw bytes instead of 64 hex characters, so broadcasting it stays cheap."""
+    extra = [F.unhex(PRE_RECEIPT_KEY).alias("__pre")] if PRE_RECEIPT_KEY in pids.columns else []
+    out = pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra)
+    return out.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, broadcast: bool = False) -> DataFrame:
+    """Add `pid` (and the precomputed receipt pseudonym for claim tables); rows without a patient
+    are flagged for removal (counted) when `drop_unlinked`. `broadcast` when the map is small."""
+    keyed = df.select("*", *_node_keys(node_of(df)))
+    pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
+    right = pid_map.select("__k1", "__k2", "__pid", *(["__pre"] if pre else []))
+    joined = keyed.join(F.broadcast(right) if broadcast else right, ["__k1", "__k2"], "left")
+    joined = joined.withColumn("pid", F.lower(F.hex("__pid")))
+    if pre:
+        joined = joined.withColumn(PRE_RECEIPT_KEY, F.lower(F.hex("__pre")))
+    joined = joined.drop("__k1", "__k2", "__pid", "__pre")
+    return joined.withColumn(DROP_ROW, F.col("pid").isNull()) if drop_unlinked else joined
+
+
+def patient_facts(
+    receipts: DataFrame, clinical: DataFrame | None, prefectures: Mapping[str, str], labs: DataFrame | None = None
+) -> DataFrame:
+    """One row per pid. `receipts`, `clinical` and `labs` already carry `pid` (see with_pid).
+
+    `first_service` is the month of the first claim, or of the first lab sample for a patient known
+    only from a clinical extract: ages are taken there (requirement 7).
+    """
+    first = F.col("service_month")
+    claims = (
+        receipts.where(F.col("pid").isNotNull())
+        .groupBy("pid")
+        .agg(
+            F.min_by(sex_code(F.col("sex")), first).alias("c_sex"),
+            F.min_by("birth_date", first).alias("c_birth"),
+            F.min(first).alias("c_first"),
+            F.min_by("pref_code", first).alias("c_area"),
+        )
+    )
+    if labs is not None:
+        sampled = labs.where(F.col("pid").isNotNull()).groupBy("pid").agg(
+            F.min(F.trunc("sampled_on", "month")).alias("l_first"))
+        claims = claims.join(sampled, "pid", "full_outer")
+    else:
+        claims = claims.withColumn("l_first", F.lit(None).cast("date"))
+    claims = claims.withColumn("first_service", F.least("c_first", "l_first")).drop("c_first", "l_first")
+    if clinical is None:
+        out = claims.select("pid", F.col("c_sex").alias("sex"), F.col("c_birth").alias("birth_date"), "first_service",
+                            F.col("c_area").alias("area"), F.lit(None).cast("string").alias("postal_code"),
+                            F.lit(None).cast("string").alias("address"))
+        return out.select(*FACT_COLUMNS)
+    order = F.concat_ws("\u001f", F.col("institution_code").cast("string"), F.col("patient_id").cast("string"))
+    extract = (
+        clinical.where(F.col("pid").isNotNull())
+        .groupBy("pid")
+        .agg(
+            F.min_by(sex_code(F.col("sex")), order).alias("x_sex"),
+            F.min_by("birth_date", order).alias("x_birth"),
+            F.min_by("postal_code", order).alias("postal_code"),
+            F.min_by("address", order).alias("address"),
+        )
+    )
+    both = claims.join(extract, "pid", "full_outer")
+    area = F.coalesce(prefecture_code(F.col("address"), prefectures), F.col("c_area")) if prefectures else F.col("c_area")
+    return both.select(
+        "pid",
+        F.coalesce("c_sex", "x_sex").cast("string").alias("sex"),
+        F.coalesce("c_birth", "x_birth").alias("birth_date"),
+        "first_service",
+        area.alias("area"),
+        F.col("postal_code").cast("string").alias("postal_code"),
+        F.col("address").cast("string").alias("address"),
+    )

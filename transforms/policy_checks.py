@@ -1,0 +1,146 @@
+"""What the law forbids a policy to say, checked per table whatever the YAML says.
+
+Requirement numbers refer to ../shared/reference/legal_requirements.md. Both profiles remove
+direct identifiers, 個人識別符号 and linking codes (B, C, D; J 37-38 for 仮名加工); the anonymized
+profile also applies 規則34条 item 4 (特異な記述: E 17-19) and coarsens day-level dates (F 22).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from transforms.catalog import DATE_KINDS, ColumnInfo
+from transforms.methods import METHODS
+
+if TYPE_CHECKING:
+    from transforms.policy import ProfileParams, Rule, TablePolicy
+
+REGIMES = {"anonymized": "匿名加工医療情報", "pseudonymized": "仮名加工医療情報"}
+MAX_AGE_TOP = 90  # requirement 17: 90 and over is one band; configurable only downwards
+
+# 直接識別子・個人識別符号・連結符号 besides the layouts' DIRECT/LINK risk (requirements 4-14, 37).
+NEVER_KEEP = frozenset({
+    "name", "kana_name", "chart_no", "insurer_no", "card_symbol", "card_number", "branch_no",
+    "recipient_no", "payer_no", "certificate_no", "phone", "institution_phone", "email", "mobile",
+    "postal_code", "address", "birth_date", "my_number", "individual_number", "passport_no",
+    "pension_no", "license_no", "resident_code", "residence_card_no", "patient_id", "receipt_key",
+    "file_sha256", "source_file", "receipt_no", "search_no",
+})
+CONTACT = frozenset({"phone", "institution_phone", "email", "mobile"})  # requirements 8, 38, 41: drop only
+IDENTIFIER_GENERALIZERS = {
+    "birth_date": frozenset({"generalize_date", "age", "age_band"}),
+    "postal_code": frozenset({"postal_prefix"}),
+    "address": frozenset({"address_area"}),
+}
+# Requirement 18: in an anonymized release these codes are held by >= threshold patients.
+RARE_CODE_COLUMNS = frozenset({
+    ("diagnoses", "disease_code"), ("drugs", "drug_code"), ("procedures", "procedure_code"),
+    ("materials", "material_code"),
+})
+
+
+class PolicyError(ValueError):
+    """A policy violates the format or the law; `key` is the path, e.g. tables.receipts.name."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+def is_identifier(column: str, info: ColumnInfo) -> bool:
+    return column in NEVER_KEEP or info.risk in ("DIRECT", "LINK")
+
+
+def allowed_for_identifier(column: str) -> frozenset[str]:
+    if column in CONTACT:
+        return frozenset({"drop"})
+    return frozenset({"drop", "pseudonymize"}) | IDENTIFIER_GENERALIZERS.get(column, frozenset())
+
+
+def check_table(table: TablePolicy, cols: dict[str, ColumnInfo], profile: str, params: ProfileParams) -> TablePolicy:
+    """Refuse what the law forbids; return the table with profile defaults filled in (top, threshold)."""
+    columns = {}
+    for col, rule in table.columns.items():
+        key = f"tables.{table.name}.{col}"
+        columns[col] = _check_rule(key, table, col, rule, cols, profile, params)
+    names = [r.output for r in columns.values() if r.method != "drop"] + list(table.derived)
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise PolicyError(f"tables.{table.name}", f"two rules write the output column {sorted(dup)[0]!r}")
+    if table.output is None and table.derived:
+        raise PolicyError(f"tables.{table.name}.derived", "the table is not released (output: false): no derived columns")
+    return replace(table, columns=columns)
+
+
+def _check_rule(key: str, table: TablePolicy, col: str, rule: Rule, cols: dict[str, ColumnInfo],
+                profile: str, params: ProfileParams) -> Rule:
+    info, spec, m = cols[col], METHODS[rule.method], rule.method
+    label = f"{info.label}（{col}）" if info.label else col
+    if is_identifier(col, info) and m not in allowed_for_identifier(col):
+        allowed = ", ".join(sorted(allowed_for_identifier(col)))
+        raise PolicyError(key, f"{label} は直接識別子・個人識別符号・連結符号です。{m} は使えません"
+                               f" (a direct identifier is never kept; allowed: {allowed}; requirements 4-14, 37)")
+    if info.kind not in spec.kinds:
+        raise PolicyError(key, f"{m} does not apply to {label}, a {info.kind} column")
+    if table.output is None and m != "drop":
+        raise PolicyError(key, f"{table.name} is not released (output: false): every rule must be drop")
+    if spec.needs_pid and "pid" not in table.derived:
+        raise PolicyError(key, f"{m} works per patient: declare derived: {{pid: patient_id}} in {table.name}")
+    p = dict(rule.params)
+    _check_params(key, m, p, cols, table)
+    if m == "rare" and p.get("threshold") is None:
+        p["threshold"] = params.rare_threshold
+    if profile == "anonymized":
+        _check_anonymized(key, (table.name, col), label, info, m, p, params)
+    return replace(rule, params=p)
+
+
+def _check_params(key: str, m: str, p: dict[str, Any], cols: dict[str, ColumnInfo], table: TablePolicy) -> None:
+    at = p.get("at")
+    if at is not None and (at not in cols or cols[at].kind not in DATE_KINDS):
+        dates = ", ".join(sorted(c for c, i in cols.items() if i.kind in DATE_KINDS))
+        raise PolicyError(f"{key}.at", f"{at!r} is not a date column of {table.name}; date columns: {dates}")
+    if m == "generalize_date" and p.get("top") is not None and at is None:
+        raise PolicyError(f"{key}.at", "top-coding a birth date needs the service date column `at`")
+    if m == "clip" and all(p.get(b) is None for b in ("lower", "upper", "lower_quantile", "upper_quantile")):
+        raise PolicyError(key, "clip needs lower, upper, lower_quantile or upper_quantile")
+    if m == "clip" and (p.get("lower") is not None and p.get("lower_quantile") is not None
+                        or p.get("upper") is not None and p.get("upper_quantile") is not None):
+        raise PolicyError(key, "clip: give a fixed bound or a quantile on each side, not both")
+    if m == "bin" and (p.get("width") is None) == (p.get("edges") is None):
+        raise PolicyError(key, "bin needs exactly one of width or edges")
+    if m in ("rare", "hierarchy"):
+        given = [p.get(n) is not None for n in ("file", "key", "levels" if m == "rare" else "level")]
+        if any(given) and not all(given):
+            raise PolicyError(key, f"{m}: file, key and {'levels' if m == 'rare' else 'level'} go together")
+        f = p.get("file")
+        if f is not None and ("/" in f or "\\" in f or f.startswith(".")):
+            raise PolicyError(f"{key}.file", f"{f!r}: a file name inside the policy's hierarchies directory")
+    by = p.get("by")
+    if by is not None and (by not in cols or by == key.rsplit(".", 1)[-1]):
+        raise PolicyError(f"{key}.by", f"{by!r} is not another column of {table.name}")
+    for other in p.get("blank") or ():
+        if other not in cols:
+            raise PolicyError(f"{key}.blank", f"{other!r} is not a column of {table.name}")
+
+
+def _check_anonymized(key: str, where: tuple[str, str], label: str, info: ColumnInfo, m: str,
+                      p: dict[str, Any], params: ProfileParams) -> None:
+    if info.risk == "FREE" and m != "drop":
+        raise PolicyError(key, f"{label} は自由記載です。匿名加工医療情報では削除します (drop; requirement 9)")
+    if info.kind == "date" and m == "keep":
+        raise PolicyError(key, f"{label}: day-level dates are not kept in an anonymized release; "
+                               "use generalize_date or date_shift (requirement 22)")
+    if info.kind == "days" and m != "drop":
+        raise PolicyError(key, f"{label}: per-day patterns reveal service dates; drop them (requirement 22)")
+    if where in RARE_CODE_COLUMNS and m not in ("rare", "drop"):
+        raise PolicyError(key, f"{label}: rare codes must be handled (method rare, or drop; requirement 18)")
+    if m in ("age", "age_band") or (m == "generalize_date" and where[1] == "birth_date"):
+        if where[1] == "birth_date" and p.get("at") is None:
+            raise PolicyError(f"{key}.at", "a birth date is top-coded at the service date: give `at` (requirement 17)")
+        top = p.get("top") or params.age_top
+        if top > params.age_top:
+            raise PolicyError(f"{key}.top", f"{top}: above the profile's age_top {params.age_top}; "
+                                            "90 and over is one band (requirement 17)")
+        p["top"] = top

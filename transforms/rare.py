@@ -1,0 +1,130 @@
+"""Rare codes (特異な記述, requirement 18): no code in a release is held by fewer than T patients.
+
+A code held by fewer than `threshold` distinct patients climbs its hierarchy (e.g. 傷病名コード ->
+ICD-10 -> block -> chapter) until the value it reaches is held by at least `threshold` patients
+among the records that reach it; what never gets there is suppressed (the cell, or the whole
+record). Counting is by distinct patients, not rows (DESIGN.md decision 4). Optionally the NDB
+sampling-dataset rule also applies: codes are masked rarest-first until they cover
+`cumulative_share` of all occurrences (practice.md [W1]), and masked codes climb the same way.
+
+The plan is computed on small summaries (per-code counts, per-level counts); the record-level
+(code, pid) pairs of rare codes stay in Spark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+SUPPRESSED = "suppressed"
+ORIGINAL = "code"
+
+
+@dataclass(frozen=True)
+class RarePlan:
+    """Where each rare code goes: {code: (value or None, level name or "suppressed")}."""
+
+    moves: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def mapping(self, df: DataFrame) -> DataFrame:
+        rows = [(c, v, lvl) for c, (v, lvl) in sorted(self.moves.items())]
+        schema = "__code string, __value string, __level string"
+        return df.sparkSession.createDataFrame(rows, schema)
+
+
+def masked_by_share(counts: Mapping[str, int], share: float) -> set[str]:
+    """NDB-S: codes sorted rarest first are masked while their cumulative rows <= share * total."""
+    total = sum(counts.values())
+    masked, running = set(), 0
+    for code, n in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
+        running += n
+        if running > share * total:
+            break
+        masked.add(code)
+    return masked
+
+
+def plan_rare(
+    df: DataFrame,
+    column: str,
+    threshold: int,
+    pid: str = "pid",
+    hierarchy: Mapping[str, Mapping[str, str]] | None = None,
+    levels: Sequence[str] = (),
+    cumulative_share: float | None = None,
+) -> RarePlan:
+    """Decide the fate of every rare code of `column`: one pass over the table builds the distinct
+    (code, patient) pairs with their row counts; the per-code and per-level counts come from those."""
+    code = F.col(column).cast("string")
+    pairs = (
+        df.where(code.isNotNull())
+        .groupBy(code.alias("__code"), F.col(pid).alias("__pid"))
+        .agg(F.count(F.lit(1)).alias("__n"))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        stats = pairs.groupBy("__code").agg(F.sum("__n").alias("rows"), F.count("__pid").alias("patients")).collect()
+        rows = {r["__code"]: int(r["rows"]) for r in stats}
+        patients = {r["__code"]: int(r["patients"]) for r in stats}
+        rare = {c for c, n in patients.items() if n < threshold}
+        if cumulative_share:
+            rare |= masked_by_share(rows, cumulative_share)
+        moves: dict[str, tuple[str | None, str]] = {}
+        remaining = set(rare)
+        if rare and levels and hierarchy is not None:
+            rare_df = df.sparkSession.createDataFrame([(c,) for c in sorted(rare)], "__code string")
+            rare_pairs = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
+            for level in levels:
+                moves.update(_climb(rare_pairs, remaining, hierarchy, level, threshold))
+                remaining -= set(moves)
+                if not remaining:
+                    break
+    finally:
+        pairs.unpersist()
+    for c in remaining:
+        moves[c] = (None, SUPPRESSED)
+    generalized: dict[str, int] = {}
+    for _, lvl in moves.values():
+        generalized[lvl] = generalized.get(lvl, 0) + 1
+    suppressed = generalized.pop(SUPPRESSED, 0)
+    summary = {"codes": len(rows), "rare_codes": len(rare), "threshold": threshold}
+    return RarePlan(moves, {**summary, "generalized": generalized, "suppressed_codes": suppressed})
+
+
+def _climb(
+    pairs: DataFrame, remaining: set[str], hierarchy: Mapping[str, Mapping[str, str]], level: str, threshold: int
+) -> dict[str, tuple[str | None, str]]:
+    """Codes that reach `threshold` patients at `level`, counted over the codes still climbing."""
+    assign = [(c, hierarchy[c][level]) for c in sorted(remaining) if hierarchy.get(c, {}).get(level)]
+    if not assign:
+        return {}
+    spark = pairs.sparkSession
+    step = spark.createDataFrame(assign, "__code string, __value string")
+    counts = (
+        pairs.join(F.broadcast(step), "__code", "inner")
+        .groupBy("__value")
+        .agg(F.countDistinct("__pid").alias("patients"))
+        .collect()
+    )
+    enough = {r["__value"] for r in counts if int(r["patients"]) >= threshold}
+    return {c: (v, level) for c, v in assign if v in enough}
+
+
+def apply_rare(df: DataFrame, column: str, plan: RarePlan, out: str, level_out: str) -> DataFrame:
+    """Add `out` (the code, its generalized value, or null) and `level_out` ("code", the level
+    reached, or "suppressed"; null for a null code). Removing the records of suppressed codes
+    (action "record") is the caller's step, so that the removed rows are counted."""
+    src = F.col(column).cast("string")
+    mapped = df.join(F.broadcast(plan.mapping(df)), src == F.col("__code"), "left")
+    level = F.col("__level")
+    return (
+        mapped.withColumn(level_out, F.when(src.isNull(), None).otherwise(F.coalesce(level, F.lit(ORIGINAL))))
+        .withColumn(out, F.when(level.isNull(), src).otherwise(F.col("__value")))
+        .drop("__code", "__value", "__level")
+    )
