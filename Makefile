@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; tokumei needs Python 3.11 or later (set PYTHON=...)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip >/dev/null
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[local,dev]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

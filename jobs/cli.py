@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jobs.validate", "run the Great Expectations suites on a staged release"),
     "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
     "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
+    "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
 }
 
 

@@ -51,8 +51,19 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class ProducerSettings:
+    """Who publishes the release: printed in the 公表 and 明示 notices (requirements 30-32)."""
+
+    name: str = "（作成事業者名を conf/pipeline.yaml producer.name に設定してください）"
+    contact: str = "（問い合わせ窓口を conf/pipeline.yaml producer.contact に設定してください）"
+    # 第三者提供時公表 must state how the data are provided (requirement 31).
+    provision_method: str = "暗号化した電子ファイルを、アクセス制御されたサーバを通じて提供する方法"
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     keys: KeySettings
+    producer: ProducerSettings = field(default_factory=ProducerSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     policies: dict[str, str] = field(
@@ -63,13 +74,21 @@ class PipelineConfig:
     )
 
 
+# Relative conf paths (`conf/policies/anonymized.yaml`) are looked up in the working directory, then
+# beside the loaded pipeline.yaml's project (on Databricks: the synced workspace files), then in the
+# checkout this code runs from.
+_SEARCH_ROOTS: list[Path] = []
+
+
 def resolve_conf_path(path: str | Path) -> Path:
-    """A conf path as given, else relative to the checkout (for `python -m` from anywhere)."""
+    """A conf path as given, else relative to a known project root."""
     p = Path(path)
     if p.is_absolute() or p.exists():
         return p
-    candidate = REPO_ROOT / p
-    return candidate if candidate.exists() else p
+    for root in [*_SEARCH_ROOTS, REPO_ROOT]:
+        if (root / p).exists():
+            return root / p
+    return p
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -89,7 +108,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_pipeline(path: str | Path = DEFAULT_PIPELINE) -> PipelineConfig:
     p = resolve_conf_path(path)
-    return from_mapping(PipelineConfig, read_yaml(p), file=p)
+    cfg = from_mapping(PipelineConfig, read_yaml(p), file=p)
+    root = p.resolve().parent.parent  # <project>/conf/pipeline.yaml -> <project>
+    if root not in _SEARCH_ROOTS:
+        _SEARCH_ROOTS.insert(0, root)
+    return cfg
 
 
 def from_mapping(cls: type[T], data: Any, *, file: Path | str, key: str = "") -> T:

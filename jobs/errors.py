@@ -23,7 +23,7 @@ class RefusedError(Exception):
     """The run was refused: validation failed, the policy was violated, a release exists."""
 
 
-def entrypoint(fn: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+def entrypoint(fn: Callable[[Sequence[str] | None], int]) -> Callable[..., int]:
     """Map tokumei's exceptions to the contract's exit codes with a one-line message on stderr."""
 
     @wraps(fn)

@@ -31,6 +31,12 @@ def check_release_id(release_id: str) -> str:
 class Warehouse:
     root: str
 
+    def __post_init__(self) -> None:
+        # Local roots become absolute: Delta's path identifiers (delta.`/path`) must be absolute, and
+        # the manifest should say where the release is regardless of the working directory.
+        if self.is_local() and not self.root.startswith(("file:", "/dbfs/")):
+            object.__setattr__(self, "root", str(Path(self.root).resolve()))
+
     def _join(self, *parts: str) -> str:
         # Plain string joins so the same code serves local paths and URIs (dbfs:/, abfss://, s3://).
         return "/".join([self.root.rstrip("/"), *parts])
@@ -49,6 +55,10 @@ class Warehouse:
     @property
     def rejects(self) -> str:
         return self._join("bronze", "_rejects")
+
+    def scratch(self, run_id: str) -> str:
+        """Intermediate files of one ingest run (personal data, so inside bronze); removed after the run."""
+        return self._join("bronze", "_scratch", check_release_id(run_id))
 
     def staging(self, release_id: str, *parts: str) -> str:
         return self._join("staging", check_release_id(release_id), *parts)

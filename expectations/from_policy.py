@@ -1,0 +1,118 @@
+"""The checks a staged release must pass, derived from the policy it was made with.
+
+The policy says what each output column is; this module turns that into `TableChecks` that GX runs
+(expectations/gx_suite.py). Checks never trust the transform that wrote the data: they look at the
+values again (pseudonym shape, age bands, identifier-shaped text, rare codes, k-groups).
+Requirement numbers refer to ../shared/reference/legal_requirements.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from expectations.checks import TableChecks
+from transforms.catalog import ColumnInfo
+from transforms.policy import NEVER_KEEP, RARE_CODE_COLUMNS, Policy, TablePolicy
+
+TEXT_KINDS = frozenset({"text", "str", "string"})
+
+
+def output_columns(table: TablePolicy) -> tuple[str, ...]:
+    """The exact columns the policy releases for `table`, in output order."""
+    cols: list[str] = ["pid"] if "pid" in table.derived else []
+    for rule in table.columns.values():
+        if rule.method == "drop":
+            continue
+        cols.append(rule.output)
+        if rule.method == "rare" and rule.params.get("level_column"):
+            cols.append(f"{rule.output}_level")
+    return tuple(cols)
+
+
+def age_bands(width: int, top: int | None) -> tuple[str, ...]:
+    """Every label `transforms.dates.age_band` can produce (top None: up to 119)."""
+    limit = top if top is not None else 120
+    bands = [f"{lo:02d}-{min(lo + width - 1, limit - 1):02d}" for lo in range(0, limit, width)]
+    return (*bands, f"{top}+") if top is not None else tuple(bands)
+
+
+def source_table(policy: Policy, staged: Mapping[str, Any], table: str) -> TablePolicy:
+    for out in staged.get("outputs", ()):
+        if out["table"] == table and out.get("source") in policy.tables:
+            return policy.tables[out["source"]]
+    for t in policy.tables.values():
+        if t.output == table:
+            return t
+    raise KeyError(f"{table}: no table of the policy is released under this name")
+
+
+def checks_for_release(
+    policy: Policy,
+    staged: Mapping[str, Any],
+    table: str,
+    columns: Sequence[str],
+    catalog: Mapping[str, Mapping[str, ColumnInfo]] | None = None,
+) -> TableChecks:
+    """The checks for one staged output table (`columns`: what the table actually holds)."""
+    tp = source_table(policy, staged, table)
+    declared = output_columns(tp)
+    infos = (catalog or {}).get(tp.name, {})
+    anonymized = policy.profile == "anonymized"
+
+    # Identifiers the policy drops must not come back under their own name (reqs 4, 11-14, 37).
+    forbidden = tuple(
+        c for c, r in tp.columns.items()
+        if r.method == "drop" and c not in declared and (c in NEVER_KEEP or _risky(infos.get(c)))
+    )
+    pseudonyms = (("pid",) if "pid" in tp.derived else ()) + tuple(
+        r.output for r in tp.columns.values() if r.method == "pseudonymize"
+    )
+    value_sets: dict[str, tuple[str, ...]] = {}
+    max_values: dict[str, float] = {}
+    regex: dict[str, str] = {}
+    for rule in tp.columns.values():
+        if rule.method == "age_band":
+            top = rule.params.get("top") or (policy.params.age_top if anonymized else None)
+            value_sets[rule.output] = age_bands(int(rule["width"]), top)  # req 17: nothing above the top band
+        elif rule.method == "age":
+            top = rule.params.get("top") or (policy.params.age_top if anonymized else None)
+            if top is not None:
+                max_values[rule.output] = float(top)
+        elif rule.method == "postal_prefix":
+            regex[rule.output] = rf"^[0-9]{{{int(rule['digits'])}}}$"  # req 6
+    text_columns = tuple(
+        r.output for c, r in tp.columns.items()
+        if r.method == "keep" and _is_string(c, infos)
+    )
+    rare: list[tuple[str, str, int]] = []
+    if anonymized and "pid" in tp.derived:  # req 18: no rare code in an anonymized release
+        for col, rule in tp.columns.items():
+            if (tp.name, col) in RARE_CODE_COLUMNS and rule.method != "drop":
+                t = rule.params.get("threshold") or policy.params.rare_threshold
+                rare.append((rule.output, "pid", int(t)))
+    groups = None
+    kanon = staged.get("kanon")
+    if kanon and kanon.get("table") == table:  # req 21: set once k-anonymity ran on this table
+        groups = (tuple(kanon["quasi_identifiers"]), int(kanon["k"]))
+    return TableChecks(
+        table=table,
+        columns=tuple(columns) if set(columns) == set(declared) else declared,
+        forbidden_columns=forbidden,
+        pseudonyms=pseudonyms,
+        regex=regex,
+        text_columns=text_columns,
+        value_sets=value_sets,
+        max_values=max_values,
+        min_group_size=groups,
+        min_patients_per_code=tuple(rare),
+    )
+
+
+def _risky(info: ColumnInfo | None) -> bool:
+    return info is not None and info.risk in ("DIRECT", "LINK")
+
+
+def _is_string(col: str, infos: Mapping[str, ColumnInfo]) -> bool:
+    info = infos.get(col)
+    return info is not None and info.kind in TEXT_KINDS

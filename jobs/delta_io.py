@@ -1,0 +1,51 @@
+"""Delta Lake reads, writes and table facts used by the jobs (never by transforms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.errors import InputError
+
+
+def is_delta(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def read_delta(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    if not is_delta(spark, path):
+        raise InputError(f"{path}: not a Delta table (run the stage that writes it first)")
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def last_commit(spark: SparkSession, path: str) -> dict[str, Any]:
+    """Version, operation and metrics of the latest commit (row counts without another pass)."""
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    assert row is not None
+    return {"version": int(row["version"]), "operation": row["operation"], "metrics": dict(row["operationMetrics"] or {})}
+
+
+def table_version(spark: SparkSession, path: str) -> int:
+    return int(last_commit(spark, path)["version"])
+
+
+def written_rows(commit: dict[str, Any]) -> int | None:
+    value = commit["metrics"].get("numOutputRows")
+    return int(value) if value is not None else None
+
+
+def set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
+    """Table properties in the Delta log, visible to every Delta reader (requirement 29's label)."""
+    if not properties:
+        return
+    assignments = ", ".join(f"'{_sql(k)}' = '{_sql(v)}'" for k, v in properties.items())
+    spark.sql(f"ALTER TABLE delta.`{path.replace('`', '``')}` SET TBLPROPERTIES ({assignments})")
+
+
+def _sql(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,103 @@
+"""`tokumei validate`: run the Great Expectations suites built from the policy on a staged release.
+
+Writes `WH/staging/<RID>/validation/` (one JSON result per table, `summary.json`, GX Data Docs
+HTML) and exits 1 when any expectation fails: nothing reaches `releases/` without passing here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from expectations.from_policy import checks_for_release
+from expectations.gx_suite import run_checks
+from jobs import fs
+from jobs.config import PipelineConfig, load_pipeline
+from jobs.delta_io import read_delta, table_version
+from jobs.errors import InputError, RefusedError, entrypoint
+from jobs.lineage import DatasetRef, stage_events
+from jobs.policy import load_policy_checked, policy_catalog
+from jobs.session import get_spark
+from jobs.warehouse import Warehouse
+
+log = logging.getLogger("tokumei.validate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tokumei validate", description=__doc__.splitlines()[0])
+    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
+    p.add_argument("--release-id", required=True, help="the staged release to validate")
+    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
+    p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    return p
+
+
+def staged_record(wh: Warehouse, release_id: str) -> dict[str, Any]:
+    path = wh.local_path(wh.staging(release_id, "anonymize.json"))
+    if not path.exists():
+        raise InputError(f"no staged release {release_id}: {path} is missing; run `tokumei anonymize` first")
+    return fs.read_json(path)
+
+
+def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str, docs: bool = True) -> dict[str, Any]:
+    staged = staged_record(wh, release_id)
+    policy = load_policy_checked(staged["policy"]["path"], staged["policy"]["sha256"])
+    catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, Path(staged["policy"]["path"]))
+    out_dir = wh.local_path(wh.staging(release_id, "validation"))
+    fs.remove_tree(out_dir)  # a re-validation replaces the old verdict entirely
+    with stage_events(wh.local_path(wh.staging(release_id, "lineage.jsonl")), "validate", release_id) as events:
+        frames, versions = {}, {}
+        for out in staged["outputs"]:
+            table = out["table"]
+            path = wh.staging_table(release_id, table)
+            versions[table] = table_version(spark, path)
+            df = read_delta(spark, path, versions[table])
+            frames[table] = (df, checks_for_release(policy, staged, table, df.columns, catalog))
+        results = run_checks(frames, docs_dir=out_dir / "gx" if docs else None)
+        summary = _summarize(results, versions)
+        for table, result in results.items():
+            fs.write_json_atomic(out_dir / f"{table}.json", result)
+            assertions = tuple(
+                (e["expectation_type"], bool(e["success"]), e.get("kwargs", {}).get("column"))
+                for e in result["expectations"]
+            )
+            events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", versions[table], assertions=assertions))
+        fs.write_json_atomic(out_dir / "summary.json", summary)
+    return summary
+
+
+def _summarize(results: dict[str, Any], versions: dict[str, int]) -> dict[str, Any]:
+    tables, failed, evaluated = {}, [], 0
+    for table, result in results.items():
+        bad = [e["expectation_type"] + (f"({e['kwargs']['column']})" if e.get("kwargs", {}).get("column") else "")
+               for e in result["expectations"] if not e["success"]]
+        evaluated += result["statistics"]["evaluated_expectations"]
+        failed += [f"{table}: {b}" for b in bad]
+        tables[table] = {"delta_version": versions[table], "success": bool(result["success"]), "failed": bad,
+                         "evaluated": result["statistics"]["evaluated_expectations"]}
+    return {"success": not failed and bool(results), "expectations": evaluated, "failed": failed, "tables": tables}
+
+
+@entrypoint
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = load_pipeline(args.conf)
+    wh = Warehouse(args.warehouse)
+    staged_record(wh, args.release_id)  # fail fast, before Spark starts
+    spark = get_spark(cfg.spark)
+    summary = validate(spark, cfg, wh, args.release_id, docs=not args.no_docs)
+    where = wh.staging(args.release_id, "validation")
+    if not summary["success"]:
+        raise RefusedError(f"validation failed ({len(summary['failed'])} expectations): {'; '.join(summary['failed'][:5])}; see {where}")
+    print(f"validated {args.release_id}: {summary['expectations']} expectations passed; results in {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

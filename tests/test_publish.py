@@ -1,0 +1,86 @@
+"""Publishing: atomic, immutable, refuses what was not validated; readable by non-Spark Delta readers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from deltalake import DeltaTable
+
+from jobs import fs
+from jobs.config import load_pipeline
+from jobs.errors import RefusedError
+from jobs.publish import main as publish_main
+from jobs.publish import publish
+from jobs.warehouse import Warehouse
+
+RID = "r-2026-01"
+
+
+def _stage(spark, wh: Warehouse, success: bool = True) -> None:
+    patients = spark.createDataFrame([("a" * 64, "1", "1950-02"), ("b" * 64, "2", None)], "pid string, sex string, birth_ym string")
+    diagnoses = spark.createDataFrame([("a" * 64, "2500013"), ("b" * 64, None)], "pid string, disease_code string")
+    for name, df in (("patients", patients), ("diagnoses", diagnoses)):
+        df.write.format("delta").save(wh.staging_table(RID, name))
+    staged = {
+        "release_id": RID,
+        "profile": "anonymized",
+        "regime": "匿名加工医療情報",
+        "policy": {"path": "conf/policies/anonymized.yaml", "sha256": "0" * 64},
+        "key": {"key_id": "demo", "fingerprint": "f" * 16},
+        "outputs": [{"table": "patients"}, {"table": "diagnoses"}],
+        "labels": {"patients": {"pid": "仮名ID", "birth_ym": "生年月"}},
+        "counts": {"patients_suppressed": 0},
+    }
+    fs.write_json_atomic(wh.local_path(wh.staging(RID, "anonymize.json")), staged)
+    summary = {"success": success, "expectations": 5, "failed": [] if success else ["patients: x"],
+               "tables": {"patients": {"delta_version": 0}, "diagnoses": {"delta_version": 0}}}
+    fs.write_json_atomic(wh.local_path(wh.staging(RID, "validation", "summary.json")), summary)
+
+
+def test_publish_writes_tables_notices_lineage_and_manifest_last(spark, tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh)
+    manifest = publish(spark, load_pipeline(), wh, RID)
+    root = tmp_path / "wh" / "releases" / RID
+    on_disk = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["release_regime"] == "匿名加工医療情報" and on_disk["key"] == {"key_id": "demo", "fingerprint": "f" * 16}
+    assert {o["table"]: o["rows"] for o in manifest["outputs"]} == {"diagnoses": 2, "patients": 2}
+    patients = DeltaTable(str(root / "tables" / "patients"))  # delta-rs: no Spark involved
+    assert patients.to_pyarrow_table().num_rows == 2
+    assert patients.metadata().configuration["tokumei.legal_class"] == "匿名加工医療情報"
+    notice = (root / "notices" / "作成時公表.md").read_text(encoding="utf-8")
+    assert "生年月" in notice and "仮名ID" in notice and "傷病名コード" in notice
+    assert "識別行為の禁止" in (root / "notices" / "明示.md").read_text(encoding="utf-8")
+    assert "リリース報告書" in (root / "report.html").read_text(encoding="utf-8")
+    events = [json.loads(line) for line in (root / "lineage.jsonl").read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2
+
+
+def test_publishing_the_same_id_twice_is_refused_with_exit_1(spark, tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh)
+    publish(spark, load_pipeline(), wh, RID)
+    assert publish_main(["--warehouse", wh.root, "--release-id", RID]) == 1
+
+
+def test_an_unvalidated_or_failed_staging_is_refused(spark, tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh, success=False)
+    assert publish_main(["--warehouse", wh.root, "--release-id", RID]) == 1
+    assert not (tmp_path / "wh" / "releases" / RID / "manifest.json").exists()
+    (tmp_path / "wh" / "staging" / RID / "validation" / "summary.json").unlink()
+    assert publish_main(["--warehouse", wh.root, "--release-id", RID]) == 1
+    assert publish_main(["--warehouse", wh.root, "--release-id", "never-staged"]) == 2
+
+
+def test_a_table_changed_after_validation_is_refused_and_leaves_no_manifest(spark, tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh)
+    spark.createDataFrame([("c" * 64, "1", None)], "pid string, sex string, birth_ym string").write.format("delta").mode(
+        "append"
+    ).save(wh.staging_table(RID, "patients"))
+    with pytest.raises(RefusedError, match="changed after validation"):
+        publish(spark, load_pipeline(), wh, RID)
+    assert not (tmp_path / "wh" / "releases" / RID / "manifest.json").exists()
