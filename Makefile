@@ -40,7 +40,7 @@ test-fast: check-java $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: check-java $(STAMP)
-	$(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs transforms expectations tests bench

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import fs
+from jobs.anonymize_kanon import KAnonStage, kanon_stage
 from jobs.config import ConfigError, PipelineConfig, load_pipeline
 from jobs.delta_io import is_delta, last_commit, read_delta
 from jobs.errors import InputError, RefusedError, entrypoint
@@ -102,9 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_pipeline(args.conf)
     check_release_id(args.release_id)
-    p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     wh = Warehouse(args.warehouse)
     refuse_published(wh, args.release_id)
+    p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     spark = get_spark(cfg.spark)
     record = anonymize(spark, cfg, wh, args.release_id, p.policy, p.policy_file, p.keys, p.key_id, p.recipient,
                        p.refs, args.parallel)
@@ -159,6 +160,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     finally:
         pids.unpersist()
     small = linkage["nodes"] <= BROADCAST_NODES
+    kanon: KAnonStage | None = None
     try:
 
         def attach(df: DataFrame, drop: bool = False) -> DataFrame:
@@ -177,14 +179,23 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
                 check_schema(df, policy.tables[name])
             except PolicyError as exc:
                 raise _as_config_error(exc, policy_file) from None
+        write_policy = policy  # 規則34条5号 (reqs 21-22): k-anonymous patients, suppressed patients' rows removed
+        if policy.profile == "anonymized":
+            kanon = kanon_stage(frames, policy, policy_file, ctx)
+            frames, write_policy = kanon.frames, kanon.policy
         staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
         if staging_root is not None:
             fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
         with stage_events(wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None, "anonymize", rid) as ev:
-            outputs, tables = _write_tables(spark, wh, rid, policy, frames, ctx, ev, inputs, parallel)
+            outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel)
+        kanon_entry = kanon.record(outputs) if kanon is not None else None
+        tables = kanon.table_stats(tables) if kanon is not None else tables
     finally:
         pid_map.unpersist()
-    record = _record(rid, policy, policy_file, keys, key_id, recipient, created, inputs, outputs, tables, linkage, frames)
+        if kanon is not None:
+            kanon.unpersist()
+    record = _record(rid, policy, policy_file, keys, key_id, recipient, created, inputs, outputs, tables, linkage, frames,
+                     kanon_entry)
     fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
     return record
 
@@ -261,10 +272,14 @@ def _linkage_summary(pids: DataFrame) -> dict[str, Any]:
 
 def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], key_id: str, recipient: Recipient | None,
             created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], tables: dict[str, Any],
-            linkage: dict[str, Any], frames: dict[str, DataFrame]) -> dict[str, Any]:
+            linkage: dict[str, Any], frames: dict[str, DataFrame], kanon: dict[str, Any] | None = None) -> dict[str, Any]:
     catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file)
     labels = {policy.tables[s].output: table_labels(policy.tables[s], catalog[s]) for s in frames}
     patients = next((o["rows"] for o in outputs if o["source"] == PATIENT_FACTS), 0)
+    steps = processing_steps(policy, tables)
+    if kanon is not None:  # item 5 done here (reqs 21-22): what was generalized and how many patients suppressed
+        steps["5_dataset_properties"].update(status="applied", levels=kanon["levels"],
+                                             suppressed_patients=kanon["suppressed_patients"], note="applied to patients")
     return {
         "release_id": rid,
         "profile": policy.profile,
@@ -283,15 +298,16 @@ def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], k
             "patients_unlinked": linkage["unlinked"],
             "records_removed": {t: s["rows_removed"] for t, s in tables.items()},
             "rows_in": {t: s["rows_in"] for t, s in tables.items()},
-            "patients_suppressed": 0,  # k-anonymity (issue 5) suppresses patients after this stage
+            "patients_suppressed": kanon["suppressed_patients"] if kanon else 0,  # with all their rows (req 21)
         },
         "linkage": {**linkage, "keys": list(policy.linkage.keys), "rounds": policy.linkage.rounds,
                     "unlinked_policy": policy.linkage.unlinked},
-        "processing_steps": processing_steps(policy, tables),
+        "processing_steps": steps,
         "labels": labels,
         "tables": tables,
         "quasi_identifiers": list(policy.params.quasi_identifiers),
         "params": dict(policy.effective()["params"]),
+        **({"kanon": kanon} if kanon is not None else {}),
     }
 
 

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The four stages; returns {stage: seconds, ..., "manifest": manifest}."""
     cfg = load_pipeline(args.conf)
     check_release_id(args.release_id)
-    p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     wh = Warehouse(args.warehouse)
     refuse_published(wh, args.release_id)
+    p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     spark = get_spark(cfg.spark)
     times: dict[str, Any] = {}
     t = time.perf_counter()

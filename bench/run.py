@@ -1,0 +1,153 @@
+"""`make bench`: generate data at a chosen scale, then time every stage against a plain Delta copy.
+
+Everything runs in one process on one SparkSession, so the stages and their baselines see the same
+machine state. Baselines: `text_copy` reads the raw UKE/CSV files as text and writes them to Delta
+(what ingest must at least do); `delta_copy` copies the bronze tables Delta-to-Delta (what
+anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds.
+Results are printed as a table and appended to `bench/results/<date>.json`.
+
+    python -m bench.run --patients 20000 --months 12 [--dir build/bench] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from jobs import generate
+from jobs.anonymize import DEFAULT_PARALLEL, anonymize, plan
+from jobs.config import load_pipeline
+from jobs.delta_io import is_delta
+from jobs.ingest import run_ingest
+from jobs.manifest import code_version
+from jobs.publish import publish
+from jobs.recipients import DEFAULT_REGISTRY
+from jobs.session import get_spark
+from jobs.validate import validate
+from jobs.warehouse import Warehouse
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def text_copy(spark: SparkSession, input_dir: Path, target: str) -> int:
+    """Raw files as text lines into one Delta table: the floor under any ingest."""
+    files = [str(p) for p in sorted(input_dir.rglob("*")) if p.is_file() and "_truth" not in p.parts]
+    df = spark.read.option("lineSep", "\n").text(files)
+    df.write.format("delta").mode("overwrite").save(target)
+    return len(files)
+
+
+def delta_copy(spark: SparkSession, wh: Warehouse, target_root: str) -> dict[str, int]:
+    """Every bronze table copied Delta-to-Delta, one after another: the floor under anonymize."""
+    root = wh.local_path(wh.bronze_root)
+    rows = {}
+    for path in sorted(root.iterdir()):
+        if path.name.startswith("_") or not is_delta(spark, str(path)):
+            continue
+        df = spark.read.format("delta").load(str(path))
+        df.write.format("delta").mode("overwrite").save(f"{target_root}/{path.name}")
+        rows[path.name] = spark.read.format("delta").load(f"{target_root}/{path.name}").count()
+    return rows
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = load_pipeline(args.conf)
+    root = Path(args.dir).resolve()
+    data, wh_root, scratch = root / "input", root / "warehouse", root / "baseline"
+    for d in (wh_root, scratch):
+        shutil.rmtree(d, ignore_errors=True)
+    p = plan(cfg, args.conf, "anonymized", None, None, DEFAULT_REGISTRY)
+    spark = get_spark(cfg.spark)
+    wh = Warehouse(str(wh_root))
+    rid = "bench"
+    secs: dict[str, float] = {}
+    if args.reuse_input and (data / "uke").is_dir():
+        secs["generate"] = float("nan")
+    else:
+        shutil.rmtree(data, ignore_errors=True)
+        secs["generate"], code = timed(lambda: generate.main([
+            "--out", str(data), "--patients", str(args.patients), "--months", str(args.months),
+            "--seed", str(args.seed), "--conf", args.conf]))
+        if code:
+            raise SystemExit(code)
+    secs["text_copy"], files = timed(lambda: text_copy(spark, data, str(scratch / "text")))
+    secs["ingest"], summary = timed(lambda: run_ingest(spark, str(data), str(wh_root), cfg.ingest))
+    secs["delta_copy"], rows = timed(lambda: delta_copy(spark, wh, str(scratch / "delta")))
+    secs["anonymize"], record = timed(lambda: anonymize(
+        spark, cfg, wh, rid, p.policy, p.policy_file, p.keys, p.key_id, None, p.refs, args.parallel))
+    secs["validate"], verdict = timed(lambda: validate(spark, cfg, wh, rid, docs=False))
+    if verdict["success"]:
+        secs["publish"], _ = timed(lambda: publish(spark, cfg, wh, rid))
+    shutil.rmtree(scratch, ignore_errors=True)
+    lines = int(summary.get("lines_read", 0) or 0)
+    base = {"ingest": "text_copy", "anonymize": "delta_copy", "validate": "delta_copy", "publish": "delta_copy"}
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "scale": {"patients": args.patients, "months": args.months, "seed": args.seed, "files": files,
+                  "lines": lines, "bronze_rows": sum(rows.values()),
+                  "receipts": rows.get("receipts", 0), "released_patients": record["counts"]["patients"]},
+        "validation_passed": bool(verdict["success"]),
+        "seconds": {k: round(v, 2) for k, v in secs.items()},
+        "ratios": {stage: round(secs[stage] / secs[b], 2) for stage, b in base.items() if stage in secs and secs[b] > 0},
+        "baseline_of": base,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [f"{'stage':<11}{'seconds':>10}{'baseline':>12}{'ratio':>8}"]
+    for stage, s in result["seconds"].items():
+        b = result["baseline_of"].get(stage, "")
+        ratio = result["ratios"].get(stage)
+        rows.append(f"{stage:<11}{s:>10.1f}{b:>12}{'' if ratio is None else f'{ratio:.2f}':>8}")
+    sc = result["scale"]
+    rows.append(f"scale: {sc['patients']} patients x {sc['months']} months, {sc['files']} files, "
+                f"{sc['lines']} lines read, {sc['bronze_rows']} bronze rows")
+    return "\n".join(rows)
+
+
+def save(result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{result['date'][:10]}.json"
+    runs = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    runs.append(result)
+    path.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--patients", type=int, default=20000)
+    p.add_argument("--months", type=int, default=12)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--dir", default="build/bench", help="data, warehouse and baselines (default: %(default)s)")
+    p.add_argument("--conf", default="conf/pipeline.yaml")
+    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    p.add_argument("--reuse-input", action="store_true", help="keep DIR/input from an earlier run with the same scale")
+    args = p.parse_args(argv)
+    result = bench(args)
+    print(table(result))
+    print(f"written to {save(result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
