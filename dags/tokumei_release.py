@@ -13,28 +13,14 @@ import datetime as dt
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
 from airflow.sdk import DAG, Param
-
-DELTA_PACKAGE = "io.delta:delta-spark_4.1_2.13:4.4.0"
-# Built by `make dist`: the jobs, transforms and expectations packages for --py-files.
-PY_FILES = "{{ var.value.get('tokumei_py_files', '/opt/tokumei/dist/tokumei.zip') }}"
-APP_DIR = "{{ var.value.get('tokumei_app_dir', '/opt/tokumei') }}"
-CONF = APP_DIR + "/conf/pipeline.yaml"
+from tokumei_stages import APP_DIR, DELTA_PACKAGE, PARAM_DEFAULTS, PY_FILES, SPARK_CONF, STAGE_ARGS
 
 PARAMS = {
-    "input": Param("/data/raw/uke", type="string", description="raw UKE files and clinical extracts"),
-    "warehouse": Param("/data/warehouse", type="string", description="warehouse root"),
-    "release_id": Param("{{ ds_nodash }}", type="string", description="new, unused release id"),
-    "profile": Param("anonymized", enum=["anonymized", "pseudonymized"]),
-    "recipient": Param("", type="string", description="recipient id (required for pseudonymized)"),
-}
-
-# Arguments of each stage, exactly as `tokumei <stage> --help` documents them.
-STAGE_ARGS: dict[str, list[str]] = {
-    "ingest": ["--input", "{{ params.input }}", "--warehouse", "{{ params.warehouse }}", "--conf", CONF],
-    "anonymize": ["--warehouse", "{{ params.warehouse }}", "--release-id", "{{ params.release_id }}",
-                  "--profile", "{{ params.profile }}", "--recipient", "{{ params.recipient }}", "--conf", CONF],
-    "validate": ["--warehouse", "{{ params.warehouse }}", "--release-id", "{{ params.release_id }}", "--conf", CONF],
-    "publish": ["--warehouse", "{{ params.warehouse }}", "--release-id", "{{ params.release_id }}", "--conf", CONF],
+    "input": Param(PARAM_DEFAULTS["input"], type="string", description="raw UKE files and clinical extracts"),
+    "warehouse": Param(PARAM_DEFAULTS["warehouse"], type="string", description="warehouse root"),
+    "release_id": Param(PARAM_DEFAULTS["release_id"], type="string", description="new, unused release id"),
+    "profile": Param(PARAM_DEFAULTS["profile"], enum=["anonymized", "pseudonymized"]),
+    "recipient": Param(PARAM_DEFAULTS["recipient"], type="string", description="recipient id (pseudonymized)"),
 }
 
 default_args = {"retries": 0, "owner": "tokumei"}
@@ -57,11 +43,7 @@ with DAG(
             application_args=args,
             py_files=PY_FILES,
             packages=DELTA_PACKAGE,
-            conf={
-                "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-                "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-                "spark.sql.legacy.javaCharsets": "true",
-            },
+            conf=SPARK_CONF,
             name=f"tokumei-{stage}-{{{{ params.release_id }}}}",
         )
         if previous is not None:

@@ -78,7 +78,7 @@ def _recipient(file: Path, rid: str, entry: Any) -> Recipient:
 def resolve_recipient(profile: str, recipient_id: str | None, registry_path: str | Path = DEFAULT_REGISTRY,
                       today: dt.date | None = None) -> Recipient | None:
     """The recipient of this release, or refuse (RefusedError, exit 1) what requirement 39 forbids."""
-    if recipient_id is None:
+    if not recipient_id:  # None, or "" from an orchestrator's empty job parameter
         if profile == "pseudonymized":
             raise RefusedError("仮名加工医療情報は認定仮名加工医療情報利用事業者にのみ提供できます: "
                                "--recipient is required with --profile pseudonymized (requirement 39)")
