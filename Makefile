@@ -14,7 +14,7 @@ BENCH_MONTHS   ?= 12
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo test test-fast bench lint check-java venv clean
+.PHONY: demo test test-fast bench lint dist check-java venv clean
 
 check-java:
 	@./.ci/check-java
@@ -46,5 +46,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check jobs transforms expectations tests bench
 	$(BIN)/mypy
 
+# A wheel for Databricks/pip and a zip of the packages for spark-submit --py-files.
+dist: $(STAMP)
+	rm -rf dist && $(BIN)/pip wheel --no-deps -q -w dist .
+	$(BIN)/python -c "import zipfile,pathlib; z=zipfile.ZipFile('dist/tokumei.zip','w',zipfile.ZIP_DEFLATED); [z.write(p) for d in ('jobs','transforms','expectations') for p in sorted(pathlib.Path(d).rglob('*.py'))]"
+	@ls -l dist
+
 clean:
-	rm -rf build spark-warehouse metastore_db
+	rm -rf build dist spark-warehouse metastore_db
