@@ -19,12 +19,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
-from jobs.delta_io import is_delta
 from jobs.errors import InputError, entrypoint
 from jobs.ingest_clinical import (
     DEFAULT_LAYOUTS,
     clinical_frames,
-    known_patient_keys,
     load_layouts,
     opted_out_counts,
 )
@@ -39,6 +37,7 @@ from jobs.ingest_ledger import (
     reconcile,
     write_tables,
 )
+from jobs.ingest_optout import prior_patient_keys, purge_opted_out, record_patient_keys
 from jobs.ingest_report import RunCounts, ledger_rows, load_registry, version_info
 from jobs.ingest_uke import (
     header_records,
@@ -123,13 +122,16 @@ def execute(
     if unrecognized:
         log.warning("%d file(s) are neither UKE nor a declared clinical extract, not ingested: %s",
                     len(unrecognized), ", ".join(unrecognized[:10]))
+    registry = load_registry(spark, settings.optout_registry)
+    if registry is not None:
+        # Stop requests added since earlier runs remove those people from what bronze already holds (42(b), 44).
+        summary.update(purge_opted_out(spark, wh, registry, layouts, run_id))
     if not new:
         log.info("nothing new to ingest")
         return summary
-    registry = load_registry(spark, settings.optout_registry)
     scratch = wh.scratch(run_id)
     try:
-        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, scratch)
+        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id)
     finally:
         _remove(wh, scratch)
     rows = ledger_rows(new, counts, run_id, registry is not None)
@@ -148,8 +150,9 @@ def _ingest(
     layouts: Sequence[ClinicalLayout],
     ledger: list[dict[str, Any]],
     registry: DataFrame | None,
-    scratch: str,
+    run_id: str,
 ) -> RunCounts:
+    scratch = wh.scratch(run_id)
     counts = RunCounts()
     frames: dict[str, DataFrame] = {}
     rejects: list[DataFrame] = []
@@ -158,10 +161,10 @@ def _ingest(
         _uke_frames(spark, uke, settings, registry, scratch, counts, frames, rejects)
     clinical = [f for f in new if f.kind == "clinical"]
     if clinical:
-        prior = None
-        if registry is not None and is_delta(spark, wh.bronze("patients")):
-            prior = known_patient_keys(spark, wh.bronze("patients"), registry)
+        prior = prior_patient_keys(spark, wh, registry) if registry is not None else None
         result = clinical_frames(spark, clinical, layouts, scratch, registry, prior)
+        if result.opted_keys is not None:  # later extracts keyed by patient id only are withheld too
+            record_patient_keys(spark, wh, result.opted_keys, run_id)
         counts.facts += list(result.facts.values())
         counts.headers.update({f.sha256: {"_header": 1} for f in clinical if _has_header(f, layouts)})
         for table, (rows, bad) in result.frames.items():
@@ -204,8 +207,9 @@ def _uke_frames(
             frames[layout.table], bad = table_frames(spark, parsed_dir, layout, status, ir_frame)
             rejects.append(bad)
     rejects += [header_rejects, other_rejects(spark, lines)]
-    counts.opted_lines.update(opted_out_lines(spark, lines, status))
-    counts.add_opted_receipts(status)
+    if registry is not None:  # without a registry nothing is withheld: spare the pass over all lines
+        counts.opted_lines.update(opted_out_lines(spark, lines, status))
+        counts.add_opted_receipts(status)
 
 
 def _has_header(f: SourceFile, layouts: Sequence[ClinicalLayout]) -> bool:

@@ -46,6 +46,7 @@ class ClinicalResult:
     frames: dict[str, tuple[DataFrame, DataFrame]] = field(default_factory=dict)  # table -> (rows, rejects)
     facts: dict[str, FileFacts] = field(default_factory=dict)
     opted_out_rows: dict[str, DataFrame] = field(default_factory=dict)  # table -> rows withheld (for counts)
+    opted_keys: DataFrame | None = None  # PATIENT_KEY of every opted-out patient known to this run
 
 
 def _has_identity(layout: ClinicalLayout) -> bool:
@@ -86,6 +87,7 @@ def clinical_frames(
             result.opted_out_rows[layout.table] = parsed.join(opted_keys.distinct(), list(PATIENT_KEY), how="left_semi")
             parsed = filter_opted_out(parsed, opted_keys.distinct(), PATIENT_KEY)
         result.frames[layout.table] = (select_clinical(parsed, layout), select_rejected(parsed))
+    result.opted_keys = opted_keys
     return result
 
 

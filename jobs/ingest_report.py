@@ -17,7 +17,7 @@ from jobs.delta_io import is_delta
 from jobs.errors import InputError
 from jobs.ingest_files import SourceFile
 from jobs.ingest_uke import FileFacts
-from transforms.optout import identity_sources, with_registry_types
+from transforms.optout import CONFIRMATION_COLUMN, identity_sources, with_registry_types
 from transforms.uke_layout import LAYOUTS
 
 _TABLE_TYPES = {layout.table: rt for rt, layout in LAYOUTS.items() if layout.table}
@@ -143,5 +143,21 @@ def load_registry(spark: SparkSession, location: str | None) -> DataFrame | None
         raise InputError(f"ingest.optout_registry {location}: {exc}") from exc
     bad = {r["_bad"]: r["count"] for r in typed.where(F.col("_bad").isNotNull()).groupBy("_bad").count().collect()}
     if bad:
-        raise InputError(f"ingest.optout_registry {location}: rows that can never match, by column: {bad}")
-    return identity_sources(typed.drop("_bad"), []).cache()
+        raise InputError(f"ingest.optout_registry {location}: rows that can never match or lack a "
+                         f"written confirmation, by column: {bad}")
+    _check_confirmations(typed, Path(path), location)
+    return identity_sources(typed.drop("_bad", CONFIRMATION_COLUMN), []).cache()
+
+
+def _check_confirmations(typed: DataFrame, registry: Path, location: str) -> None:
+    """Every local confirmation document a registry row links must exist (requirement 45).
+
+    Relative links resolve against the folder holding the registry (CSV file or Delta folder); URIs (`s3://...`) are taken as given. The
+    registry holds one row per stop request: small enough to list in the driver.
+    """
+    base = registry.parent
+    docs = {r[0] for r in typed.select(CONFIRMATION_COLUMN).distinct().collect()}
+    missing = sorted(d for d in docs if "://" not in d and not (base / d).is_file())
+    if missing:
+        raise InputError(f"ingest.optout_registry {location}: {len(missing)} confirmation document(s) "
+                         f"not found (書面確認の控えが見つからない; requirement 45): {missing[:5]}")

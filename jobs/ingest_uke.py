@@ -6,6 +6,7 @@ that rebuilds line order runs once and each bronze table reads only its own reco
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -27,6 +28,7 @@ from transforms.uke_read import (
     select_raw_lines,
 )
 
+log = logging.getLogger("tokumei.ingest")
 IR_FACTS = ("payer_kind", "pref_code", "institution_code", "billing_month")
 
 
@@ -63,6 +65,10 @@ def position_files(
         facts.encoding[sha256] = r["encoding"]
         facts.encoding_evidence[sha256] = f"utf8_lines={r['utf8_lines']},non_utf8_lines={r['non_utf8_lines']}"
         facts.eof_mark[sha256] = bool(r["ends_with_eof"])
+        if r["utf8_lines"] and r["non_utf8_lines"] and r["block_start"] == 0:
+            # Not guessed silently: the minority lines may be mojibake; the ledger keeps the evidence too.
+            log.warning("%s: mixed encodings (%d UTF-8 lines, %d not UTF-8); read as %s",
+                        r["file_path"], r["utf8_lines"], r["non_utf8_lines"], r["encoding"])
     return facts
 
 

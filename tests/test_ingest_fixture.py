@@ -5,6 +5,7 @@ One ingest run (module fixture) serves most tests: the Spark jobs dominate the c
 
 import datetime as dt
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from transforms.uke_layout import LAYOUTS
 
 FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
 BAD = Path(__file__).parent / "data" / "uke_bad"
+GOOD = Path(__file__).parent / "data" / "uke_good"
 TABLES = [layout.table for layout in LAYOUTS.values() if layout.table]
 FIXTURE_COUNTS = {"RE": 75, "HO": 69, "KO": 71, "SN": 2, "SY": 9, "SI": 320, "IY": 32, "CO": 56, "IR": 1, "GO": 1}
 
@@ -55,6 +57,7 @@ def ingested(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("ingest_in")
     shutil.copy(FIXTURE, root / "RECEIPTC_GAIRAI_SAMPLE.UKE")
     shutil.copytree(BAD, root / "bad")
+    shutil.copytree(GOOD, root / "good")
     text = FIXTURE.read_bytes().decode("cp932")
     variants = root / "variants"
     variants.mkdir()
@@ -162,7 +165,8 @@ def test_reingest_adds_nothing(spark, ingested):
     summary = run_ingest(spark, str(ingested["root"]), wh.root)
     after = {t: _table(spark, wh, t).count() for t in [*TABLES, "_rejects", "_files"]}
     assert summary["files_new"] == 0 and summary["files_already_ingested"] == summary["files_found"]
-    assert after == before and before["receipts"] == 75 * 3 + 16 + 2 + 1  # 3 copies of the fixture, 16 good corpus RE, 3 small files
+    # 3 copies of the fixture, 16 good corpus RE, 3 small files, 1 all-record-types file
+    assert after == before and before["receipts"] == 75 * 3 + 16 + 2 + 1 + 1
 
 
 def test_changed_file_under_the_same_name_is_a_new_version(spark, ingested):
@@ -190,3 +194,43 @@ def test_only_the_same_claim_batch_replaces_an_earlier_version():
     assert version_info([f], before, same)["b" * 64] == {"version": 2, "supersedes_sha256": "a" * 64, "replaced_previous": True}
     assert version_info([f], before, next_month)["b" * 64]["replaced_previous"] is False
     assert version_info([f], [], same)["b" * 64] == {"version": 1, "supersedes_sha256": None, "replaced_previous": False}
+
+
+_DAYS = [None] * 31
+# tests/data/uke_good/15_all_record_types.UKE: one line of every 医科 record type, 和暦 dates,
+# full-width digits in number and code fields, a right-justified HO 保険者番号, MF with its 31 予備 omitted.
+ALL_TYPES = {
+    "receipts": (2, {"receipt_no": 1, "service_month": dt.date(2021, 11, 1), "name": "全種　太郎", "sex": "1",
+                     "birth_date": dt.date(1995, 2, 8), "chart_no": "C-01", "kana_name": "ゼンシュ　タロウ",
+                     "institution_code": "1234567", "billing_month": dt.date(2021, 12, 1), "pref_code": "13"}),
+    "insurances": (3, {"insurer_no": "133066", "card_symbol": "１２", "card_number": "３４５", "days": 1, "points": 123}),
+    "public_expenses": (4, {"payer_no": "54136015", "recipient_no": "1234567", "days": 1, "points": 200, "copay_amount": 0}),
+    "eligibility": (5, {"burden_kind": "1", "confirm_class": "01", "insurer_no": "133066", "branch_no": "01"}),
+    "visit_days": (6, {"burden_kind": "1", "day_codes": [1, None, 2, *_DAYS[3:]]}),
+    "window_payments": (7, {"window_class": "01"}),
+    "dpc_exclusions": (8, {"dpc_code": "140010xx99x0xx", "calc_reason": "01"}),
+    "diagnoses": (9, {"disease_code": "8842097", "start_date": dt.date(1995, 2, 8), "outcome": "1", "main_flag": "01"}),
+    "procedures": (10, {"procedure_code": "111000110", "points": 12, "count": 1, "day_counts": [None, 1, *_DAYS[2:]]}),
+    "drugs": (11, {"drug_code": "620098801", "amount": Decimal("1.50000"), "points": 12}),
+    "materials": (12, {"material_code": "710001000", "amount": Decimal("1.00000"), "points": 150, "unit_code": "001",
+                       "unit_price": Decimal("150.00000"), "product_name": "ディスポ注射器　２．５ｍＬ",
+                       "day_counts": [None, 1, *_DAYS[2:]]}),
+    "comments": (13, {"comment_code": "810000001", "comment_text": "全角　コメント"}),
+    "symptom_details": (14, {"detail_class": "01", "detail_text": "腹痛が持続し、精査を要した。"}),
+}
+
+
+def test_every_record_type_is_parsed_into_its_bronze_table(spark, ingested):
+    row = ingested["ledger"]["good/15_all_record_types.UKE"]
+    sha = row["file_sha256"]
+    assert row["lines_rejected"] == 0 and row["lines_read"] == 15
+    assert set(dict(row["record_counts"])) == set(LAYOUTS) and set(dict(row["record_counts"]).values()) == {1}
+    assert (row["institution_code"], str(row["billing_month"]), row["volume_no"], row["go_volume_no"],
+            row["go_total_points"]) == ("1234567", "2021-12-01", "00", "99", 123)
+    assert set(ALL_TYPES) == set(TABLES)
+    for table, (line_no, want) in ALL_TYPES.items():
+        rows = _table(spark, ingested["wh"], table).where(F.col("file_sha256") == sha).collect()
+        assert len(rows) == 1, table
+        got = rows[0].asDict()
+        assert (got["line_no"], got["receipt_key"]) == (line_no, f"{sha}:000000001"), table
+        assert {k: got[k] for k in want} == want, table

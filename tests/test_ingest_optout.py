@@ -1,10 +1,14 @@
-"""停止の求め (requirement 42): opted-out people are absent from every bronze table, with counts."""
+"""停止の求め (requirements 42, 44, 45): opted-out people are absent from every bronze table, with counts."""
+
+import shutil
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.config import IngestSettings
 from jobs.errors import InputError
 from jobs.ingest import run_ingest
+from jobs.ingest_optout import vacuum_purged
 from jobs.ingest_report import load_registry
 from jobs.warehouse import Warehouse
 from transforms.uke_layout import LAYOUTS
@@ -28,10 +32,15 @@ UKE = [
     "SY,2500013,20250112,1,,,01,",
     "GO,3,650,99",
 ]
-REGISTRY = """insurer_no,card_symbol,card_number,branch_no,birth_date,sex,kana_name
-06132013,12,345,,1960-05-01,1,ヤマダ　タロ
-,,,,19750303,2,ｽｽﾞｷ ﾊﾅｺ
-,,,,1988-08-08,1,サトウ　イチロ
+REGISTRY = """insurer_no,card_symbol,card_number,branch_no,birth_date,sex,kana_name,confirmation_doc
+06132013,12,345,,1960-05-01,1,ヤマダ　タロ,confirmations/REQ-0001.pdf
+,,,,19750303,2,ｽｽﾞｷ ﾊﾅｺ,confirmations/REQ-0002.pdf
+,,,,1988-08-08,1,サトウ　イチロ,confirmations/REQ-0003.pdf
+"""
+# A later stop request (佐藤, exact this time), and a lab delivery for 山田, who was withheld in run 1.
+LATER_REQUEST = "01130012,23,67,,1988-08-08,1,,confirmations/REQ-0004.pdf\n"
+LATER_LABS = """patient_id,institution_code,lab_code,value,sampled_on
+K-0001,1234567,3D010000001926101,6.8,2025/02/03
 """
 PATIENTS = """patient_id,institution_code,name,kana_name,birth_date,sex,insurer_no,card_symbol,card_number,branch_no
 K-0001,1234567,山田太郎,ヤマダ　タロウ,1960-05-01,M,06132013,12,345,01
@@ -74,13 +83,16 @@ def opted(spark, tmp_path_factory):
         (root / "clinical" / table / "part-00000.csv").write_text(text, encoding="utf-8")
     restricted = tmp_path_factory.mktemp("restricted")
     (restricted / "optout.csv").write_text(REGISTRY, encoding="utf-8")
+    (restricted / "confirmations").mkdir()
+    for n in range(1, 5):
+        (restricted / "confirmations" / f"REQ-{n:04d}.pdf").write_bytes(b"%PDF-1.4 stop request confirmation")
     layouts = tmp_path_factory.mktemp("layouts")
     (layouts / "patients.yaml").write_text(PATIENTS_LAYOUT, encoding="utf-8")
     (layouts / "labs.yaml").write_text(LABS_LAYOUT, encoding="utf-8")
     wh = str(tmp_path_factory.mktemp("wh"))
     settings = IngestSettings(optout_registry=str(restricted / "optout.csv"))
     summary = run_ingest(spark, str(root), wh, settings, layouts_dir=str(layouts))
-    return {"wh": Warehouse(wh), "summary": summary}
+    return {"wh": Warehouse(wh), "summary": summary, "root": root, "restricted": restricted, "layouts": layouts}
 
 
 def _tables(spark, wh):
@@ -88,7 +100,7 @@ def _tables(spark, wh):
     return {n: spark.read.format("delta").load(wh.bronze(n)) for n in names}
 
 
-def test_req42_opted_out_patients_are_in_no_bronze_table(spark, opted):
+def test_req42a_req42c_opted_out_patients_are_in_no_bronze_table_matched_exactly(spark, opted):
     tables = _tables(spark, opted["wh"])
     assert [r["name"] for r in tables["receipts"].collect()] == ["佐藤　一郎"]
     assert {r["receipt_key"][-1] for t in LAYOUTS.values() if t.table for r in tables[t.table].collect()} == {"3"}
@@ -119,11 +131,94 @@ def test_req42_a_configured_registry_that_is_missing_or_unmatchable_stops_the_ru
     with pytest.raises(InputError, match="no CSV file or Delta table"):
         load_registry(spark, str(tmp_path / "nope.csv"))
     bad = tmp_path / "bad.csv"
-    bad.write_text("insurer_no,card_symbol,card_number,branch_no,birth_date,sex,kana_name\n"
-                   ",,,,1960-13-01,1,ヤマダ\n,,,,1960-01-01,X,ヤマダ\n", encoding="utf-8")
+    bad.write_text("insurer_no,card_symbol,card_number,branch_no,birth_date,sex,kana_name,confirmation_doc\n"
+                   ",,,,1960-13-01,1,ヤマダ,c.pdf\n,,,,1960-01-01,X,ヤマダ,c.pdf\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"birth_date': 1.*sex': 1|sex': 1.*birth_date': 1"):
         load_registry(spark, str(bad))
     short = tmp_path / "short.csv"
-    short.write_text("birth_date,sex\n1960-01-01,1\n", encoding="utf-8")
+    short.write_text("birth_date,sex,confirmation_doc\n1960-01-01,1,c.pdf\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing columns"):
         load_registry(spark, str(short))
+
+
+def test_req45_every_registry_row_links_a_written_confirmation(spark, tmp_path):
+    head = "insurer_no,card_symbol,card_number,branch_no,birth_date,sex,kana_name"
+    (tmp_path / "no_column.csv").write_text(f"{head}\n,,,,1960-01-01,1,ヤマダ\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing columns.*confirmation_doc"):
+        load_registry(spark, str(tmp_path / "no_column.csv"))
+    (tmp_path / "empty.csv").write_text(f"{head},confirmation_doc\n,,,,1960-01-01,1,ヤマダ, \n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"written confirmation, by column: \{'confirmation_doc': 1\}"):
+        load_registry(spark, str(tmp_path / "empty.csv"))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ok.pdf").write_bytes(b"%PDF")
+    (tmp_path / "dangling.csv").write_text(f"{head},confirmation_doc\n,,,,1960-01-01,1,ヤマダ,docs/ok.pdf\n"
+                                           ",,,,1961-01-01,2,スズキ,docs/gone.pdf\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"1 confirmation document\(s\) not found.*requirement 45.*docs/gone\.pdf"):
+        load_registry(spark, str(tmp_path / "dangling.csv"))
+    (tmp_path / "docs" / "gone.pdf").write_bytes(b"%PDF")
+    assert load_registry(spark, str(tmp_path / "dangling.csv")).count() == 2  # one ID2 per row
+
+
+@pytest.fixture(scope="module")
+def later(spark, opted, tmp_path_factory):
+    """Run 2 on a copy of run 1's warehouse: 佐藤's stop request arrives, and a lab delivery for 山田."""
+    wh = Warehouse(str(tmp_path_factory.mktemp("wh2")))
+    shutil.copytree(opted["wh"].root, wh.root, dirs_exist_ok=True)
+    registry = opted["restricted"] / "optout_v2.csv"
+    registry.write_text(REGISTRY + LATER_REQUEST, encoding="utf-8")
+    root = opted["root"]
+    (root / "clinical" / "labs" / "part-00001.csv").write_text(LATER_LABS, encoding="utf-8")
+    settings = IngestSettings(optout_registry=str(registry))
+    summary = run_ingest(spark, str(root), wh.root, settings, layouts_dir=str(opted["layouts"]))
+    (root / "clinical" / "labs" / "part-00001.csv").unlink()
+    return {"wh": wh, "summary": summary}
+
+
+def test_req42b_req44_a_later_stop_request_deletes_the_person_from_bronze_and_logs_it(spark, later):
+    wh, summary = later["wh"], later["summary"]
+    tables = _tables(spark, wh)
+    assert summary["files_new"] == 1 and tables["receipts"].count() == 0
+    assert all(tables[t.table].count() == 0 for t in LAYOUTS.values() if t.table)  # HO, SY of 佐藤 too
+    assert tables["patients"].count() == 0 and tables["labs"].count() == 0
+    assert summary["optout_purged_by_table"] == {"receipts": 1, "insurances": 1, "diagnoses": 1, "patients": 1, "labs": 1}
+    log = spark.read.format("delta").load(wh.bronze("_optout_log"))
+    assert log.columns == ["run_id", "table", "key_kind", "keys_matched", "rows_deleted", "delta_version", "purged_at"]
+    assert sorted((r["table"], r["keys_matched"], r["rows_deleted"]) for r in log.where("rows_deleted > 0").collect()) == [
+        ("diagnoses", 1, 1), ("insurances", 1, 1), ("labs", 1, 1), ("patients", 1, 1), ("receipts", 1, 1)]
+
+
+def test_req42_labs_of_a_patient_withheld_in_an_earlier_run_are_withheld(spark, later):
+    wh = later["wh"]
+    kept = spark.read.format("delta").load(wh.bronze("_optout_patients")).collect()
+    assert sorted(r["patient_id"] for r in kept) == ["K-0001", "K-0003"]
+    new_labs = spark.read.format("delta").load(wh.ledger).where(F.col("rel_path").endswith("part-00001.csv")).first()
+    assert (new_labs["lines_read"], new_labs["lines_opted_out"], new_labs["reconciled"]) == (2, 1, True)
+    assert later["summary"]["lines_opted_out"] == 1
+
+
+def test_req42_the_registry_is_never_written_to_the_warehouse(spark, opted, later):
+    """Only counts and the withheld patients' own ids are kept; `_` tables are never read by anonymize."""
+    wh, registry_dir = later["wh"], str(opted["restricted"])
+    root = wh.local_path(wh.bronze_root)
+    written = sorted(p.name for p in root.iterdir())
+    assert [n for n in written if n.startswith("_")] == ["_files", "_optout_log", "_optout_patients", "_rejects"]
+    for name in written:
+        df = spark.read.format("delta").load(str(root / name))
+        assert "confirmation_doc" not in df.columns and "identity" not in df.columns, name
+        for row in df.collect():
+            text = " ".join(str(v) for v in row)
+            assert registry_dir not in text and "REQ-000" not in text and "ｽｽﾞｷ" not in text, name
+
+
+def test_req44_after_vacuum_time_travel_cannot_return_purged_rows(spark, later):
+    wh = later["wh"]
+    deleted_at = spark.read.format("delta").load(wh.bronze("_optout_log")).where("table = 'receipts'").first()["delta_version"]
+    old = spark.read.format("delta").option("versionAsOf", deleted_at - 1).load(wh.bronze("receipts"))
+    assert [r["name"] for r in old.collect()] == ["佐藤　一郎"]  # inside the retention window: still there
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        assert "receipts" in vacuum_purged(spark, wh, retention_hours=0)
+    finally:
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
+    with pytest.raises(Exception, match="(?i)not.*exist|FileNotFound|DELTA_FILE"):
+        spark.read.format("delta").option("versionAsOf", deleted_at - 1).load(wh.bronze("receipts")).collect()

@@ -90,3 +90,12 @@ def test_forced_encoding_overrides_the_vote(spark, small_blocks, tmp_path):
     layout, lines = _positioned(spark, [path], encoding="cp932")
     assert layout.first()["encoding"] == "cp932"
     assert lines.where("line_no = 2").first()["text"] != "RE,1,1112,202110,テスト"
+
+
+def test_a_file_of_mixed_encodings_is_decided_by_majority_and_the_evidence_is_kept(spark, small_blocks, tmp_path):
+    path = tmp_path / "mixed.UKE"
+    path.write_bytes(b"IR,1,13\r\n" + "RE,1,1112,202110,テスト\r\n".encode() + "SY,テスト\r\nCO,注記\r\n".encode("cp932"))
+    layout, lines = _positioned(spark, [path])
+    row = layout.first()
+    assert (row["encoding"], row["utf8_lines"], row["non_utf8_lines"], row["file_lines"]) == ("cp932", 1, 2, 4)
+    assert [r["text"] for r in lines.where("line_no >= 3").orderBy("line_no").collect()] == ["SY,テスト", "CO,注記"]

@@ -19,6 +19,8 @@ from pyspark.sql import functions as F
 from transforms.identity import id1_source, id2_source
 
 IDENTITY_COLUMNS = ("insurer_no", "card_symbol", "card_number", "branch_no", "birth_date", "sex", "kana_name")
+# Requirement 45: every stop request has a written confirmation (旧31条); the registry row links it.
+CONFIRMATION_COLUMN = "confirmation_doc"
 _DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/MM/dd")
 
 
@@ -45,19 +47,23 @@ def registry_birth_date(col: Column) -> Column:
 
 
 def with_registry_types(registry: DataFrame) -> DataFrame:
-    """Registry columns as strings, birth_date as DATE; `_bad` names a row that can never match."""
-    _require(registry, IDENTITY_COLUMNS, "opt-out registry")
+    """Registry columns as strings, birth_date as DATE; `_bad` names a row that can never match or has no
+    written confirmation (requirement 45)."""
+    _require(registry, [*IDENTITY_COLUMNS, CONFIRMATION_COLUMN], "opt-out registry")
     born = registry_birth_date(F.col("birth_date"))
     sex = sex_code(F.col("sex"))
+    confirmation = F.nullif(F.trim(F.col(CONFIRMATION_COLUMN).cast("string")), F.lit(""))
     bad = (
         F.when(born.isNull(), F.lit("birth_date"))
         .when(sex.isNull() | ~sex.isin("1", "2"), F.lit("sex"))
         .when(F.col("card_number").isNull() & F.col("kana_name").isNull(), F.lit("card_number/kana_name"))
+        .when(confirmation.isNull(), F.lit(CONFIRMATION_COLUMN))
     )
     return registry.select(
         *(F.col(c).cast("string").alias(c) for c in IDENTITY_COLUMNS if c not in ("birth_date", "sex")),
         born.alias("birth_date"),
         sex.alias("sex"),
+        confirmation.alias(CONFIRMATION_COLUMN),
         bad.alias("_bad"),
     )
 

@@ -1,0 +1,31 @@
+"""bench/ingest_bench.bench_ingest: the figures `make bench` reports for ingest (issue 3 item 8)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.ingest_bench import bench_ingest, make_big_input
+
+FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
+
+
+def test_bench_ingest_times_ingest_and_a_plain_copy_of_the_same_files(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    shutil.copy(FIXTURE, tmp_path / "in" / "RECEIPTC.UKE")
+    got = bench_ingest(spark, str(tmp_path / "in"), str(tmp_path / "wh"))
+    assert {"seconds", "lines", "lines_per_s", "plain_copy_seconds", "ratio"} <= set(got)
+    assert (got["lines"], got["files"], got["lines_rejected"]) == (636, 1, 0)
+    assert got["lines_per_s"] == round(636 / got["seconds"]) and got["ratio"] > 0
+    assert not (tmp_path / "wh" / "bronze" / "_bench_plain_copy").exists()
+    with pytest.raises(ValueError, match="already has a ledger"):
+        bench_ingest(spark, str(tmp_path / "in"), str(tmp_path / "wh"))
+
+
+def test_make_big_input_renumbers_receipts_and_gives_each_file_its_own_content(tmp_path):
+    made = make_big_input(str(tmp_path), lines=2000, files=2)
+    files = sorted(tmp_path.glob("*.UKE"))
+    assert made == {"files": 2, "lines": 2 * 1270}  # IR + 2 x the 634-line body + GO and len({f.read_bytes() for f in files}) == 2
+    lines = files[0].read_bytes().decode("cp932").split("\r\n")[:-1]
+    receipts = [int(line.split(",")[1]) for line in lines if line.startswith("RE,")]
+    assert len(lines) == 1270 and receipts == list(range(1, len(receipts) + 1)) and lines[-1].startswith("GO,")
