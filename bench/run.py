@@ -2,7 +2,7 @@
 
 Everything runs in one process on one SparkSession, so the stages and their baselines see the same
 machine state. Baselines: `text_copy` reads the raw UKE/CSV files as text and writes them to Delta
-(what ingest must at least do); `delta_copy` copies the bronze tables Delta-to-Delta (what
+(what ingest must at least do; bench/ingest_bench.py, timed before and after ingest); `delta_copy` copies the bronze tables Delta-to-Delta (what
 anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds.
 Results are printed as a table and appended to `bench/results/<date>.json`.
 
@@ -25,11 +25,11 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from bench.ingest_bench import bench_ingest
 from jobs import generate
 from jobs.anonymize import DEFAULT_PARALLEL, anonymize, plan
 from jobs.config import load_pipeline
 from jobs.delta_io import is_delta
-from jobs.ingest import run_ingest
 from jobs.manifest import code_version
 from jobs.publish import publish
 from jobs.recipients import DEFAULT_REGISTRY
@@ -44,14 +44,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
-
-
-def text_copy(spark: SparkSession, input_dir: Path, target: str) -> int:
-    """Raw files as text lines into one Delta table: the floor under any ingest."""
-    files = [str(p) for p in sorted(input_dir.rglob("*")) if p.is_file() and "_truth" not in p.parts]
-    df = spark.read.option("lineSep", "\n").text(files)
-    df.write.format("delta").mode("overwrite").save(target)
-    return len(files)
 
 
 def delta_copy(spark: SparkSession, wh: Warehouse, target_root: str) -> dict[str, int]:
@@ -87,8 +79,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "--seed", str(args.seed), "--conf", args.conf]))
         if code:
             raise SystemExit(code)
-    secs["text_copy"], files = timed(lambda: text_copy(spark, data, str(scratch / "text")))
-    secs["ingest"], summary = timed(lambda: run_ingest(spark, str(data), str(wh_root), cfg.ingest))
+    ing = bench_ingest(spark, str(data), str(wh_root))
+    secs["text_copy"], secs["ingest"] = ing["plain_copy_seconds"], ing["seconds"]
+    files = ing.get("files", 0)
     secs["delta_copy"], rows = timed(lambda: delta_copy(spark, wh, str(scratch / "delta")))
     secs["anonymize"], record = timed(lambda: anonymize(
         spark, cfg, wh, rid, p.policy, p.policy_file, p.keys, p.key_id, None, p.refs, args.parallel))
@@ -96,7 +89,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if verdict["success"]:
         secs["publish"], _ = timed(lambda: publish(spark, cfg, wh, rid))
     shutil.rmtree(scratch, ignore_errors=True)
-    lines = int(summary.get("lines_read", 0) or 0)
+    lines = int(ing["lines"])
     base = {"ingest": "text_copy", "anonymize": "delta_copy", "validate": "delta_copy", "publish": "delta_copy"}
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
