@@ -13,6 +13,7 @@ from typing import Any
 
 from expectations.checks import TableChecks
 from transforms.catalog import ColumnInfo
+from transforms.kanon.medical import age_band_labels
 from transforms.policy import NEVER_KEEP, RARE_CODE_COLUMNS, Policy, TablePolicy
 
 TEXT_KINDS = frozenset({"text", "str", "string"})
@@ -28,13 +29,6 @@ def output_columns(table: TablePolicy) -> tuple[str, ...]:
         if rule.method == "rare" and rule.params.get("level_column"):
             cols.append(f"{rule.output}_level")
     return tuple(cols)
-
-
-def age_bands(width: int, top: int | None) -> tuple[str, ...]:
-    """Every label `transforms.dates.age_band` can produce (top None: up to 119)."""
-    limit = top if top is not None else 120
-    bands = [f"{lo:02d}-{min(lo + width - 1, limit - 1):02d}" for lo in range(0, limit, width)]
-    return (*bands, f"{top}+") if top is not None else tuple(bands)
 
 
 def source_table(policy: Policy, staged: Mapping[str, Any], table: str) -> TablePolicy:
@@ -71,10 +65,13 @@ def checks_for_release(
     value_sets: dict[str, tuple[str, ...]] = {}
     max_values: dict[str, float] = {}
     regex: dict[str, str] = {}
+    kanon = staged.get("kanon")
+    levels = kanon.get("levels", {}) if kanon and kanon.get("table") == table else {}
     for rule in tp.columns.values():
         if rule.method == "age_band":
             top = rule.params.get("top") or (policy.params.age_top if anonymized else None)
-            value_sets[rule.output] = age_bands(int(rule["width"]), top)  # req 17: nothing above the top band
+            # req 17: nothing above the top band; req 21: the bands at the level k-anonymity chose (`*` at the top)
+            value_sets[rule.output] = age_band_labels(int(rule["width"]), top, int(levels.get(rule.output, 0)))
         elif rule.method == "age":
             top = rule.params.get("top") or (policy.params.age_top if anonymized else None)
             if top is not None:
@@ -92,7 +89,6 @@ def checks_for_release(
                 t = rule.params.get("threshold") or policy.params.rare_threshold
                 rare.append((rule.output, "pid", int(t)))
     groups = None
-    kanon = staged.get("kanon")
     if kanon and kanon.get("table") == table:  # req 21: set once k-anonymity ran on this table
         groups = (tuple(kanon["quasi_identifiers"]), int(kanon["k"]))
     return TableChecks(

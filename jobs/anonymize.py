@@ -188,7 +188,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
             fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
         with stage_events(wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None, "anonymize", rid) as ev:
             outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel)
-        kanon_entry = kanon.record(outputs) if kanon is not None else None
+        kanon_entry = kanon.record(outputs, tables) if kanon is not None else None
         tables = kanon.table_stats(tables) if kanon is not None else tables
     finally:
         pid_map.unpersist()

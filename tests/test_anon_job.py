@@ -119,7 +119,7 @@ def test_staged_record_has_key_id_fingerprint_and_counts_never_the_key(staged):
     assert rec["tables"]["insurances"]["columns"]["points"]["generalized"] == 1  # 900,000点 capped
     assert rec["counts"]["patients"] == 5 and rec["linkage"]["unlinked"] == 1
     assert rec["labels"]["patients"]["age_band"].startswith("年齢（5歳階級")
-    assert rec["processing_steps"]["5_dataset_properties"]["status"] == "pending"
+    assert rec["processing_steps"]["5_dataset_properties"]["status"] == "applied"
     pseudo = _record(wh, "r-pseudo")
     assert pseudo["recipient"]["certification_id"] == "C-1" and pseudo["key"]["key_id"] == "recipient-key"
     assert pseudo["processing_steps"]["4_unique_descriptions"]["status"] == "not_applicable"

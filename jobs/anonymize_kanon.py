@@ -1,0 +1,137 @@
+"""The k-anonymity stage of `tokumei anonymize` (issue 5 item 3; requirements 21-22).
+
+I/O and errors around transforms/kanon/pipeline.py: the hierarchies are read, the released
+`patients` table is made k-anonymous (l-diverse where configured) over `params.quasi_identifiers`
+before anything is written, and the rows of suppressed patients are flagged in every table that
+carries `pid`. Exit codes: 2 when a hierarchy is missing or a value is not in it, 1 (refused) when
+no generalization meets k within the suppression limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation
+
+from jobs.config import ConfigError
+from jobs.errors import InputError, RefusedError
+from jobs.policy import hierarchy_dir
+from transforms.apply import Applied, Context
+from transforms.catalog import PATIENT_FACTS
+from transforms.kanon.hierarchy import HierarchyError
+from transforms.kanon.lattice import NoSolutionError
+from transforms.kanon.medical import patient_hierarchies
+from transforms.kanon.pipeline import (
+    BROADCAST_PIDS,
+    Criteria,
+    criteria,
+    histogram_rows,
+    mapping_frame,
+    mark_suppressed,
+    metrics,
+    patients_as_released,
+    release_policy,
+    search,
+    split_patients,
+)
+from transforms.kanon.solve import Solution
+from transforms.policy import Policy
+
+
+@dataclass
+class KAnonStage:
+    crit: Criteria
+    applied: Applied  # `patients` as the policy's rules make it (cached); its observation = the rules' stats
+    solution: Solution | None  # None: no patients
+    frames: dict[str, DataFrame]  # what to write: patients recoded, suppressed rows flagged
+    policy: Policy  # the policy to write `frames` with
+    hierarchies: dict[str, str]  # quasi-identifier -> hierarchy source
+    suppressed_pids: DataFrame | None = None
+    observations: dict[str, Observation] = field(default_factory=dict)  # output table -> flagged rows
+
+    @property
+    def suppressed(self) -> int:
+        return int(self.solution.summary["suppressed"]) if self.solution else 0
+
+    def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """The written stats, with the `patients` entry telling what the policy's rules did to it
+        and the suppressed patients as removed rows."""
+        rules = self.applied.stats()
+        rules["rows_removed"] += self.suppressed
+        return {**tables, self.crit.table: rules}
+
+    def record(self, outputs: list[dict[str, Any]], tables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `kanon` entry of anonymize.json; refuses to vouch for counts that do not add up.
+
+        `tables`: the written stats; a table without input rows had nothing to suppress (its observation
+        may never have seen a task, so it is not asked)."""
+        released = next((o["rows"] for o in outputs if o["table"] == self.crit.table), 0)
+        before = int(self.solution.summary["records"]) if self.solution else released
+        if released + self.suppressed != before:
+            raise RuntimeError(f"k-anonymity: {before} patients before, {released} released + {self.suppressed} "
+                               f"suppressed; the counts must add up")
+        empty = {t for t, st in (tables or {}).items() if not st.get("rows_in")}
+        rows = {t: 0 if t in empty else int(o.get.get("rows") or 0) for t, o in self.observations.items()}
+        levels = self.solution.summary["levels"] if self.solution else [0] * len(self.crit.qi)
+        return {
+            "table": self.crit.table,
+            "quasi_identifiers": list(self.crit.qi),
+            "k": self.crit.k,
+            "l": self.crit.ell,
+            "sensitive": self.crit.sensitive,
+            "suppression_limit": self.crit.suppression_limit,
+            "levels": dict(zip(self.crit.qi, levels, strict=True)),
+            "hierarchies": self.hierarchies,
+            "suppressed_patients": self.suppressed,
+            "suppressed_rows": {self.crit.table: self.suppressed, **rows},
+            "metrics": metrics(self.solution.summary) if self.solution else {"patients_before": 0},
+        }
+
+    def unpersist(self) -> None:
+        self.applied.df.unpersist()
+        if self.suppressed_pids is not None:
+            self.suppressed_pids.unpersist()
+
+
+def kanon_stage(frames: dict[str, DataFrame], policy: Policy, policy_file: Path, ctx: Context) -> KAnonStage:
+    """Search the generalization of `patients` and return the frames and policy to write them with."""
+    crit = criteria(policy)
+    facts = policy.tables[PATIENT_FACTS]
+    try:
+        hierarchies = patient_hierarchies(facts, crit.qi, hierarchy_dir(policy))
+    except HierarchyError as exc:
+        raise ConfigError(policy_file, "params.quasi_identifiers", str(exc)) from None
+    sources = {q: h.source for q, h in hierarchies.items()}
+    applied = patients_as_released(frames[PATIENT_FACTS], facts, ctx)
+    out = dict(frames)
+    try:
+        rows = histogram_rows(applied.df, crit)  # the one pass over patients; fires the rules' stats
+        if not rows:
+            return KAnonStage(crit, applied, None, out, policy, sources)
+        try:
+            solution = search(rows, crit, hierarchies)
+        except HierarchyError as exc:
+            raise InputError(f"table patients: {exc}") from None
+        except NoSolutionError as exc:
+            raise RefusedError(f"k-匿名化（規則34条5号）: 指定の k={crit.k}・抑制上限 {crit.suppression_limit:g} を"
+                               f"満たす一般化がありません。リリースを中止します ({exc})") from None
+        mapping = mapping_frame(applied.df, solution.recoding, np.array([r[-1] for r in rows], dtype=np.int64))
+        released, pids = split_patients(applied.df, mapping, crit.qi)
+        out[PATIENT_FACTS] = released
+        stage = KAnonStage(crit, applied, solution, out, release_policy(policy, PATIENT_FACTS, released.columns),
+                           sources)
+    except BaseException:
+        applied.df.unpersist()
+        raise
+    if stage.suppressed:
+        stage.suppressed_pids = pids.persist(StorageLevel.MEMORY_AND_DISK)
+        small = stage.suppressed <= BROADCAST_PIDS
+        for name, df in frames.items():
+            table = policy.tables[name]
+            if name != PATIENT_FACTS and table.output and "pid" in df.columns:
+                out[name], stage.observations[table.output] = mark_suppressed(df, stage.suppressed_pids, name, small)
+    return stage
