@@ -10,18 +10,18 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from jobs import generate, run
+from jobs import run
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")
-def release(spark, tmp_path_factory):
+def release(spark, tmp_path_factory, generated):
     tmp = tmp_path_factory.mktemp("e2e")
+    (tmp / "in").symlink_to(generated(60, 2, 11))  # shared with test_ingest_roundtrip; read-only
     mp = pytest.MonkeyPatch()
     mp.setenv("TOKUMEI_KEY_DEMO", "e2e-test-key-not-a-secret")
     try:
-        assert generate.main(["--out", str(tmp / "in"), "--patients", "150", "--months", "2", "--seed", "11"]) == 0
         assert run.main(["--input", str(tmp / "in"), "--warehouse", str(tmp / "wh"), "--release-id", "e2e",
                          "--no-docs"]) == 0
     finally:

@@ -157,7 +157,10 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         return with_hierarchy(work, col, mapping, p["key"], p["level"], tmp, p["unmapped"]), F.col(tmp), None
     if m == "rare":
         hier = ctx.hierarchies.get(p["file"]) if p.get("file") else None
-        plan = rare.plan_rare(df, col, p["threshold"], "pid", hier, p.get("levels") or (), p.get("cumulative_share"))
+        # Count patients only over the rows that will be released: rows flagged for removal (unlinked,
+        # suppressed by k-anonymity) would otherwise keep a code above the threshold (req 18).
+        kept = df.where(~F.coalesce(F.col(DROP_ROW), F.lit(False))) if DROP_ROW in df.columns else df
+        plan = rare.plan_rare(kept, col, p["threshold"], "pid", hier, p.get("levels") or (), p.get("cumulative_share"))
         work = rare.apply_rare(work, col, plan, tmp, f"__lvl_{col}")
         return work, F.col(tmp), plan.summary
     if row_id is None and m in ("noise", "rank_swap"):

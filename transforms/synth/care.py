@@ -66,7 +66,7 @@ class Care:
         idx = literal_array([i for i, d in enumerate(self.cat.diseases) if d.icd10.startswith(prefixes)] or [-1])
         return F.exists("chronic", lambda x: F.array_contains(idx, x.getField("idx")))
 
-    def u(self, purpose: str, *extra: Column) -> Column:
+    def u(self, purpose: str, *extra: Column | int) -> Column:
         return self.rng.u(purpose, *KEYS, *extra)
 
     def points(self, code: str) -> int:
@@ -114,10 +114,10 @@ class Care:
         re_days = F.when(F.col("first_visit"), F.slice("vdays", 2, 31)).otherwise(F.col("vdays"))
         n_units = 1 + (self.u("rx.n2") < 0.4).cast("int") + (self.u("rx.n3") < 0.15).cast("int")
         df = df.select(
-            "*", re_days.alias("re_days"), days_on(F.array("day1")).alias("day1_days"),
-            days_on(F.col("vdays")).alias("vdays_days"), days_on(F.when(F.col("first_visit"), F.slice("vdays", 2, 31))
-                                                                .otherwise(F.col("vdays"))).alias("re_days_days"),
-            days_on(F.slice("vdays", 1, 2)).alias("first2_days"), bundle_items(self).alias("bio_items"),
+            "*", re_days.alias("re_days"), days_on("array(day1)").alias("day1_days"),
+            days_on("vdays").alias("vdays_days"),
+            days_on("CASE WHEN first_visit THEN slice(vdays, 2, 31) ELSE vdays END").alias("re_days_days"),
+            days_on("slice(vdays, 1, 2)").alias("first2_days"), bundle_items(self).alias("bio_items"),
         )
         # A unit is built in stages of plain columns (`_rx<i>_<name>`), each stage reading the
         # previous one: written as one expression, every derived value is inlined into each of its
@@ -140,7 +140,7 @@ class Care:
     def _unit_choice(self, i: int) -> dict[str, Column]:
         """Form, candidate drugs and draws of prescription unit `i`."""
         chapter = F.coalesce(F.col("chapter"), F.lit("default"))
-        n_i = F.lit(i)
+        n_i = i
 
         def listed(form: str) -> Column:
             return F.coalesce(F.element_at(self.drug_lists, F.concat(chapter, F.lit("/" + form))),
@@ -162,7 +162,7 @@ class Care:
 
     def _unit_drugs(self, i: int) -> dict[str, Column]:
         """One drug, or two different ones of the same form (never two external products)."""
-        drugs, n_i = self._rx(i, "drugs"), F.lit(i)
+        drugs, n_i = self._rx(i, "drugs"), i
         n = F.size(drugs)
         p1 = F.floor(self.u("rx.d1", n_i) * n).cast("int")
         p2 = ((p1 + 1 + F.floor(self.u("rx.d2", n_i) * (n - 1))) % n).cast("int")
@@ -171,8 +171,8 @@ class Care:
 
     def _unit_amounts(self, i: int) -> dict[str, Column]:
         def amount(drug: Column, j: int) -> Column:
-            steps = 1 + F.floor(self.u("rx.ext", F.lit(i), F.lit(j)) * F.element_at(self.ext_steps, drug + 1))
-            per_day = 1 + F.floor(self.u("rx.amt", F.lit(i), F.lit(j)) * 3)
+            steps = 1 + F.floor(self.u("rx.ext", i, j) * F.element_at(self.ext_steps, drug + 1))
+            per_day = 1 + F.floor(self.u("rx.amt", i, j) * 3)
             return F.when(self._rx(i, "ext"), F.element_at(self.ext_step, drug + 1) * steps).otherwise(per_day)
 
         d1 = self._rx(i, "d1")
@@ -182,7 +182,7 @@ class Care:
     def _unit_price(self, i: int) -> dict[str, Column]:
         yen = F.element_at(self.prices, self._rx(i, "d0") + 1) * self._rx(i, "a0").cast("double") + F.coalesce(
             F.element_at(self.prices, self._rx(i, "d1") + 1) * self._rx(i, "a1").cast("double"), F.lit(0.0))
-        return {"points": drug_points(yen), "days": day_on(F.col("day1"), self._rx(i, "supply"))}
+        return {"points": drug_points(yen), "days": day_on("day1", f"_rx{i}_supply")}
 
     def drugs(self) -> list[Column]:
         """One array per prescription unit, then the dispensing / prescription fees."""

@@ -24,17 +24,23 @@ class Rng:
     def __init__(self, seed: int):
         self.seed = int(seed)
 
-    def u(self, purpose: str, *keys: Column | str) -> Column:
-        cols = [F.col(k) if isinstance(k, str) else k for k in keys]
+    def u(self, purpose: str, *keys: Column | str | int) -> Column:
+        """Keys are column names, int literals or Columns. Without Columns, the draw is parsed from
+        one SQL text (one py4j call instead of about ten: the generator builds thousands of them)."""
+        if all(isinstance(k, (str, int)) for k in keys):
+            args = ", ".join([sql_literal(self.seed), sql_literal(purpose),
+                              *[f"`{k}`" if isinstance(k, str) else sql_literal(k) for k in keys]])
+            return F.expr(f"(xxhash64({args}) & {_MASK53}L) / {_TWO53!r}D")
+        cols = [F.col(k) if isinstance(k, str) else k if isinstance(k, Column) else F.lit(k) for k in keys]
         h = F.xxhash64(F.lit(self.seed), F.lit(purpose), *cols)
         return h.bitwiseAND(F.lit(_MASK53)) / F.lit(_TWO53)
 
-    def int_between(self, purpose: str, lo: int | Column, hi: int | Column, *keys: Column | str) -> Column:
+    def int_between(self, purpose: str, lo: int | Column, hi: int | Column, *keys: Column | str | int) -> Column:
         """Uniform integer in [lo, hi] (both inclusive)."""
         lo_c, hi_c = _col(lo), _col(hi)
         return (lo_c + F.floor(self.u(purpose, *keys) * (hi_c - lo_c + 1))).cast("int")
 
-    def digits(self, purpose: str, n: int, *keys: Column | str) -> Column:
+    def digits(self, purpose: str, n: int, *keys: Column | str | int) -> Column:
         """`n` random decimal digits as a string (leading zeros kept)."""
         value = F.floor(self.u(purpose, *keys) * F.lit(10**n)).cast("long")
         return F.lpad(value.cast("string"), n, "0")

@@ -36,24 +36,24 @@ def with_institutions(ids: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
     inst = F.col("inst_id")
     prefs = [p for p, _, _ in cat.prefectures]
     weights = [float(pop) for _, _, pop in cat.prefectures]
-    hospital = rng.u("inst.kind", inst) < HOSPITAL_SHARE
-    beds = F.when(hospital, 20 + F.floor(F.pow(rng.u("inst.beds", inst), F.lit(2.5)) * 981))
-    beds = beds.when(rng.u("inst.clinic_beds", inst) < 0.08, rng.int_between("inst.cbeds", 1, 19, inst))
+    hospital = rng.u("inst.kind", "inst_id") < HOSPITAL_SHARE
+    beds = F.when(hospital, 20 + F.floor(F.pow(rng.u("inst.beds", "inst_id"), F.lit(2.5)) * 981))
+    beds = beds.when(rng.u("inst.clinic_beds", "inst_id") < 0.08, rng.int_between("inst.cbeds", 1, 19, "inst_id"))
     munis = F.element_at(municipality_lookup(cat), F.col("pref_code"))
-    muni = pick(rng.u("inst.muni", inst), munis)
+    muni = pick(rng.u("inst.muni", "inst_id"), munis)
     # 7-digit code: 郡市区 (2) + 番号 (4) + 検証番号. (block k = id // 10000, r = id % 10000) maps
     # one-to-one onto (郡市区, 番号): 7919 is coprime to 10,000 and k shifts 郡市区, so codes are unique
     # for up to 990,000 institutions.
     r = inst % 10000
     serial = F.lpad(((r * 7919 + 1234) % 10000).cast("string"), 4, "0")
     district = F.lpad((1 + (F.floor(inst / 10000) + (r % 3) * 33) % 99).cast("int").cast("string"), 2, "0")
-    surname = pick(rng.u("inst.surname", inst), [s for s, _ in SURNAMES[:60]])
+    surname = pick(rng.u("inst.surname", "inst_id"), [s for s, _ in SURNAMES[:60]])
     town = F.regexp_replace(F.col("muni").getField("name"), "[市区町村]$", "")
-    name = F.when(F.col("hospital"), F.concat(town, pick(rng.u("inst.hname", inst), list(HOSPITAL_SUFFIXES))))
-    name = name.otherwise(F.concat(surname, pick(rng.u("inst.cname", inst), list(CLINIC_SUFFIXES))))
+    name = F.when(F.col("hospital"), F.concat(town, pick(rng.u("inst.hname", "inst_id"), list(HOSPITAL_SUFFIXES))))
+    name = name.otherwise(F.concat(surname, pick(rng.u("inst.cname", "inst_id"), list(CLINIC_SUFFIXES))))
     return (
         ids.select(F.col("id").cast("long").alias("inst_id"))
-        .withColumn("pref_code", weighted(rng.u("inst.pref", inst), prefs, weights))
+        .withColumn("pref_code", weighted(rng.u("inst.pref", "inst_id"), prefs, weights))
         .withColumn("hospital", hospital)
         .withColumn("beds", F.coalesce(beds.cast("int"), F.lit(0)))
         .withColumn("muni", muni)
@@ -65,9 +65,9 @@ def with_institutions(ids: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
             "code7",
             F.concat(F.col("pref_code"), F.lit("1"), F.col("code7")).alias("institution_code"),
             name.alias("institution_name"),
-            F.concat(F.lit("0"), rng.digits("inst.phone", 9, inst)).alias("institution_phone"),
-            (F.col("hospital") | (rng.u("inst.inhouse", inst) < IN_HOUSE_CLINIC_SHARE)).alias("in_house"),
-            (rng.u("inst.localcodes", inst) < LOCAL_LAB_CODE_SHARE).alias("local_lab_codes"),
+            F.concat(F.lit("0"), rng.digits("inst.phone", 9, "inst_id")).alias("institution_phone"),
+            (F.col("hospital") | (rng.u("inst.inhouse", "inst_id") < IN_HOUSE_CLINIC_SHARE)).alias("in_house"),
+            (rng.u("inst.localcodes", "inst_id") < LOCAL_LAB_CODE_SHARE).alias("local_lab_codes"),
             (F.lit(1) + F.floor(F.col("beds") / 50)).cast("int").alias("slots"),
         )
     )

@@ -40,8 +40,28 @@ def insurer_kind(u: Column, age: Column) -> Column:
     )
 
 
-def insurance_card(rng: Rng, kind: Column, salt: str, pref: Column, muni: Column, *keys: Column | str) -> Column:
-    """struct(insurer_no, card_symbol, card_number) for one insurance episode of a person."""
+def card_body(rng: Rng, kind: Column, salt: str, pref: Column, muni: Column, *keys: Column | str) -> Column:
+    """The 保険者番号 of an episode without its check digit: 5 digits for 国保, else 7.
+
+    Select it as a column of its own and pass that column to insurance_card(): the check digit
+    reads every digit, and an expression written in its place would be copied into each read
+    (8 copies of this whole tree per card, which made planning take tens of seconds).
+    """
+    kyosai = pick(rng.u(f"card.{salt}.kyosai", *keys), ["31", "32", "33", "34"])
+    return (
+        F.when(kind == KYOKAI, F.concat(F.lit("01"), pref, F.lit("001")))
+        .when(kind == KUMIAI, F.concat(F.lit("06"), pref, rng.digits(f"card.{salt}.emp", 3, *keys)))
+        .when(kind == KYOSAI, F.concat(kyosai, pref, rng.digits(f"card.{salt}.kyo", 3, *keys)))
+        .when(kind == KOUKI, F.concat(F.lit("39"), pref, F.lit("1"), F.substring(muni, 4, 2)))
+        .when(kind == KOKUHO, F.concat(pref, F.substring(muni, 3, 3)))
+    )
+
+
+def insurance_card(rng: Rng, kind: Column, salt: str, body: Column, *keys: Column | str) -> Column:
+    """struct(insurer_no, card_symbol, card_number) for one insurance episode of a person.
+
+    `kind` and `body` (card_body()) should be column references, not expressions (see card_body).
+    """
 
     def u(p: str) -> Column:
         return rng.u(f"card.{salt}.{p}", *keys)
@@ -49,15 +69,7 @@ def insurance_card(rng: Rng, kind: Column, salt: str, pref: Column, muni: Column
     def number(p: str, hi: int) -> Column:
         return (F.floor(u(p) * hi) + 1).cast("long").cast("string")
 
-    kyosai = pick(u("kyosai"), ["31", "32", "33", "34"])
-    base7 = (
-        F.when(kind == KYOKAI, F.concat(F.lit("01"), pref, F.lit("001")))
-        .when(kind == KUMIAI, F.concat(F.lit("06"), pref, rng.digits(f"card.{salt}.emp", 3, *keys)))
-        .when(kind == KYOSAI, F.concat(kyosai, pref, rng.digits(f"card.{salt}.kyo", 3, *keys)))
-        .when(kind == KOUKI, F.concat(F.lit("39"), pref, F.lit("1"), F.substring(muni, 4, 2)))
-    )
-    insurer = F.when(kind == KOKUHO, with_check_digit(F.concat(pref, F.substring(muni, 3, 3)), 5))
-    insurer = insurer.otherwise(with_check_digit(base7, 7))
+    insurer = F.when(kind == KOKUHO, with_check_digit(body, 5)).otherwise(with_check_digit(body, 7))
     letter = pick(u("letter"), list("ABCDEFGHK"))
     symbol = (
         F.when(kind == KYOKAI, rng.digits(f"card.{salt}.sym1", 8, *keys))
@@ -80,13 +92,18 @@ def insurance_card(rng: Rng, kind: Column, salt: str, pref: Column, muni: Column
     )
 
 
-def public_program(rng: Rng, hobetsu: Column | str, salt: str, pref: Column, local3: Column,
-                   *keys: Column | str) -> Column:
-    """struct(hobetsu, payer_no, recipient_no): 公費負担者番号 (8) and 受給者番号 (7, check digit)."""
+def public_program_bodies(rng: Rng, hobetsu: Column | str, salt: str, pref: Column, local3: Column,
+                          *keys: Column | str) -> dict[str, Column]:
+    """hobetsu, payer (7 digits) and recipient (6 digits) of a program before their check digits;
+    select them as columns and pass those to public_program() (see card_body)."""
     h = F.lit(hobetsu) if isinstance(hobetsu, str) else hobetsu
-    payer = with_check_digit(F.concat(h, pref, local3), 7)
-    recipient = with_check_digit(rng.digits(f"prog.{salt}.rcp", 6, *keys), 6)
-    return F.struct(h.alias("hobetsu"), payer.alias("payer_no"), recipient.alias("recipient_no"))
+    return {"hobetsu": h, "payer": F.concat(h, pref, local3), "recipient": rng.digits(f"prog.{salt}.rcp", 6, *keys)}
+
+
+def public_program(hobetsu: Column, payer: Column, recipient: Column) -> Column:
+    """struct(hobetsu, payer_no, recipient_no): 公費負担者番号 (8) and 受給者番号 (7, check digit)."""
+    return F.struct(hobetsu.alias("hobetsu"), with_check_digit(payer, 7).alias("payer_no"),
+                    with_check_digit(recipient, 6).alias("recipient_no"))
 
 
 def local_hobetsu(pref: Column) -> Column:

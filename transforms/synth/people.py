@@ -21,10 +21,15 @@ SECOND_INSTITUTION_SHARE = 0.3
 MAX_CHRONIC = 5
 
 
-def _age_sex(rng: Rng, pid: Column) -> tuple[Column, Column]:
+def _age_band(rng: Rng, pid: str) -> Column:
+    """Category 2 * band + (0 male, 1 female) of the 2020 pyramid."""
     cats = list(range(2 * len(AGE_BANDS)))
     weights = [float(w) for _, m, f in AGE_BANDS for w in (m, f)]
-    cat = weighted(rng.u("age.band", pid), cats, weights)
+    return weighted(rng.u("age.band", pid), cats, weights)
+
+
+def _age_sex(rng: Rng, pid: str, cat: Column) -> tuple[Column, Column]:
+    """Age and sex from the category `cat` (a column: it is read three times)."""
     band_lo = F.element_at(literal_array([lo for lo, _, _ in AGE_BANDS]), (F.floor(cat / 2) + 1).cast("int"))
     in_band = F.when(band_lo >= 100, F.floor(F.pow(rng.u("age.in", pid), F.lit(3.0)) * 8))
     age = band_lo + in_band.otherwise(F.floor(rng.u("age.in", pid) * 5))
@@ -35,7 +40,7 @@ def _given(table: tuple[tuple[tuple[str, str], ...], ...], part: int) -> Column:
     return literal_array([[p[part] for p in gen] for gen in table])
 
 
-def _names(rng: Rng, pid: Column) -> tuple[Column, Column]:
+def _names(rng: Rng, pid: str) -> tuple[Column, Column]:
     s_idx = zipf_index(rng.u("name.sur", pid), len(SURNAMES), 0.9) + 1
     gen = F.when(F.year("birth_date") < 1950, 1).when(F.year("birth_date") < 1990, 2).otherwise(3)
     g_idx = (F.floor(rng.u("name.given", pid) * 20) + 1).cast("int")
@@ -52,8 +57,12 @@ def _names(rng: Rng, pid: Column) -> tuple[Column, Column]:
     return F.concat(sur_k, F.lit("\u3000"), given(0)), F.concat(sur_r, given(1))
 
 
-def _address(rng: Rng, pid: Column, cat: Catalogs) -> dict[str, Column]:
-    muni = pick(rng.u("addr.muni", pid), F.element_at(municipality_lookup(cat), F.col("pref_code")))
+def _municipality(rng: Rng, pid: str, cat: Catalogs) -> Column:
+    return pick(rng.u("addr.muni", pid), F.element_at(municipality_lookup(cat), F.col("pref_code")))
+
+
+def _address(rng: Rng, pid: str, muni: Column) -> dict[str, Column]:
+    """Address columns from `muni` (a column holding _municipality(): it is read four times)."""
     town = pick(rng.u("addr.town", pid), list(TOWNS))
     block = F.format_string(
         "%d丁目%d番%d号", rng.int_between("addr.c", 1, 5, pid), rng.int_between("addr.b", 1, 30, pid),
@@ -74,7 +83,7 @@ def _address(rng: Rng, pid: Column, cat: Catalogs) -> dict[str, Column]:
     }
 
 
-def _chronic(rng: Rng, pid: Column, cat: Catalogs, start: dt.date) -> Column:
+def _chronic(rng: Rng, pid: str, cat: Catalogs, start: dt.date) -> Column:
     """array<struct(idx, start)>: long-standing conditions with the date they were first treated."""
     age = F.col("age0")
     mean = F.when(age < 15, 0.15).when(age < 40, 0.4).when(age < 65, 1.0).when(age < 75, 1.8).otherwise(2.4)
@@ -102,9 +111,10 @@ def _first_of_each(col: str) -> Column:
 def with_people(ids: DataFrame, slots: DataFrame, institutions: DataFrame, rng: Rng, cat: Catalogs,
                 start: dt.date, months: int) -> DataFrame:
     """`ids` (column `id`) -> one row per person; `slots` from institutions.institution_slots()."""
-    pid = F.col("person_id")
-    age, sex = _age_sex(rng, pid)
-    base = ids.select(F.col("id").cast("long").alias("person_id")).select("person_id", age.alias("age0"), sex.alias("sex"))
+    pid = "person_id"
+    age, sex = _age_sex(rng, pid, F.col("_age_cat"))
+    base = (ids.select(F.col("id").cast("long").alias("person_id")).select("person_id", _age_band(rng, pid).alias("_age_cat"))
+            .select("person_id", age.alias("age0"), sex.alias("sex")))
     birth = F.date_sub(F.add_months(F.lit(start), -12 * F.col("age0")), F.floor(rng.u("birth.day", pid) * 365).cast("int"))
     base = base.withColumn("birth_date", birth)
     name, kana = _names(rng, pid)
@@ -123,7 +133,9 @@ def with_people(ids: DataFrame, slots: DataFrame, institutions: DataFrame, rng: 
         .withColumn("inst2", F.when(F.col("inst2_any") != F.col("inst1"), F.col("inst2_any")))
         .join(F.broadcast(inst), "inst1", "inner")
     )
-    people = people.select("*", *[expr.alias(column) for column, expr in _address(rng, pid, cat).items()])
+    address = _address(rng, pid, F.col("_muni"))
+    people = (people.select("*", _municipality(rng, pid, cat).alias("_muni"))
+              .select("*", *[expr.alias(column) for column, expr in address.items()]).drop("_muni"))
     return (
         with_insurance(people, rng, start, months)
         .withColumn("chronic_drawn", _chronic(rng, pid, cat, start))
@@ -133,7 +145,7 @@ def with_people(ids: DataFrame, slots: DataFrame, institutions: DataFrame, rng: 
 
 
 def with_insurance(people: DataFrame, rng: Rng, start: dt.date, months: int) -> DataFrame:
-    pid, age = F.col("person_id"), F.col("age0")
+    pid, age = "person_id", F.col("age0")
     pref, muni = F.col("pref_code"), F.col("muni_code")
     welfare = rng.u("welfare", pid) < F.when(age >= 65, ins.WELFARE_65_PLUS).otherwise(ins.WELFARE_UNDER_65)
     has_change = (rng.u("ins.change", pid) < ins.CHANGE_PER_YEAR * months / 12) & F.lit(months >= 2)
@@ -142,20 +154,25 @@ def with_insurance(people: DataFrame, rng: Rng, start: dt.date, months: int) -> 
     d75 = F.add_months(F.col("birth_date"), 75 * 12)
     # 後期高齢者 from the first month that starts on or after the 75th birthday.
     kouki_from = F.when(F.dayofmonth(d75) == 1, d75).otherwise(F.add_months(F.trunc(d75, "month"), 1))
-    return people.select(
-        "*",
-        welfare.alias("welfare"),
-        F.when(has_change, rng.int_between("ins.change_m", 1, max(months - 1, 1), pid)).alias("change_m"),
-        family.alias("family"),
-        F.when(family, F.format_string("%02d", rng.int_between("ins.branch", 1, 5, pid))).otherwise(F.lit("00")).alias("branch_no"),
-        (rng.u("ins.genekinami", pid) < ins.GENEKINAMI_SHARE).alias("genekinami"),
-        kouki_from.alias("kouki_from"),
-        ins.insurance_card(rng, ins.insurer_kind(rng.u("ins.kind0", pid), age), "e0", pref, muni, pid).alias("card0"),
-        ins.insurance_card(rng, ins.insurer_kind(rng.u("ins.kind1", pid), F.least(age, F.lit(74))), "e1", pref, muni, pid).alias("card1"),
-        ins.insurance_card(rng, F.lit(ins.KOUKI), "kouki", pref, muni, pid).alias("card_kouki"),
-        ins.insurer_kind(rng.u("ins.kind0", pid), age).alias("kind0"),
-        ins.insurer_kind(rng.u("ins.kind1", pid), F.least(age, F.lit(74))).alias("kind1"),
-    )
+    kinds = {"kind0": ins.insurer_kind(rng.u("ins.kind0", pid), age),
+             "kind1": ins.insurer_kind(rng.u("ins.kind1", pid), F.least(age, F.lit(74)))}
+    episodes = {"card0": ("e0", F.col("kind0")), "card1": ("e1", F.col("kind1")),
+                "card_kouki": ("kouki", F.lit(ins.KOUKI))}
+    added = {
+        "welfare": welfare,
+        "change_m": F.when(has_change, rng.int_between("ins.change_m", 1, max(months - 1, 1), pid)),
+        "family": family,
+        "branch_no": F.when(family, F.format_string("%02d", rng.int_between("ins.branch", 1, 5, pid))).otherwise(F.lit("00")),
+        "genekinami": rng.u("ins.genekinami", pid) < ins.GENEKINAMI_SHARE,
+        "kouki_from": kouki_from,
+    }
+    # In stages, so that cards read kinds and card bodies as columns (see insurance.card_body).
+    staged = people.select("*", *[c.alias(n) for n, c in {**added, **kinds}.items()]).select(
+        "*", *[ins.card_body(rng, kind, salt, pref, muni, pid).alias(f"_{name}_body")
+               for name, (salt, kind) in episodes.items()])
+    cards = {name: ins.insurance_card(rng, kind, salt, F.col(f"_{name}_body"), pid).alias(name)
+             for name, (salt, kind) in episodes.items()}
+    return staged.select(*people.columns, *added, *cards.values(), *kinds)
 
 
 def insurance_at(month: Column, m: Column) -> tuple[Column, Column, Column]:
@@ -171,23 +188,35 @@ def insurance_at(month: Column, m: Column) -> tuple[Column, Column, Column]:
 
 def with_programs(people: DataFrame, rng: Rng, n_common: int, cat: Catalogs) -> DataFrame:
     """公費 programs in priority order (生活保護 last), at most two per person."""
-    pid, pref = F.col("person_id"), F.col("pref_code")
+    pid, pref = "person_id", F.col("pref_code")
     local3 = F.substring(F.col("muni_code"), 3, 3)
     chapters = literal_array([d.chapter for d in cat.diseases])
     rare = F.exists("chronic", lambda x: x.getField("idx") >= n_common)
     mental = F.exists("chronic", lambda x: F.element_at(chapters, x.getField("idx") + 1) == "V")
 
-    def prog(cond: Column, hobetsu: Column | str, salt: str, local: Column) -> Column:
-        return F.when(cond, F.array(ins.public_program(rng, hobetsu, salt, pref, local, pid)))
+    specs: dict[str, tuple[Column | str, Column]] = {
+        "54": ("54", rng.digits("prog.54.p", 3, pid)), "21": ("21", rng.digits("prog.21.p", 3, pid)),
+        "8x": (ins.local_hobetsu(pref), local3), "12": ("12", rng.digits("prog.12.p", 3, pid)), "none": ("00", local3),
+    }
+    # Bodies as columns first, check digits on those columns (see insurance.card_body).
+    temps = {f"_prog_{salt}_{part}": col for salt, (hobetsu, local) in specs.items()
+             for part, col in ins.public_program_bodies(rng, hobetsu, salt, pref, local, pid).items()}
+    staged = people.select("*", *[c.alias(n) for n, c in temps.items()])
+
+    def program(salt: str) -> Column:
+        return ins.public_program(*[F.col(f"_prog_{salt}_{part}") for part in ("hobetsu", "payer", "recipient")])
+
+    def prog(cond: Column, salt: str) -> Column:
+        return F.when(cond, F.array(program(salt)))
 
     others = [
-        prog(rare & (rng.u("prog.54", pid) < 0.8), "54", "54", rng.digits("prog.54.p", 3, pid)),
-        prog(mental & (rng.u("prog.21", pid) < 0.3), "21", "21", rng.digits("prog.21.p", 3, pid)),
-        prog((F.col("age0") < 15) & (rng.u("prog.8x", pid) < 0.85), ins.local_hobetsu(pref), "8x", local3),
+        prog(rare & (rng.u("prog.54", pid) < 0.8), "54"),
+        prog(mental & (rng.u("prog.21", pid) < 0.3), "21"),
+        prog((F.col("age0") < 15) & (rng.u("prog.8x", pid) < 0.85), "8x"),
     ]
-    welfare = prog(F.col("welfare"), "12", "12", rng.digits("prog.12.p", 3, pid))
-    empty = F.slice(F.array(ins.public_program(rng, "00", "none", pref, local3, pid)), 1, 0)
+    welfare = prog(F.col("welfare"), "12")
+    empty = F.slice(F.array(program("none")), 1, 0)
     # At most two KO records; 生活保護 always stays, last (it pays after every other program).
     first = F.slice(F.concat(*[F.coalesce(p, empty) for p in others]), 1, F.when(F.col("welfare"), 1).otherwise(2))
     programs = F.concat(first, F.coalesce(welfare, empty))
-    return people.withColumn("rare", rare).withColumn("programs", programs)
+    return staged.withColumn("rare", rare).withColumn("programs", programs).drop(*temps)

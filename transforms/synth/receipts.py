@@ -81,7 +81,7 @@ def _payers(rng: Rng) -> dict[str, Column]:
         F.col("branch").alias("branch_no"), F.lit(None).cast("string").alias("recipient_no"),
     )
     jd = F.struct(F.when(has_ho, F.lit("1")).otherwise(F.lit("2")).alias("burden_kind"),
-                  days_on(F.col("vdays")).alias("day_codes"))
+                  days_on("vdays").alias("day_codes"))
     return {
         "ho": ho,
         "ko": F.transform("progs", ko),
@@ -129,8 +129,9 @@ def with_receipts(visits: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
     )
     helpers = care.with_helpers(first.select("*", with_diagnoses(rng, cat)["chapter"].alias("chapter")))
     payer_cols = ("welfare", "family", "genekinami", "kind", "card", "progs", "branch", "vdays")
-    parts = [f"_care{i}" for i in range(len(care.components()))]
-    df = helpers.select(*_RECEIPT_KEEP, *payer_cols, *[c.alias(n) for c, n in zip(care.components(), parts, strict=True)])
+    components = care.components()
+    parts = [f"_care{i}" for i in range(len(components))]
+    df = helpers.select(*_RECEIPT_KEEP, *payer_cols, *[c.alias(n) for c, n in zip(components, parts, strict=True)])
     df = df.select(*_RECEIPT_KEEP, *payer_cols, F.array_sort(F.concat(*parts)).alias("_details_sorted"))
     df = df.select(*_RECEIPT_KEEP, *payer_cols, finished_details("_details_sorted", _burden_class()).alias("details"))
     df = df.select("*", total_points(F.col("details")).alias("points"))

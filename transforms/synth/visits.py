@@ -31,7 +31,7 @@ def with_pairs(people: DataFrame, institutions: DataFrame, rng: Rng, n_persons: 
         *PAIR_COLUMNS, F.col("inst2").alias("inst_id"), F.lit(False).alias("primary")
     )
     inst = institutions.select("inst_id", "institution_code", "beds", "hospital", "in_house", "local_lab_codes")
-    pid, iid = F.col("person_id"), F.col("inst_id")
+    pid, iid = "person_id", "inst_id"
     # Widths differ between institutions (some pad to 6 digits, some to 8); all fit N patients.
     base_width = len(str(n_persons)) + 1
     width = (F.lit(base_width) + F.floor(rng.u("chart.width", iid) * 3)).cast("int")
@@ -89,7 +89,7 @@ def _with_days(df: DataFrame, rng: Rng) -> DataFrame:
     dim = F.dayofmonth(F.last_day(ms))
     mean = F.when(F.col("age") >= 65, 0.6).otherwise(0.3) + F.when(F.size("chronic") > 0, 0.2).otherwise(0.0)
     k = 1 + poisson_small(rng.u("days.k", *keys), mean, 6)
-    drawn = F.array(*[(1 + F.floor(rng.u("days.d", *keys, F.lit(i)) * dim)).cast("int") for i in range(1, 8)])
+    drawn = F.array(*[(1 + F.floor(rng.u("days.d", *keys, i) * dim)).cast("int") for i in range(1, 8)])
     out_days = F.array_sort(F.array_distinct(F.slice(drawn, 1, k)))
     # Admission: up to 40 days before the month or during it; stays of 2-90 days (mean about 16).
     los = F.least(F.lit(90), 2 + F.floor(-F.log(1 - rng.u("stay.los", *keys)) * 14)).cast("int")

@@ -1,0 +1,89 @@
+"""generate -> ingest -> anonymize (anonymized profile): the released `patients` table is k-anonymous
+over params.quasi_identifiers and suppressed patients leave no row in any table (issue 5 item 3 and
+acceptance 3; requirements 21-22). The staged tables are read with `deltalake`, without Spark."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+from pycanon.anonymity import k_anonymity
+
+from jobs import anonymize, ingest
+from transforms.kanon.medical import age_band_labels
+
+REPO = Path(__file__).resolve().parent.parent
+QI = ["age_band", "sex", "area"]
+K = 5
+
+
+@pytest.fixture(scope="module")
+def staged(spark, tmp_path_factory, generated):
+    """300 people; k=5 with a 30% limit so that both generalization and suppression happen."""
+    tmp = tmp_path_factory.mktemp("kanon_medical")
+    policy = (REPO / "conf" / "policies" / "anonymized.yaml").read_text(encoding="utf-8")
+    policy = policy.replace("  k: 10 ", f"  k: {K}  ").replace("suppression_limit: 0.05", "suppression_limit: 0.3")
+    assert f"  k: {K}  " in policy and "suppression_limit: 0.3" in policy
+    (tmp / "anonymized.yaml").write_text(policy, encoding="utf-8")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TOKUMEI_KEY_DEMO", "kanon-test-key-not-a-secret")
+    try:
+        assert ingest.main(["--input", str(generated(300, 1, 5)), "--warehouse", str(tmp / "wh")]) == 0
+        assert anonymize.main(["--warehouse", str(tmp / "wh"), "--release-id", "k", "--profile", "anonymized",
+                               "--policy", str(tmp / "anonymized.yaml")]) == 0
+    finally:
+        mp.undo()
+    root = tmp / "wh" / "staging" / "k"
+    record = json.loads((root / "anonymize.json").read_text(encoding="utf-8"))
+    tables = {p.name: DeltaTable(str(p)).to_pyarrow_table() for p in sorted((root / "tables").iterdir())}
+    return record, tables
+
+
+@pytest.mark.slow
+def test_req21_every_quasi_identifier_combination_of_patients_holds_k(staged):
+    record, tables = staged
+    patients = tables["patients"].to_pandas()
+    assert record["kanon"]["quasi_identifiers"] == QI and record["kanon"]["k"] == K
+    sizes = Counter(tuple(r) for r in patients[QI].itertuples(index=False))
+    assert len(patients) > 0 and min(sizes.values()) >= K
+    assert k_anonymity(patients.fillna("∅"), QI) >= K  # independent check (pycanon)
+    level = record["kanon"]["levels"]["age_band"]
+    assert set(patients["age_band"].dropna()) <= set(age_band_labels(5, 90, level))  # the labels validation must accept
+
+
+@pytest.mark.slow
+def test_req21_req22_no_row_of_a_suppressed_patient_remains_in_any_table(staged):
+    record, tables = staged
+    kanon, counts = record["kanon"], record["counts"]
+    released = set(tables["patients"].column("pid").to_pylist())
+    assert kanon["suppressed_patients"] > 0 and kanon["suppressed_rows"]["receipts"] > 0  # the fixture suppresses
+    written = {o["table"]: o["rows"] for o in record["outputs"]}
+    for name, table in tables.items():
+        assert table.num_rows == written[name]
+        if "pid" in table.column_names:
+            assert set(table.column("pid").to_pylist()) - {None} <= released, name
+        removed = kanon["suppressed_rows"].get(name, 0)
+        assert counts["rows_in"][name] - counts["records_removed"][name] == table.num_rows, name
+        assert removed <= counts["records_removed"][name], name
+
+
+@pytest.mark.slow
+def test_req21_counts_add_up_and_the_record_holds_the_risk_metrics(staged):
+    record, tables = staged
+    kanon, m = record["kanon"], record["kanon"]["metrics"]
+    released, suppressed = tables["patients"].num_rows, kanon["suppressed_patients"]
+    assert record["tables"]["patients"]["rows_in"] == m["patients_before"] == released + suppressed
+    assert record["counts"]["patients"] == released and record["counts"]["patients_suppressed"] == suppressed
+    assert kanon["suppressed_rows"]["patients"] == suppressed <= 0.3 * m["patients_before"]
+    assert m["suppressed_share"] == pytest.approx(suppressed / m["patients_before"])
+    assert m["prosecutor_risk_max_before"] > m["prosecutor_risk_max_after"] and m["prosecutor_risk_max_after"] <= 1 / K
+    assert 0 < m["share_below_k_before"] <= 1 and m["sample_uniques_before"] > 0 and m["sample_uniques_after"] == 0
+    assert m["min_class_size"] >= K and m["average_class_size"] == pytest.approx(released / m["classes"])
+    assert 0 < m["loss"] <= 1 and m["discernibility"] >= released
+    step = record["processing_steps"]["5_dataset_properties"]
+    assert step["status"] == "applied" and step["levels"] == kanon["levels"]
+    births = record["tables"]["patients"]["columns"]["birth_date"]
+    assert births["method"] == "age_band" and births["generalized"] > 0  # the rules' own stats are kept
