@@ -17,7 +17,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 @pytest.fixture(scope="session")
 def spark():
     session = get_spark(
-        SparkSettings(app_name="tokumei-tests", master="local[2]", shuffle_partitions=2, driver_memory="2g")
+        SparkSettings(app_name="tokumei-tests", master="local[2]", shuffle_partitions=2, driver_memory="4g")
     )
     yield session
     session.stop()

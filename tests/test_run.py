@@ -9,7 +9,9 @@ from deltalake import DeltaTable
 
 from jobs import cli
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "uke"
+# ../shared beside the checkout; /work/shared when the checkout is a clean clone elsewhere (CI).
+FIXTURE = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "uke",
+                            Path("/work/shared/fixtures/uke")) if p.is_dir()), Path("/work/shared/fixtures/uke"))
 
 
 @pytest.fixture(scope="module")
