@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.uke_parse import clean_code
-from transforms.uke_rejects import field_problem, first_problem, problem
+from transforms.uke_rejects import field_problem, problem, reject_context
 
 TYPES = ("string", "int", "bigint", "double", "date")
 _STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss"}
@@ -107,11 +107,7 @@ def parse_clinical(lines: DataFrame, layout: ClinicalLayout) -> DataFrame:
         "file_sha256",
         F.col("line_no").cast("int").alias("line_no"),
         *typed,
-        first_problem(problems).alias("_problem"),
-        F.col("file_path").alias("_file_path"),
-        F.col("text").alias("_text"),
-        F.col("raw_hex").alias("_raw_hex"),
-        F.lit(layout.table).alias("_record_type"),
+        *reject_context(problems, layout.table),
     )
 
 

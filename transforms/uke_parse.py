@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from transforms.uke_dates import Parsed, date_reason, date_value, ym_value
 from transforms.uke_layout import CHILD_TYPES, Field, RecordLayout
-from transforms.uke_rejects import field_problem, first_problem, problem
+from transforms.uke_rejects import field_problem, problem, reject_context
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ．－"
 _HALF = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-"
@@ -180,11 +180,7 @@ def parse_records(lines: DataFrame, layout: RecordLayout) -> DataFrame:
         "file_sha256",
         F.col("line_no").cast("int").alias("line_no"),
         *(F.col(f.name) for f, _ in kept),
-        first_problem(problems).alias("_problem"),
-        F.col("file_path").alias("_file_path"),
-        F.col("text").alias("_text"),
-        F.col("raw_hex").alias("_raw_hex"),
-        F.lit(layout.record_type).alias("_record_type"),
+        *reject_context(problems, layout.record_type),
     )
 
 

@@ -45,6 +45,17 @@ def field_problem(reason: Column, name: str) -> Column:
     return F.when(reason.isNotNull(), F.struct(reason.alias("reason"), F.lit(name).alias("detail")))
 
 
+def reject_context(problems: Sequence[Column], record_type: str) -> list[Column]:
+    """The trailing columns every parsed frame carries: its first problem and what a reject row needs."""
+    return [
+        first_problem(problems).alias("_problem"),
+        F.col("file_path").alias("_file_path"),
+        F.col("text").alias("_text"),
+        F.col("raw_hex").alias("_raw_hex"),
+        F.lit(record_type).alias("_record_type"),
+    ]
+
+
 def first_problem(problems: Sequence[Column]) -> Column:
     """The first non-null (reason, detail) struct in check order, or null for a good line."""
     if not problems:
