@@ -40,6 +40,8 @@ class TableChecks:
     max_values: dict[str, float] = field(default_factory=dict)
     # (quasi-identifier columns, k): every combination holds at least k rows (patients table).
     min_group_size: tuple[tuple[str, ...], int] | None = None
+    # (quasi-identifier columns, sensitive column, l): every combination holds l distinct sensitive values.
+    min_diversity: tuple[tuple[str, ...], str, int] | None = None
     # (code column, patient column, T): every code value is held by at least T distinct patients.
     min_patients_per_code: tuple[tuple[str, str, int], ...] = ()
     min_rows: int = 0

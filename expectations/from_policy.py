@@ -47,8 +47,12 @@ def checks_for_release(
     table: str,
     columns: Sequence[str],
     catalog: Mapping[str, Mapping[str, ColumnInfo]] | None = None,
+    qi_labels: Mapping[str, Sequence[str]] | None = None,
 ) -> TableChecks:
-    """The checks for one staged output table (`columns`: what the table actually holds)."""
+    """The checks for one staged output table (`columns`: what the table actually holds).
+
+    `qi_labels`: per quasi-identifier, the values its hierarchy has at the level k-anonymity chose;
+    the quasi-identifiers of `patients` and the columns carrying them elsewhere must hold no other."""
     tp = source_table(policy, staged, table)
     declared = output_columns(tp)
     infos = (catalog or {}).get(tp.name, {})
@@ -78,6 +82,12 @@ def checks_for_release(
                 max_values[rule.output] = float(top)
         elif rule.method == "postal_prefix":
             regex[rule.output] = rf"^[0-9]{{{int(rule['digits'])}}}$"  # req 6
+    if kanon and qi_labels:  # req 21: nothing finer than the chosen level, in patients and in every join on pid
+        carried = {q: q for q in kanon["quasi_identifiers"]} if kanon.get("table") == table else {}
+        carried |= {c: v["quasi_identifier"] for c, v in kanon.get("carriers", {}).get(table, {}).items()}
+        for c, qi in carried.items():
+            if qi in qi_labels:
+                value_sets[c] = tuple(qi_labels[qi])
     text_columns = tuple(
         r.output for c, r in tp.columns.items()
         if r.method == "keep" and _is_string(c, infos)
@@ -88,9 +98,11 @@ def checks_for_release(
             if (tp.name, col) in RARE_CODE_COLUMNS and rule.method != "drop":
                 t = rule.params.get("threshold") or policy.params.rare_threshold
                 rare.append((rule.output, "pid", int(t)))
-    groups = None
+    groups = diversity = None
     if kanon and kanon.get("table") == table:  # req 21: set once k-anonymity ran on this table
         groups = (tuple(kanon["quasi_identifiers"]), int(kanon["k"]))
+        if kanon.get("l") and kanon.get("sensitive"):
+            diversity = (tuple(kanon["quasi_identifiers"]), str(kanon["sensitive"]), int(kanon["l"]))
     return TableChecks(
         table=table,
         columns=tuple(columns) if set(columns) == set(declared) else declared,
@@ -101,6 +113,7 @@ def checks_for_release(
         value_sets=value_sets,
         max_values=max_values,
         min_group_size=groups,
+        min_diversity=diversity,
         min_patients_per_code=tuple(rare),
     )
 

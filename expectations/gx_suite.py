@@ -32,6 +32,12 @@ class ExpectQuasiIdentifierGroupsOfAtLeastK(gxe.UnexpectedRowsExpectation):
     description = "準識別子の組合せごとに k 件以上（k-匿名性）"
 
 
+class ExpectSensitiveValuesDiverseInEveryClass(gxe.UnexpectedRowsExpectation):
+    """Every combination of the quasi-identifiers holds at least l distinct sensitive values (l-diversity)."""
+
+    description = "準識別子の組合せごとに機微属性が l 種類以上（l-多様性）"
+
+
 class ExpectCodesHeldByAtLeastTPatients(gxe.UnexpectedRowsExpectation):
     """Every code value is held by at least T distinct patients (requirement 18)."""
 
@@ -68,6 +74,12 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
         cols = ", ".join(map(_quote, qis))
         query = f"SELECT {cols}, COUNT(*) AS n FROM {{batch}} GROUP BY {cols} HAVING COUNT(*) < {int(k)}"
         out.append(ExpectQuasiIdentifierGroupsOfAtLeastK(unexpected_rows_query=query))
+    if checks.min_diversity:
+        qis, sensitive, ell = checks.min_diversity
+        cols = ", ".join(map(_quote, qis))
+        value = f"COALESCE(CAST({_quote(sensitive)} AS STRING), '')"  # null is a value of its own, as in the search
+        query = f"SELECT {cols}, COUNT(DISTINCT {value}) AS l FROM {{batch}} GROUP BY {cols} HAVING COUNT(DISTINCT {value}) < {int(ell)}"
+        out.append(ExpectSensitiveValuesDiverseInEveryClass(unexpected_rows_query=query))
     for code, patient, t in checks.min_patients_per_code:
         query = (
             f"SELECT {_quote(code)}, COUNT(DISTINCT {_quote(patient)}) AS n FROM {{batch}} "

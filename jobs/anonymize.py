@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +187,8 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         if staging_root is not None:
             fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
         with stage_events(wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None, "anonymize", rid) as ev:
-            outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel)
+            outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel,
+                                            kanon.recode if kanon is not None else None)
         kanon_entry = kanon.record(outputs, tables) if kanon is not None else None
         tables = kanon.table_stats(tables) if kanon is not None else tables
     finally:
@@ -201,22 +202,25 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
 
 
 def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, frames: dict[str, DataFrame],
-                  ctx: Context, ev: Any, inputs: list[dict[str, Any]], parallel: int = 1
+                  ctx: Context, ev: Any, inputs: list[dict[str, Any]], parallel: int = 1,
+                  post: Callable[[str, DataFrame], DataFrame] | None = None,
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write every table; `parallel` tables at a time (Spark runs concurrent jobs; small tables and
-    Delta commits then overlap instead of leaving the cores idle)."""
+    Delta commits then overlap instead of leaving the cores idle). `post(name, frame)`: a last step on
+    the ruled frame before it is written (k-anonymity's recoding of quasi-identifier carriers)."""
 
     def one(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         table = policy.tables[name]
         assert table.output is not None
         applied = apply_table(frames[name], table, ctx, _row_id(frames[name]))
         path = wh.staging_table(rid, table.output)
-        applied.df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        written = post(name, applied.df) if post is not None else applied.df
+        written.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
         stats = applied.stats()
         rows = stats["rows_in"] - stats["rows_removed"]  # observed in the writing pass
         log.info("staged %s -> %s: %s rows", name, table.output, rows)
         out = {"table": table.output, "source": name, "path": path, "delta_version": _delta_version(spark, wh, path),
-               "rows": rows, "columns": applied.df.columns}
+               "rows": rows, "columns": written.columns}
         return name, out, {"source": name, **stats}
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

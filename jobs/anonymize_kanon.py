@@ -34,7 +34,9 @@ from transforms.kanon.pipeline import (
     mark_suppressed,
     metrics,
     patients_as_released,
+    recode_carriers,
     release_policy,
+    released_labels,
     search,
     split_patients,
 )
@@ -52,6 +54,18 @@ class KAnonStage:
     hierarchies: dict[str, str]  # quasi-identifier -> hierarchy source
     suppressed_pids: DataFrame | None = None
     observations: dict[str, Observation] = field(default_factory=dict)  # output table -> flagged rows
+    labels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # quasi-identifier -> leaf -> released
+    recoded: dict[str, Observation] = field(default_factory=dict)  # output table -> recoded carrier cells
+
+    def recode(self, name: str, df: DataFrame) -> DataFrame:
+        """The written frame of table `name` with its quasi-identifier carriers at the chosen levels
+        (req 21: a join on pid gives nothing finer than `patients`)."""
+        table = self.policy.tables[name]
+        carriers = {c: self.labels[q] for c, q in table.carriers.items() if q in self.labels and c in df.columns}
+        if not carriers or table.output is None:
+            return df
+        out, self.recoded[table.output] = recode_carriers(df, carriers, name)
+        return out
 
     @property
     def suppressed(self) -> int:
@@ -88,8 +102,21 @@ class KAnonStage:
             "hierarchies": self.hierarchies,
             "suppressed_patients": self.suppressed,
             "suppressed_rows": {self.crit.table: self.suppressed, **rows},
+            "carriers": self._carriers(levels, empty),
             "metrics": metrics(self.solution.summary) if self.solution else {"patients_before": 0},
         }
+
+    def _carriers(self, levels: list[int], empty: set[str]) -> dict[str, dict[str, Any]]:
+        """Per output table: which columns carry which quasi-identifier, at which level, cells recoded."""
+        level = dict(zip(self.crit.qi, levels, strict=True))
+        out: dict[str, dict[str, Any]] = {}
+        for table in self.policy.tables.values():
+            if table.output is None or not table.carriers or table.output == self.crit.table:
+                continue
+            counts = {} if table.output in empty or table.output not in self.recoded else self.recoded[table.output].get
+            out[table.output] = {c: {"quasi_identifier": q, "level": level.get(q, 0), "cells_recoded": int(counts.get(c) or 0)}
+                                 for c, q in table.carriers.items()}
+        return out
 
     def unpersist(self) -> None:
         self.applied.df.unpersist()
@@ -123,7 +150,8 @@ def kanon_stage(frames: dict[str, DataFrame], policy: Policy, policy_file: Path,
         released, pids = split_patients(applied.df, mapping, crit.qi)
         out[PATIENT_FACTS] = released
         stage = KAnonStage(crit, applied, solution, out, release_policy(policy, PATIENT_FACTS, released.columns),
-                           sources)
+                           sources, labels={q: released_labels(hierarchies[q], lv)
+                                            for q, lv in zip(crit.qi, solution.summary["levels"], strict=True)})
     except BaseException:
         applied.df.unpersist()
         raise

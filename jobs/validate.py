@@ -22,9 +22,12 @@ from jobs.config import PipelineConfig, load_pipeline
 from jobs.delta_io import read_delta, table_version
 from jobs.errors import InputError, RefusedError, entrypoint
 from jobs.lineage import DatasetRef, stage_events
-from jobs.policy import load_policy_checked, policy_catalog
+from jobs.policy import hierarchy_dir, load_policy_checked, policy_catalog
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse
+from transforms.catalog import PATIENT_FACTS
+from transforms.kanon.medical import UNKNOWN, patient_hierarchies
+from transforms.policy import Policy
 
 log = logging.getLogger("tokumei.validate")
 
@@ -49,6 +52,7 @@ def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
     staged = staged_record(wh, release_id)
     policy = load_policy_checked(staged["policy"]["path"], staged["policy"]["sha256"])
     catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, Path(staged["policy"]["path"]))
+    labels = chosen_labels(policy, staged.get("kanon"))
     out_dir = wh.local_path(wh.staging(release_id, "validation"))
     fs.remove_tree(out_dir)  # a re-validation replaces the old verdict entirely
     with stage_events(wh.local_path(wh.staging(release_id, "lineage.jsonl")), "validate", release_id) as events:
@@ -58,7 +62,7 @@ def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             path = wh.staging_table(release_id, table)
             versions[table] = table_version(spark, path)
             df = read_delta(spark, path, versions[table])
-            frames[table] = (df, checks_for_release(policy, staged, table, df.columns, catalog))
+            frames[table] = (df, checks_for_release(policy, staged, table, df.columns, catalog, labels))
         results = run_checks(frames, docs_dir=out_dir / "gx" if docs else None)
         summary = _summarize(results, versions)
         for table, result in results.items():
@@ -70,6 +74,15 @@ def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", versions[table], assertions=assertions))
         fs.write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+def chosen_labels(policy: Policy, kanon: dict[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    """Per quasi-identifier of `patients`: the values of its hierarchy at the level k-anonymity chose
+    (read again from the hierarchies, not from what anonymize wrote)."""
+    if not kanon:
+        return {}
+    hierarchies = patient_hierarchies(policy.tables[PATIENT_FACTS], kanon["quasi_identifiers"], hierarchy_dir(policy))
+    return {q: tuple(v for v in h.labels[int(kanon["levels"][q])] if v != UNKNOWN) for q, h in hierarchies.items()}
 
 
 def _summarize(results: dict[str, Any], versions: dict[str, int]) -> dict[str, Any]:

@@ -68,6 +68,16 @@ def test_req21_groups_below_k_and_req18_rare_codes_fail(spark):
     assert _success(spark, rows, checks, "pid string, sex string, code string") == (True, [])
 
 
+def test_req21_classes_without_l_distinct_sensitive_values_fail(spark):
+    checks = TableChecks(table="patients", columns=("pid", "sex", "dx"), min_diversity=(("sex",), "dx", 2))
+    schema = "pid string, sex string, dx string"
+    rows = [("p1", "1", "A"), ("p2", "1", None), ("p3", "2", "B"), ("p4", "2", "C")]
+    assert _success(spark, rows, checks, schema) == (True, [])  # null is a value of its own, as in the search
+    rows = [("p1", "1", "A"), ("p2", "1", "A"), ("p3", "2", "B"), ("p4", "2", "C")]
+    ok, failed = _success(spark, rows, checks, schema)
+    assert not ok and failed == ["expect_sensitive_values_diverse_in_every_class"]
+
+
 def test_results_carry_no_unexpected_values(spark):
     rows = [(PID, "1", "1950-02", "130", "山田太郎 090-1234-5678"), *ROWS[1:]]
     df = spark.createDataFrame(rows, SCHEMA)

@@ -12,7 +12,9 @@ import pytest
 from deltalake import DeltaTable
 from pycanon.anonymity import k_anonymity
 
-from jobs import anonymize, ingest
+from jobs import anonymize, ingest, validate
+from jobs.policy import load_policy
+from jobs.validate import chosen_labels
 from transforms.kanon.medical import age_band_labels
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +41,7 @@ def staged(spark, tmp_path_factory, generated):
     root = tmp / "wh" / "staging" / "k"
     record = json.loads((root / "anonymize.json").read_text(encoding="utf-8"))
     tables = {p.name: DeltaTable(str(p)).to_pyarrow_table() for p in sorted((root / "tables").iterdir())}
+    record["_root"] = str(root)
     return record, tables
 
 
@@ -87,3 +90,36 @@ def test_req21_counts_add_up_and_the_record_holds_the_risk_metrics(staged):
     assert step["status"] == "applied" and step["levels"] == kanon["levels"]
     births = record["tables"]["patients"]["columns"]["birth_date"]
     assert births["method"] == "age_band" and births["generalized"] > 0  # the rules' own stats are kept
+
+
+@pytest.mark.slow
+def test_req21_claim_columns_carrying_a_quasi_identifier_are_released_at_the_chosen_level(staged):
+    """A join on pid must not undo the generalization of `patients`: receipts' sex, age band and facility
+    prefecture hold only values of the level k-anonymity chose (the fixture generalizes age and area)."""
+    record, tables = staged
+    kanon = record["kanon"]
+    carriers = kanon["carriers"]["receipts"]
+    assert {c: v["quasi_identifier"] for c, v in carriers.items()} == {"age_band": "age_band", "sex": "sex", "pref_code": "area"}
+    assert kanon["levels"]["age_band"] > 0 and kanon["levels"]["area"] > 0  # else this test proves nothing
+    policy, _ = load_policy(Path(record["policy"]["path"]))
+    labels = chosen_labels(policy, kanon)
+    assert "関東" in labels["area"] and "13" not in labels["area"]  # level 1 of area: 地方
+    receipts, patients = tables["receipts"].to_pandas(), tables["patients"].to_pandas()
+    for col, info in carriers.items():
+        assert set(receipts[col].dropna()) <= set(labels[info["quasi_identifier"]]), col
+        assert info["level"] == kanon["levels"][info["quasi_identifier"]]
+    assert carriers["pref_code"]["cells_recoded"] == carriers["age_band"]["cells_recoded"] == len(receipts) > 0
+    joined = receipts.merge(patients, on="pid", suffixes=("", "_patient"))
+    assert len(joined) == len(receipts)
+    assert (joined["sex"] == joined["sex_patient"]).all()  # the claim's sex is the patient's, at the same level
+
+
+@pytest.mark.slow
+def test_req21_validation_checks_the_carriers_at_the_chosen_level(staged):
+    record, _ = staged
+    wh = Path(record["_root"]).parent.parent
+    assert validate.main(["--warehouse", str(wh), "--release-id", "k"]) == 0
+    result = json.loads((Path(record["_root"]) / "validation" / "receipts.json").read_text(encoding="utf-8"))
+    in_set = {e["kwargs"]["column"]: e for e in result["expectations"] if e["expectation_type"] == "expect_column_values_to_be_in_set"}
+    assert set(in_set) >= {"age_band", "sex", "pref_code"} and all(e["success"] for e in in_set.values())
+    assert "関東" in in_set["pref_code"]["kwargs"]["value_set"] and "13" not in in_set["pref_code"]["kwargs"]["value_set"]

@@ -36,6 +36,18 @@ CASES = [
     ({RECEIPT_ID: "      receipt_key: {method: pseudonymize, key: no-such-key, as: receipt_id}\n"},
      "tables.receipts.receipt_key", "TOKUMEI_KEY_NO_SUCH_KEY"),
     ({"  age_top: 90 ": "  age_top: 100 "}, "params.age_top", "requirement 17"),
+    # req 21: a claim column beside patients' quasi-identifiers must not be finer than them
+    ({"{method: age_band, at: service_month, width: 5, as: age_band}": "{method: age, at: service_month, as: age}"},
+     "tables.receipts.birth_date", "requirement 21"),
+    ({"at: service_month, width: 5, as: age_band}": "at: service_month, width: 10, as: age_band}"},
+     "tables.receipts.birth_date", "must equal patients.age_band"),
+    ({"quasi_identifiers: {pref_code: area}": "quasi_identifiers: {pref_code: region}"},
+     "tables.receipts.quasi_identifiers.pref_code", "params.quasi_identifiers"),
+    ({"quasi_identifiers: {pref_code: area}": "quasi_identifiers: {pref_cod: area}"},
+     "tables.receipts.quasi_identifiers.pref_cod", "not an output column"),
+    ({"  suppression_limit: 0.05\n": "  suppression_limit: 0.05\n  l: 2\n"}, "params.l", "sensitive"),
+    ({"  suppression_limit: 0.05\n": "  suppression_limit: 0.05\n  l: 2\n  sensitive: sex\n"},
+     "params.sensitive", "not a quasi-identifier"),
     ({"regime: 匿名加工医療情報\n": "regime: 仮名加工医療情報\n"}, "regime", "匿名加工医療情報"),
 ]
 
@@ -87,3 +99,15 @@ def test_quasi_identifiers_must_be_columns_of_the_patients_table(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_policy(paths["anonymized"])
     assert err.value.key == "params.quasi_identifiers" and "'postal3'" in str(err.value)
+
+
+def test_req21_l_diversity_is_configured_in_the_policy(tmp_path):
+    from transforms.kanon.pipeline import criteria
+
+    paths = write_test_conf(tmp_path, **{"  suppression_limit: 0.05\n": "  suppression_limit: 0.05\n  l: 2\n  sensitive: sex\n",
+                                         "quasi_identifiers: [age_band, sex, area]": "quasi_identifiers: [age_band, area]"})
+    policy, _ = load_policy(paths["anonymized"])
+    crit = criteria(policy)
+    assert (crit.ell, crit.sensitive, crit.qi) == (2, "sex", ("age_band", "area"))
+    assert policy.tables["receipts"].carriers == {"age_band": "age_band", "pref_code": "area"}  # sex is no QI here
+    assert policy.effective()["params"]["l"] == 2

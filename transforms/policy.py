@@ -25,11 +25,12 @@ from transforms.policy_checks import (  # noqa: F401  (re-exported: the legal li
     RARE_CODE_COLUMNS,
     REGIMES,
     PolicyError,
+    check_carriers,
     check_table,
 )
 
 _TOP_LEVEL = {"profile", "regime", "description", "params", "hierarchies", "clinical_layouts", "linkage", "tables"}
-_TABLE_KEYS = {"output", "columns", "derived"}
+_TABLE_KEYS = {"output", "columns", "derived", "quasi_identifiers"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class TablePolicy:
     output: str | None  # None: the table is not released (it feeds linkage and patient facts only)
     columns: dict[str, Rule]
     derived: dict[str, Rule] = field(default_factory=dict)
+    # output column -> the quasi-identifier of `patients` it carries (req 21): recoded to the level that
+    # k-anonymity chose, so that a join on pid gives nothing finer than the patients table
+    carriers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class ProfileParams:
     rare_threshold: int = 10
     quasi_identifiers: tuple[str, ...] = ("age_band", "sex", "area")
     suppression_limit: float = 0.05
+    l: int = 0  # distinct l-diversity of `sensitive` within every class of patients (0: off)  # noqa: E741
+    sensitive: str = ""  # a column of the release table patients (not a quasi-identifier)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Policy:
                     "output": t.output,
                     "columns": {c: {"method": r.method, "as": r.output, **r.params} for c, r in t.columns.items()},
                     "derived": {c: {"method": r.method, **r.params} for c, r in t.derived.items()},
+                    "quasi_identifiers": dict(t.carriers),
                 } for t in self.tables.values()
             },
         }
@@ -129,6 +136,8 @@ def parse_policy(data: Mapping[str, Any], catalog: Catalog) -> Policy:
     if dup:
         raise PolicyError("tables", f"two tables are released as {sorted(dup)[0]!r}")
     _check_quasi_identifiers(params, tables)
+    if profile == "anonymized":
+        tables = {n: check_carriers(t, tables, params) for n, t in tables.items()}
     hier = data.get("hierarchies", "conf/hierarchies")
     if not isinstance(hier, str):
         raise PolicyError("hierarchies", "expected a directory path")
@@ -147,6 +156,14 @@ def _check_quasi_identifiers(params: ProfileParams, tables: dict[str, TablePolic
         if qi not in columns:
             raise PolicyError("params.quasi_identifiers",
                               f"{qi!r} is not a column of the release table patients; its columns: {', '.join(sorted(columns))}")
+    if bool(params.l) != bool(params.sensitive):
+        raise PolicyError("params.l", "l-diversity needs both l (>= 2) and sensitive (a column of patients)")
+    if params.l:
+        if params.l < 2:
+            raise PolicyError("params.l", f"{params.l}: distinct l-diversity needs l >= 2 (0 turns it off)")
+        if params.sensitive not in columns or params.sensitive in params.quasi_identifiers:
+            raise PolicyError("params.sensitive", f"{params.sensitive!r} must be a column of the release table "
+                                                  f"patients that is not a quasi-identifier")
 
 
 def clinical_layouts(data: Mapping[str, Any]) -> dict[str, str]:
@@ -181,7 +198,10 @@ def _table(name: str, raw: Any, cols: dict[str, ColumnInfo]) -> TablePolicy:
     if not isinstance(derived_raw, Mapping):
         raise PolicyError(f"{key}.derived", "expected a mapping of new column -> rule")
     derived = {c: _rule(f"{key}.derived.{c}", c, r, DERIVED) for c, r in derived_raw.items()}
-    return TablePolicy(name, output, columns, derived)
+    carriers = raw.get("quasi_identifiers") or {}
+    if not isinstance(carriers, Mapping) or not all(isinstance(v, str) for v in carriers.values()):
+        raise PolicyError(f"{key}.quasi_identifiers", "expected a mapping of output column -> quasi-identifier of patients")
+    return TablePolicy(name, output, columns, derived, {str(c): q for c, q in carriers.items()})
 
 
 def _rule(key: str, col: str, raw: Any, methods: dict[str, MethodSpec]) -> Rule:
@@ -208,7 +228,8 @@ def _params(raw: Any, profile: str) -> ProfileParams:
     fields = ProfileParams.__dataclass_fields__
     _no_unknown(raw, set(fields), "params")
     for name, value in raw.items():
-        want = float if name == "suppression_limit" else list if name == "quasi_identifiers" else int
+        want = (float if name == "suppression_limit" else list if name == "quasi_identifiers"
+            else str if name == "sensitive" else int)
         if isinstance(value, bool) or not isinstance(value, (want, int) if want is float else want):
             raise PolicyError(f"params.{name}", f"expected {want.__name__}, got {value!r}")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}

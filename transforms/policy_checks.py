@@ -144,3 +144,52 @@ def _check_anonymized(key: str, where: tuple[str, str], label: str, info: Column
             raise PolicyError(f"{key}.top", f"{top}: above the profile's age_top {params.age_top}; "
                                             "90 and over is one band (requirement 17)")
         p["top"] = top
+
+
+_AGE_METHODS = frozenset({"age", "age_band"})
+
+
+def check_carriers(table: TablePolicy, tables: dict[str, TablePolicy], params: ProfileParams) -> TablePolicy:
+    """Which output columns of `table` carry a quasi-identifier of `patients` (requirement 21).
+
+    Rows of every released table carry `pid`, so a join on pid puts their columns beside the patient's
+    class: a column holding the same fact as a quasi-identifier (the patient's sex, age band, area)
+    must be released at the level k-anonymity chose for `patients`, or the join undoes the
+    generalization. Same-named output columns carry their quasi-identifier without being declared;
+    others are declared as `quasi_identifiers: {output column: quasi-identifier}`. A per-row age
+    (`age`, or a birth date generalized to a year) beside the patients' age band is refused.
+    """
+    key = f"tables.{table.name}.quasi_identifiers"
+    patients = next(t for t in tables.values() if t.output == "patients")
+    outputs = {r.output: r for r in table.columns.values() if r.method != "drop"}
+    if table is patients or table.output is None or "pid" not in table.derived:
+        if table.carriers:
+            where = "the release table patients itself" if table is patients else "a table without pid"
+            raise PolicyError(key, f"declared on {where}; only the other released tables with pid carry them")
+        return table
+    qis = set(params.quasi_identifiers)
+    for out, qi in table.carriers.items():
+        if out not in outputs:
+            raise PolicyError(f"{key}.{out}", f"not an output column of {table.name}; outputs: {', '.join(sorted(outputs))}")
+        if qi not in qis:
+            raise PolicyError(f"{key}.{out}", f"{qi!r} is not in params.quasi_identifiers ({', '.join(params.quasi_identifiers)})")
+    carriers = {**{o: o for o in outputs if o in qis}, **table.carriers}
+    ages = {r.output: r for r in patients.columns.values() if r.method == "age_band" and r.output in qis}
+    for col, rule in table.columns.items():
+        if not ages or not (rule.method in _AGE_METHODS or col == "birth_date" and rule.method != "drop"):
+            continue
+        where = f"tables.{table.name}.{col}"
+        age_qi = carriers.get(rule.output)
+        if rule.method != "age_band" or age_qi not in ages:
+            raise PolicyError(where, f"{rule.method} of a birth date beside the age band of patients undoes its k-anonymity "
+                                     f"(a join on pid); use age_band with the same width and top and declare it in "
+                                     f"quasi_identifiers (e.g. {{{rule.output}: {next(iter(ages))}}}), or drop it (requirement 21)")
+        want = ages[age_qi]
+        if (rule.params.get("width"), rule.params.get("top")) != (want.params.get("width"), want.params.get("top")):
+            raise PolicyError(where, f"age_band width {rule.params.get('width')}, top {rule.params.get('top')}: must equal "
+                                     f"patients.{age_qi} (width {want.params.get('width')}, top {want.params.get('top')}) so that "
+                                     f"it is recoded with the same hierarchy (requirement 21)")
+    for out, qi in carriers.items():
+        if qi in ages and outputs[out].method != "age_band":
+            raise PolicyError(f"{key}.{out}", f"{qi} is an age band; only an age_band rule can carry it")
+    return replace(table, carriers=carriers)

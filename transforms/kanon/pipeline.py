@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from transforms.apply import DROP_ROW, Applied, Context, apply_table
-from transforms.kanon.hierarchy import Hierarchy
+from transforms.kanon.hierarchy import SUPPRESSED, Hierarchy
 from transforms.kanon.histogram import COUNT, col, encode_histogram, qi_histogram
 from transforms.kanon.medical import UNKNOWN
 from transforms.kanon.recode import KEY, Recoding, qi_key
@@ -116,6 +116,39 @@ def mark_suppressed(df: DataFrame, pids: DataFrame, name: str, broadcast: bool) 
     obs = Observation(f"kanon_suppressed_{name}")
     marked = joined.observe(obs, F.sum(hit.cast("long")).alias("rows")).withColumn(DROP_ROW, before | hit)
     return marked.select(*df.columns, *([] if DROP_ROW in df.columns else [DROP_ROW])), obs
+
+
+def released_labels(hierarchy: Hierarchy, level: int) -> dict[str, str | None]:
+    """Leaf -> the value `patients` releases for it at `level` (the unknown leaf stays null below `*`)."""
+    out: dict[str, str | None] = {}
+    for i, row in enumerate(hierarchy.rows):
+        label = hierarchy.label(level, i)
+        out[row[0]] = None if label == UNKNOWN else label
+    return out
+
+
+def recode_carrier(c: Column, labels: Mapping[str, str | None]) -> Column:
+    """A column that carries a quasi-identifier, at the level `patients` is released with (req 21).
+
+    The recoding is a literal map (hierarchies of patient attributes are small); a value that is not
+    a leaf of the hierarchy is released as `*`, never as itself."""
+    pairs = [x for leaf, label in labels.items() if leaf != UNKNOWN for x in (F.lit(leaf), F.lit(label))]
+    s = c.cast("string")
+    unknown = labels.get(UNKNOWN, SUPPRESSED)
+    known = F.coalesce(F.create_map(*pairs)[s], F.lit(SUPPRESSED)) if pairs else F.lit(SUPPRESSED)
+    return F.when(s.isNull() | (s == UNKNOWN), F.lit(unknown).cast("string")).otherwise(known)
+
+
+def recode_carriers(df: DataFrame, carriers: Mapping[str, Mapping[str, str | None]], name: str
+                    ) -> tuple[DataFrame, Observation]:
+    """Recode the carrier columns of one output table; the observation counts changed cells per column
+    in the pass that writes the table."""
+    exprs = {c: recode_carrier(F.col(c), labels) for c, labels in carriers.items()}
+    obs = Observation(f"kanon_recoded_{name}")
+    recoded = df.select(*df.columns, *[e.alias(f"__rc_{c}") for c, e in exprs.items()])
+    recoded = recoded.observe(obs, *[F.sum((~F.col(c).cast("string").eqNullSafe(F.col(f"__rc_{c}"))).cast("long")).alias(c)
+                                      for c in exprs])
+    return recoded.select(*[F.col(f"__rc_{c}").alias(c) if c in exprs else F.col(c) for c in df.columns]), obs
 
 
 def release_table(source: TablePolicy, columns: Sequence[str]) -> TablePolicy:
