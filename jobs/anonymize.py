@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 
 from jobs import fs
 from jobs.anonymize_kanon import KAnonStage, kanon_stage
+from jobs.anonymize_notice import WaitingPeriod, today_jst, waiting_period
 from jobs.config import ConfigError, PipelineConfig, load_pipeline
 from jobs.delta_io import is_delta, last_commit, read_delta
 from jobs.errors import InputError, RefusedError, entrypoint
@@ -63,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
                    help="tables written at the same time (default: %(default)s)")
+    add_extraction_date(p)
     return p
+
+
+def add_extraction_date(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extraction-date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the day the release is extracted, for the waiting period after the notice "
+                        "(requirement 43; default: today in Japan)")
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     spark = get_spark(cfg.spark)
     record = anonymize(spark, cfg, wh, args.release_id, p.policy, p.policy_file, p.keys, p.key_id, p.recipient,
-                       p.refs, args.parallel)
+                       p.refs, args.parallel, args.extraction_date)
     print(f"staged {args.release_id} ({p.policy.regime}): {len(record['outputs'])} tables, "
           f"{record['counts']['patients']} patients; record {wh.staging(args.release_id, 'anonymize.json')}")
     return 0
@@ -140,8 +148,9 @@ def _as_config_error(exc: PolicyError, policy_file: Path) -> ConfigError:
 
 def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str, policy: Policy, policy_file: Path,
               keys: dict[str, Key], key_id: str, recipient: Recipient | None, refs: Any,
-              parallel: int = 1) -> dict[str, Any]:
+              parallel: int = 1, extraction_date: dt.date | None = None) -> dict[str, Any]:
     created = dt.datetime.now(dt.UTC).isoformat()
+    waiting = WaitingPeriod(cfg.notice, extraction_date or today_jst())
     try:
         bronze, inputs = read_bronze(spark, wh, policy)
         for name, df in bronze.items():  # default-deny at run time, before anything is written
@@ -156,7 +165,6 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     try:
         linkage = _linkage_summary(pids)
         pid_map = join_map(pids)
-        pid_map.count()
     finally:
         pids.unpersist()
     small = linkage["nodes"] <= BROADCAST_NODES
@@ -179,6 +187,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
                 check_schema(df, policy.tables[name])
             except PolicyError as exc:
                 raise _as_config_error(exc, policy_file) from None
+        frames, waiting = waiting_period(frames, policy, cfg.notice, waiting.extraction_date, receipts, labs)  # req 43
         write_policy = policy  # 規則34条5号 (reqs 21-22): k-anonymous patients, suppressed patients' rows removed
         if policy.profile == "anonymized":
             kanon = kanon_stage(frames, policy, policy_file, ctx)
@@ -190,13 +199,16 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
             outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel,
                                             kanon.recode if kanon is not None else None)
         kanon_entry = kanon.record(outputs, tables) if kanon is not None else None
+        waiting_entry = waiting.record(tables)
         tables = kanon.table_stats(tables) if kanon is not None else tables
+        tables = waiting.table_stats(tables)
     finally:
         pid_map.unpersist()
+        waiting.unpersist()
         if kanon is not None:
             kanon.unpersist()
     record = _record(rid, policy, policy_file, keys, key_id, recipient, created, inputs, outputs, tables, linkage, frames,
-                     kanon_entry)
+                     kanon_entry, waiting_entry)
     fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
     return record
 
@@ -276,7 +288,8 @@ def _linkage_summary(pids: DataFrame) -> dict[str, Any]:
 
 def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], key_id: str, recipient: Recipient | None,
             created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], tables: dict[str, Any],
-            linkage: dict[str, Any], frames: dict[str, DataFrame], kanon: dict[str, Any] | None = None) -> dict[str, Any]:
+            linkage: dict[str, Any], frames: dict[str, DataFrame], kanon: dict[str, Any] | None = None,
+            waiting: dict[str, Any] | None = None) -> dict[str, Any]:
     catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file)
     labels = {policy.tables[s].output: table_labels(policy.tables[s], catalog[s]) for s in frames}
     patients = next((o["rows"] for o in outputs if o["source"] == PATIENT_FACTS), 0)
@@ -303,7 +316,9 @@ def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], k
             "records_removed": {t: s["rows_removed"] for t, s in tables.items()},
             "rows_in": {t: s["rows_in"] for t, s in tables.items()},
             "patients_suppressed": kanon["suppressed_patients"] if kanon else 0,  # with all their rows (req 21)
+            "patients_held_back": (waiting or {}).get("patients_held_back", 0),  # waiting period (req 43)
         },
+        "waiting_period": waiting,
         "linkage": {**linkage, "keys": list(policy.linkage.keys), "rounds": policy.linkage.rounds,
                     "unlinked_policy": policy.linkage.unlinked},
         "processing_steps": steps,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation
 
 from jobs.config import ConfigError
@@ -41,7 +40,9 @@ from transforms.kanon.pipeline import (
     split_patients,
 )
 from transforms.kanon.solve import Solution
+from transforms.patients import materialized
 from transforms.policy import Policy
+from transforms.table_stats import stats_from_metrics
 
 
 @dataclass
@@ -53,7 +54,6 @@ class KAnonStage:
     policy: Policy  # the policy to write `frames` with
     hierarchies: dict[str, str]  # quasi-identifier -> hierarchy source
     suppressed_pids: DataFrame | None = None
-    observations: dict[str, Observation] = field(default_factory=dict)  # output table -> flagged rows
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # quasi-identifier -> leaf -> released
     recoded: dict[str, Observation] = field(default_factory=dict)  # output table -> recoded carrier cells
 
@@ -74,7 +74,8 @@ class KAnonStage:
     def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The written stats, with the `patients` entry telling what the policy's rules did to it
         and the suppressed patients as removed rows."""
-        rules = self.applied.stats()
+        a = self.applied  # no patients: nothing may have run through the observation
+        rules = a.stats() if self.solution is not None else stats_from_metrics({}, a.rules, a.absent, a.notes)
         rules["rows_removed"] += self.suppressed
         return {**tables, self.crit.table: rules}
 
@@ -89,7 +90,8 @@ class KAnonStage:
             raise RuntimeError(f"k-anonymity: {before} patients before, {released} released + {self.suppressed} "
                                f"suppressed; the counts must add up")
         empty = {t for t, st in (tables or {}).items() if not st.get("rows_in")}
-        rows = {t: 0 if t in empty else int(o.get.get("rows") or 0) for t, o in self.observations.items()}
+        rows = {t: int(st.get("rows_removed_by", {}).get("kanon", 0)) for t, st in (tables or {}).items()
+                if t != self.crit.table}
         levels = self.solution.summary["levels"] if self.solution else [0] * len(self.crit.qi)
         return {
             "table": self.crit.table,
@@ -156,10 +158,10 @@ def kanon_stage(frames: dict[str, DataFrame], policy: Policy, policy_file: Path,
         applied.df.unpersist()
         raise
     if stage.suppressed:
-        stage.suppressed_pids = pids.persist(StorageLevel.MEMORY_AND_DISK)
+        stage.suppressed_pids = materialized(pids)
         small = stage.suppressed <= BROADCAST_PIDS
         for name, df in frames.items():
             table = policy.tables[name]
             if name != PATIENT_FACTS and table.output and "pid" in df.columns:
-                out[name], stage.observations[table.output] = mark_suppressed(df, stage.suppressed_pids, name, small)
+                out[name] = mark_suppressed(df, stage.suppressed_pids, small, "kanon")
     return stage

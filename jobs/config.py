@@ -7,6 +7,7 @@ Unknown keys, missing required keys and wrong types are refused with the file an
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import types
 import typing
 from dataclasses import dataclass, field
@@ -48,6 +49,25 @@ class IngestSettings:
     encoding: str = "auto"  # auto | cp932 | utf-8
     max_file_bytes: int = 4 * 1024**3
     optout_registry: str | None = None
+    # Files deleted by opt-out purges are vacuumed on every ingest once older than this; null = each
+    # table's own retention (Delta's default, 7 days). Shorter needs Delta's retention check disabled.
+    vacuum_retention_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """通知による同意に代わる手続 (requirement 43): a patient's data are provided no earlier than
+    `wait_days` after their first visit following the notice. `started`: the day the notice began
+    (for every institution without its own date in `institutions`, keyed by 医療機関コード).
+    Neither set: no waiting period is applied, and the release record and report say so."""
+
+    started: dt.date | None = None
+    wait_days: int = 30
+    institutions: dict[str, dt.date] = field(default_factory=dict)
+
+    @property
+    def applies(self) -> bool:
+        return self.started is not None or bool(self.institutions)
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,7 @@ class PipelineConfig:
     producer: ProducerSettings = field(default_factory=ProducerSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    notice: NoticeSettings = field(default_factory=NoticeSettings)
     policies: dict[str, str] = field(
         default_factory=lambda: {
             "anonymized": "conf/policies/anonymized.yaml",
@@ -168,6 +189,13 @@ def _coerce(tp: Any, value: Any, *, file: Path | str, key: str) -> Any:
         return tuple(items) if origin is tuple else items
     if tp is Any:
         return value
+    if tp is dt.date:  # YAML reads 2024-04-01 as a date; a quoted string is parsed the same way
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        try:
+            return dt.date.fromisoformat(value) if isinstance(value, str) else _bad_date(value)
+        except ValueError:
+            raise ConfigError(file, key, f"expected a date YYYY-MM-DD, got {value!r}") from None
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     # bool is a subclass of int: `shuffle_partitions: yes` must not pass as 1.
@@ -176,6 +204,10 @@ def _coerce(tp: Any, value: Any, *, file: Path | str, key: str) -> Any:
     if tp in (str, int, float, bool) and not isinstance(value, tp):
         raise ConfigError(file, key, f"expected {tp.__name__}, got {_type_name(value)} ({value!r})")
     return value
+
+
+def _bad_date(value: Any) -> dt.date:
+    raise ValueError(value)
 
 
 def _join(prefix: str, name: str) -> str:

@@ -37,7 +37,7 @@ from jobs.ingest_ledger import (
     reconcile,
     write_tables,
 )
-from jobs.ingest_optout import prior_patient_keys, purge_opted_out, record_patient_keys
+from jobs.ingest_optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
 from jobs.ingest_report import RunCounts, ledger_rows, load_registry, version_info
 from jobs.ingest_uke import (
     header_records,
@@ -126,6 +126,9 @@ def execute(
     if registry is not None:
         # Stop requests added since earlier runs remove those people from what bronze already holds (42(b), 44).
         summary.update(purge_opted_out(spark, wh, registry, layouts, run_id))
+        # Every run also vacuums the tables purges deleted from: files deleted longer ago than the
+        # table's retention window (Delta's default: 7 days) are removed for good (44).
+        summary["optout_vacuumed_tables"] = vacuum_purged(spark, wh, settings.vacuum_retention_hours)
     if not new:
         log.info("nothing new to ingest")
         return summary

@@ -94,7 +94,7 @@ def build_manifest(
         "inputs": staged.get("inputs", []),
         "outputs": outputs,
         "counts": staged.get("counts", {}),
-        "privacy": staged.get("privacy", {}),
+        "privacy": privacy_summary(staged),
         "processing_steps": staged.get("processing_steps", {}),
         "validation": {
             "success": validation.get("success"),
@@ -107,3 +107,52 @@ def build_manifest(
         "lineage": "lineage.jsonl",
         "anonymize": {k: v for k, v in staged.items() if k not in known},
     }
+
+
+_METRICS = (  # kanon.metrics key -> how the report names it
+    ("patients_before", "k-匿名化の対象患者数"),
+    ("prosecutor_risk_max_before", "再識別リスク（prosecutor, 最大）: 処理前"),
+    ("prosecutor_risk_max_after", "再識別リスク（prosecutor, 最大）: 処理後"),
+    ("prosecutor_risk_mean_before", "再識別リスク（prosecutor, 平均）: 処理前"),
+    ("prosecutor_risk_mean_after", "再識別リスク（prosecutor, 平均）: 処理後"),
+    ("share_below_k_before", "処理前に k 未満のクラスにいた患者の割合"),
+    ("sample_uniques_before", "標本一意の患者数: 処理前"),
+    ("sample_uniques_after", "標本一意の患者数: 処理後"),
+    ("suppressed_share", "抑制した患者の割合"),
+    ("loss", "情報損失（ARX Loss）"),
+    ("discernibility", "discernibility"),
+    ("classes", "同値クラス数"),
+    ("min_class_size", "最小クラスサイズ"),
+    ("average_class_size", "平均クラスサイズ"),
+)
+
+
+def privacy_summary(staged: dict[str, Any]) -> dict[str, Any]:
+    """What the report's risk and utility table shows (Japanese labels for the compliance officer):
+    k-anonymity and its metrics (reqs 21-22), the columns carrying a quasi-identifier, and the
+    waiting period after the notice (req 43)."""
+    out: dict[str, Any] = {}
+    kanon = staged.get("kanon")
+    if kanon:
+        out["k（各クラスの最少患者数）"] = kanon["k"]
+        if kanon.get("l"):
+            out["l-多様性"] = f"l={kanon['l']}（機微属性 {kanon['sensitive']}）"
+        out["抑制上限"] = kanon.get("suppression_limit")
+        out["準識別子と一般化レベル"] = ", ".join(f"{q}={lv}" for q, lv in kanon["levels"].items())
+        out["抑制した患者数"] = kanon["suppressed_patients"]
+        metrics = kanon.get("metrics", {})
+        out.update({label: metrics[key] for key, label in _METRICS if key in metrics})
+        carried = [f"{t}.{c}→{v['quasi_identifier']}（レベル{v['level']}, {v['cells_recoded']}セル）"
+                   for t, cols in (kanon.get("carriers") or {}).items() for c, v in cols.items()]
+        if carried:
+            out["準識別子を運ぶ列（患者と同じレベルに再符号化）"] = "; ".join(carried)
+    elif staged.get("profile") == "anonymized":
+        out["k-匿名化"] = "実施記録がありません。anonymize.json を確認してください"
+    wp = staged.get("waiting_period")
+    if wp:
+        if wp.get("applied"):
+            out["通知後の待機期間（要件43）"] = (f"抽出日 {wp['extraction_date']}、待機 {wp['wait_days']} 日、"
+                                         f"提供を保留した患者 {wp['patients_held_back']} 人")
+        else:
+            out["通知後の待機期間（要件43）"] = f"未適用: {wp.get('note', '')}（conf/pipeline.yaml の notice を設定してください）"
+    return out

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jobs.anonymize import DEFAULT_PARALLEL, anonymize, plan, refuse_published
+from jobs.anonymize import DEFAULT_PARALLEL, add_extraction_date, anonymize, plan, refuse_published
 from jobs.config import DEFAULT_PIPELINE, load_pipeline
 from jobs.errors import RefusedError, entrypoint
 from jobs.ingest import run_ingest
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="tables written at once (default: %(default)s)")
     p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    add_extraction_date(p)
     return p
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     times["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     anonymize(spark, cfg, wh, args.release_id, p.policy, p.policy_file, p.keys, p.key_id, p.recipient, p.refs,
-              args.parallel)
+              args.parallel, args.extraction_date)
     times["anonymize"] = time.perf_counter() - t
     t = time.perf_counter()
     summary = validate(spark, cfg, wh, args.release_id, docs=not args.no_docs)

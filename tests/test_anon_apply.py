@@ -130,3 +130,29 @@ def test_date_shift_keeps_each_patients_intervals(spark):
     assert (rows[1][1] - rows[0][1]).days == 30
     originals = [dt.date(2025, 1, 1), dt.date(2025, 1, 31), dt.date(2025, 1, 1)]
     assert all(abs((d - o).days) <= 10 for (_, d), o in zip(rows, originals, strict=True))
+
+
+def test_req15_no_keyed_rule_puts_key_material_into_the_plan(spark):
+    """The Spark UI and event logs show every plan with its literals; an HMAC pad there is the key."""
+    from transforms.linkage import derive_key, link_patients
+    from transforms.pseudonym import _pads
+
+    table = _table(
+        name=Rule("pseudonymize", {"key": "k2", "normalize": "kana", "domain": None}, "name_id"),
+        code=Rule("keep", {}, "code"),
+        points=Rule("noise", {"scale": 2.0, "distribution": "laplace", "seed": 1, "round_to": None, "key": None}, "points"),
+        birth=Rule("drop", {}, "birth"),
+        month=Rule("date_shift", {"max_days": 30, "key": None}, "month"),
+    )
+    df = _df(spark)
+    applied = apply_table(df, table, CTX, F.col("pid"))
+    identities = df.select(F.col("pid").alias("node"), F.col("name").alias("id1"), F.lit(None).cast("string").alias("id2"))
+    linked = link_patients(identities, b"master-key", ("id1",), node_pseudonym_key=b"node-key")
+    try:
+        plans = " ".join(d._jdf.queryExecution().toString() for d in (applied.df, linked)).upper()
+        assert len(applied.df.collect()) == 5 and linked.where("pid IS NULL").count() == 0  # the rules ran
+    finally:
+        linked.unpersist()
+    used = [derive_key(b"key-two", "column:name"), derive_key(b"key-one", "noise"), derive_key(b"key-one", "date_shift"),
+            derive_key(b"master-key", "pid-label"), b"node-key"]
+    assert all(pad.hex().upper() not in plans for key in used for pad in _pads(key))

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from transforms.dates import age, age_at, age_band, generalize_birth, generalize_date, shift_date, shift_days
+from transforms.pseudonym import with_keys
 
 
 def _py_age(born: dt.date, at: dt.date) -> int:
@@ -88,12 +89,12 @@ def test_req17_birth_year_month_suppressed_at_90_and_over(spark):
 
 def test_req22_date_shift_is_per_patient_and_keeps_intervals(spark):
     rows = [("山田", dt.date(2025, 1, 10)), ("山田", dt.date(2025, 3, 1)), ("pid-b", dt.date(2025, 1, 10)), ("pid-b", None)]
-    df = spark.createDataFrame(rows, "pid string, d date")
-    out = df.select("pid", "d", shift_date(F.col("d"), shift_days(F.col("pid"), b"k1", 30)).alias("s")).collect()
+    df, keys = with_keys(spark.createDataFrame(rows, "pid string, d date"), {"k1": b"k1", "k2": b"k2"})
+    out = df.select("pid", "d", shift_date(F.col("d"), shift_days(F.col("pid"), keys["k1"], 30)).alias("s")).collect()
     offsets = {(r["pid"], r["d"]): (r["s"] - r["d"]).days for r in out if r["d"] is not None}
     assert offsets[("山田", dt.date(2025, 1, 10))] == offsets[("山田", dt.date(2025, 3, 1))]
     assert all(-30 <= v <= 30 for v in offsets.values())
     assert [r["s"] for r in out if r["d"] is None] == [None]
-    other_key = df.select(shift_days(F.col("pid"), b"k2", 10_000).alias("o")).collect()
-    this_key = df.select(shift_days(F.col("pid"), b"k1", 10_000).alias("o")).collect()
+    other_key = df.select(shift_days(F.col("pid"), keys["k2"], 10_000).alias("o")).collect()
+    this_key = df.select(shift_days(F.col("pid"), keys["k1"], 10_000).alias("o")).collect()
     assert other_key != this_key

@@ -2,6 +2,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from transforms.perturb import add_noise, microaggregate, microaggregation_groups, rank_swap
+from transforms.pseudonym import with_keys
 from transforms.rare import SUPPRESSED, apply_rare, masked_by_share, plan_rare
 
 HIER = {
@@ -54,10 +55,12 @@ def test_req18_ndb_cumulative_share_masks_rarest_first():
 
 
 def test_keyed_noise_is_seeded_and_centered(spark):
-    df = spark.createDataFrame([(i, 100.0 if i % 10 else None) for i in range(2000)], "i int, v double")
-    a = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 1).alias("n"))
-    again = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 1).alias("n"))
-    other = df.select("i", add_noise(F.col("v"), F.col("i"), b"key", 5.0, "laplace", 2).alias("n"))
+    df, keys = with_keys(spark.createDataFrame([(i, 100.0 if i % 10 else None) for i in range(2000)], "i int, v double"),
+                         {"key": b"key"})
+    key = keys["key"]
+    a = df.select("i", add_noise(F.col("v"), F.col("i"), key, 5.0, "laplace", 1).alias("n"))
+    again = df.select("i", add_noise(F.col("v"), F.col("i"), key, 5.0, "laplace", 1).alias("n"))
+    other = df.select("i", add_noise(F.col("v"), F.col("i"), key, 5.0, "laplace", 2).alias("n"))
     rows = {r["i"]: r["n"] for r in a.collect()}
     assert rows == {r["i"]: r["n"] for r in again.collect()}
     assert rows != {r["i"]: r["n"] for r in other.collect()}
@@ -66,11 +69,11 @@ def test_keyed_noise_is_seeded_and_centered(spark):
     mean = sum(values) / len(values)
     mad = sum(abs(v - 100.0) for v in values) / len(values)  # E|Laplace(b)| = b
     assert abs(mean - 100.0) < 0.5 and 4.5 < mad < 5.5
-    g = df.select(add_noise(F.col("v"), F.col("i"), b"key", 2.0, "gaussian").alias("n")).where("n is not null").collect()
+    g = df.select(add_noise(F.col("v"), F.col("i"), key, 2.0, "gaussian").alias("n")).where("n is not null").collect()
     sd = (sum((r[0] - 100.0) ** 2 for r in g) / len(g)) ** 0.5
     assert 1.85 < sd < 2.15
     with pytest.raises(ValueError):
-        add_noise(F.col("v"), F.col("i"), b"key", 1.0, "uniform")
+        add_noise(F.col("v"), F.col("i"), key, 1.0, "uniform")
 
 
 def test_microaggregation_groups_hold_k_records():
@@ -88,8 +91,9 @@ def test_microaggregate_replaces_values_by_group_means(spark):
 
 def test_rank_swap_preserves_values_and_bounds_displacement(spark):
     n = 200
-    df = spark.createDataFrame([(i, float(i)) for i in range(n)] + [(n, None)], "i int, v double")
-    out = {r["i"]: r["s"] for r in rank_swap(df, "v", "s", F.col("i"), b"key", p=5).collect()}
+    df, keys = with_keys(spark.createDataFrame([(i, float(i)) for i in range(n)] + [(n, None)], "i int, v double"),
+                         {"key": b"key"})
+    out = {r["i"]: r["s"] for r in rank_swap(df, "v", "s", F.col("i"), keys["key"], p=5).collect()}
     assert out[n] is None
     swapped = [out[i] for i in range(n)]
     assert sorted(swapped) == [float(i) for i in range(n)]  # a permutation: the distribution is exact

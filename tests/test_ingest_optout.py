@@ -181,6 +181,8 @@ def test_req42b_req44_a_later_stop_request_deletes_the_person_from_bronze_and_lo
     assert all(tables[t.table].count() == 0 for t in LAYOUTS.values() if t.table)  # HO, SY of 佐藤 too
     assert tables["patients"].count() == 0 and tables["labs"].count() == 0
     assert summary["optout_purged_by_table"] == {"receipts": 1, "insurances": 1, "diagnoses": 1, "patients": 1, "labs": 1}
+    # every ingest vacuums what purges deleted (files older than the retention window go; 44)
+    assert summary["optout_vacuumed_tables"] == ["diagnoses", "insurances", "labs", "patients", "receipts"]
     log = spark.read.format("delta").load(wh.bronze("_optout_log"))
     assert log.columns == ["run_id", "table", "key_kind", "keys_matched", "rows_deleted", "delta_version", "purged_at"]
     assert sorted((r["table"], r["keys_matched"], r["rows_deleted"]) for r in log.where("rows_deleted > 0").collect()) == [

@@ -4,10 +4,12 @@ acceptance 3; requirements 21-22). The staged tables are read with `deltalake`, 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from deltalake import DeltaTable
 from pycanon.anonymity import k_anonymity
@@ -24,7 +26,9 @@ K = 5
 
 @pytest.fixture(scope="module")
 def staged(spark, tmp_path_factory, generated):
-    """300 people; k=5 with a 30% limit so that both generalization and suppression happen."""
+    """300 people; k=5 with a 30% limit so that both generalization and suppression happen. The
+    notice (req 43) began after the data at one institution: its patients with no visit elsewhere
+    were never notified and are held back before k-anonymity."""
     tmp = tmp_path_factory.mktemp("kanon_medical")
     policy = (REPO / "conf" / "policies" / "anonymized.yaml").read_text(encoding="utf-8")
     policy = policy.replace("  k: 10 ", f"  k: {K}  ").replace("suppression_limit: 0.05", "suppression_limit: 0.3")
@@ -34,8 +38,16 @@ def staged(spark, tmp_path_factory, generated):
     mp.setenv("TOKUMEI_KEY_DEMO", "kanon-test-key-not-a-secret")
     try:
         assert ingest.main(["--input", str(generated(300, 1, 5)), "--warehouse", str(tmp / "wh")]) == 0
+        late, month_end = _late_institution(tmp / "wh")
+        conf = (REPO / "conf" / "pipeline.yaml").read_text(encoding="utf-8")
+        conf = conf.replace("  # started: 2024-04-01\n", "  started: 2000-01-01\n").replace(
+            '  # institutions: {"1312345678": 2024-06-01}\n', f"  institutions: {{'{late}': 2099-01-01}}\n")
+        assert "started: 2000-01-01" in conf and "2099-01-01" in conf
+        (tmp / "pipeline.yaml").write_text(conf, encoding="utf-8")
+        extraction = month_end + dt.timedelta(days=30)  # everyone else: exactly 30 days after the visit
         assert anonymize.main(["--warehouse", str(tmp / "wh"), "--release-id", "k", "--profile", "anonymized",
-                               "--policy", str(tmp / "anonymized.yaml")]) == 0
+                               "--policy", str(tmp / "anonymized.yaml"), "--conf", str(tmp / "pipeline.yaml"),
+                               "--extraction-date", extraction.isoformat()]) == 0
     finally:
         mp.undo()
     root = tmp / "wh" / "staging" / "k"
@@ -43,6 +55,29 @@ def staged(spark, tmp_path_factory, generated):
     tables = {p.name: DeltaTable(str(p)).to_pyarrow_table() for p in sorted((root / "tables").iterdir())}
     record["_root"] = str(root)
     return record, tables
+
+
+def _late_institution(wh: Path) -> tuple[str, dt.date]:
+    """A small institution of the generated claims, and the last day of their (one) service month."""
+    receipts = DeltaTable(str(wh / "bronze" / "receipts")).to_pandas(columns=["institution_code", "service_month"])
+    counts = receipts["institution_code"].value_counts()
+    month = receipts["service_month"].max()
+    month_end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
+    return str(counts[counts >= 3].index[-1]), month_end
+
+
+@pytest.mark.slow
+def test_req43_patients_never_notified_are_held_back_with_all_their_rows(staged):
+    record, tables = staged
+    wp = record["waiting_period"]
+    assert wp["applied"] and wp["wait_days"] == 30 and wp["institutions_with_own_date"] == 1
+    held = wp["patients_held_back"]
+    assert held > 0 and record["counts"]["patients_held_back"] == held and wp["rows_held_back"]["receipts"] > 0
+    for name in tables:  # held-back rows are counted as removed, nothing else is lost
+        assert wp["rows_held_back"].get(name, 0) <= record["counts"]["records_removed"].get(name, 0), name
+    m = record["kanon"]["metrics"]  # held back before k-anonymity: not counted in any class
+    assert m["patients_before"] == tables["patients"].num_rows + record["kanon"]["suppressed_patients"]
+    assert record["linkage"]["patients"] == m["patients_before"] + held  # every linked patient is accounted for
 
 
 @pytest.mark.slow
@@ -78,7 +113,8 @@ def test_req21_counts_add_up_and_the_record_holds_the_risk_metrics(staged):
     record, tables = staged
     kanon, m = record["kanon"], record["kanon"]["metrics"]
     released, suppressed = tables["patients"].num_rows, kanon["suppressed_patients"]
-    assert record["tables"]["patients"]["rows_in"] == m["patients_before"] == released + suppressed
+    held = record["counts"]["patients_held_back"]  # taken out before k-anonymity (req 43)
+    assert record["tables"]["patients"]["rows_in"] - held == m["patients_before"] == released + suppressed
     assert record["counts"]["patients"] == released and record["counts"]["patients_suppressed"] == suppressed
     assert kanon["suppressed_rows"]["patients"] == suppressed <= 0.3 * m["patients_before"]
     assert m["suppressed_share"] == pytest.approx(suppressed / m["patients_before"])
@@ -100,15 +136,15 @@ def test_req21_claim_columns_carrying_a_quasi_identifier_are_released_at_the_cho
     kanon = record["kanon"]
     carriers = kanon["carriers"]["receipts"]
     assert {c: v["quasi_identifier"] for c, v in carriers.items()} == {"age_band": "age_band", "sex": "sex", "pref_code": "area"}
-    assert kanon["levels"]["age_band"] > 0 and kanon["levels"]["area"] > 0  # else this test proves nothing
+    assert kanon["levels"]["age_band"] > 0  # else this test proves nothing (pref_code -> 地方: test_kanon_pipeline)
     policy, _ = load_policy(Path(record["policy"]["path"]))
     labels = chosen_labels(policy, kanon)
-    assert "関東" in labels["area"] and "13" not in labels["area"]  # level 1 of area: 地方
     receipts, patients = tables["receipts"].to_pandas(), tables["patients"].to_pandas()
     for col, info in carriers.items():
         assert set(receipts[col].dropna()) <= set(labels[info["quasi_identifier"]]), col
         assert info["level"] == kanon["levels"][info["quasi_identifier"]]
-    assert carriers["pref_code"]["cells_recoded"] == carriers["age_band"]["cells_recoded"] == len(receipts) > 0
+        if info["level"] > 0:  # every 5-year band of a claim became the chosen wider band
+            assert info["cells_recoded"] == len(receipts) > 0, col
     joined = receipts.merge(patients, on="pid", suffixes=("", "_patient"))
     assert len(joined) == len(receipts)
     assert (joined["sex"] == joined["sex_patient"]).all()  # the claim's sex is the patient's, at the same level
@@ -122,4 +158,7 @@ def test_req21_validation_checks_the_carriers_at_the_chosen_level(staged):
     result = json.loads((Path(record["_root"]) / "validation" / "receipts.json").read_text(encoding="utf-8"))
     in_set = {e["kwargs"]["column"]: e for e in result["expectations"] if e["expectation_type"] == "expect_column_values_to_be_in_set"}
     assert set(in_set) >= {"age_band", "sex", "pref_code"} and all(e["success"] for e in in_set.values())
-    assert "関東" in in_set["pref_code"]["kwargs"]["value_set"] and "13" not in in_set["pref_code"]["kwargs"]["value_set"]
+    policy, _ = load_policy(Path(record["policy"]["path"]))
+    labels = chosen_labels(policy, record["kanon"])
+    assert in_set["age_band"]["kwargs"]["value_set"] == list(labels["age_band"]) != list(age_band_labels(5, 90, 0))
+    assert in_set["pref_code"]["kwargs"]["value_set"] == list(labels["area"])

@@ -87,7 +87,9 @@ def test_req21_req22_suppressed_patients_and_all_their_rows_are_removed(spark):
     receipts = stage.frames["receipts"]
     kept = sorted(r["receipt_key"] for r in receipts.where(~F.col(DROP_ROW)).collect())
     assert kept == ["r1", "r5", "r6"]  # p7's two claims and p8's one are gone; the pid-less row is not
-    record = stage.record([{"table": "patients", "rows": len(out)}])
+    flagged = receipts.where(F.col("__removed_by_kanon")).count()  # apply_table counts this flag as it writes
+    assert flagged == 3
+    record = stage.record([{"table": "patients", "rows": len(out)}], {"receipts": {"rows_in": 6, "rows_removed_by": {"kanon": 3}}})
     assert record["suppressed_rows"] == {"patients": 2, "receipts": 3}
     assert record["levels"] == {"age_band": 0, "sex": 0, "area": 0} and record["k"] == 2
     m = record["metrics"]
@@ -100,7 +102,7 @@ def test_req21_req22_suppressed_patients_and_all_their_rows_are_removed(spark):
 
 def test_req21_without_suppression_the_patients_are_generalized_until_k_holds(spark):
     stage, _ = _stage(spark, k=2, suppression_limit=0.0)
-    assert stage.suppressed == 0 and stage.observations == {}
+    assert stage.suppressed == 0 and "__removed_by_kanon" not in stage.frames["receipts"].columns  # nothing to remove
     levels = stage.solution.summary["levels"]
     assert levels[0] == 3  # p7's unknown age joins the others only at `*`
     out = _released(stage)
@@ -151,3 +153,18 @@ def test_req21_distinct_l_diversity_where_the_policy_configures_it(spark):
     assert (record["l"], record["sensitive"]) == (2, "area") and record["quasi_identifiers"] == ["age_band", "sex"]
     assert k_anonymity(out, ["age_band", "sex"]) >= 2 and l_diversity(out, ["age_band", "sex"], ["area"]) >= 2
     stage.unpersist()
+
+
+def test_req21_a_carrier_column_is_recoded_with_the_patients_hierarchy_at_the_chosen_level(spark):
+    """receipts.pref_code carries `area`: at level 1 the 都道府県 becomes its 地方; a code outside the
+    hierarchy is released as `*`, never as itself; null stays null."""
+    from transforms.kanon.hierarchy import parse_hierarchy
+    from transforms.kanon.pipeline import recode_carriers, released_labels
+
+    area = parse_hierarchy("area", area_rows(["01", "13", "27"]), "test")
+    df = spark.createDataFrame([("13", "x"), ("01", "y"), ("99", "z"), (None, "w")], "pref_code string, other string")
+    out, obs = recode_carriers(df, {"pref_code": released_labels(area, 1)}, "receipts")
+    assert [tuple(r) for r in out.collect()] == [("関東", "x"), ("北海道", "y"), ("*", "z"), (None, "w")]
+    assert obs.get == {"pref_code": 3}
+    same, _ = recode_carriers(df, {"pref_code": released_labels(area, 0)}, "receipts")
+    assert [r[0] for r in same.collect()] == ["13", "01", "*", None]

@@ -2,9 +2,16 @@ import hashlib
 import hmac
 import random
 
+import pytest
 from pyspark.sql import functions as F
 
-from transforms.pseudonym import hmac_sha256_hex
+from transforms.pseudonym import hmac_sha256_hex, with_keys
+
+
+def _hmac(df, col, key):
+    """df.select(col's HMAC) with the key pads joined in as columns (never literals)."""
+    keyed, pads = with_keys(df, {"k": key})
+    return keyed.select(hmac_sha256_hex(col, pads["k"]).alias("h"))
 
 
 def _random_inputs(n: int, seed: int) -> list[str]:
@@ -17,15 +24,16 @@ def test_req15_hmac_equals_python_hmac_for_1000_inputs_including_japanese(spark)
     inputs = _random_inputs(1000, seed=1)
     for key in (b"k", b"a-32-byte-secret-key-for-tokumei", bytes(range(100))):  # short, typical, > block
         df = spark.createDataFrame([(i, s) for i, s in enumerate(inputs)], "i int, s string")
-        got = dict(df.select("i", hmac_sha256_hex(F.col("s"), key).alias("h")).collect())
+        keyed, pads = with_keys(df, {"k": key})
+        got = dict(keyed.select("i", hmac_sha256_hex(F.col("s"), pads["k"]).alias("h")).collect())
         want = {i: hmac.new(key, s.encode("utf-8"), hashlib.sha256).hexdigest() for i, s in enumerate(inputs)}
         assert got == want
 
 
 def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):
     df = spark.createDataFrame([("山田太郎",), (None,), ("1234567",)], "s string")
-    a = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), b"key-a")).collect()]
-    b = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), b"key-b")).collect()]
+    a = [r[0] for r in _hmac(df, F.col("s"), b"key-a").collect()]
+    b = [r[0] for r in _hmac(df, F.col("s"), b"key-b").collect()]
     assert a[1] is None and b[1] is None
     assert set(filter(None, a)).isdisjoint(filter(None, b))
 
@@ -42,6 +50,18 @@ def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeyp
     out = {}
     for key_id in ("recipient-a", "recipient-b"):
         key = load_key(KeySettings(key_id="unused"), key_id).material
-        out[key_id] = [r[0] for r in df.select(hmac_sha256_hex(F.col("s"), key)).collect()]
+        out[key_id] = [r[0] for r in _hmac(df, F.col("s"), key).collect()]
     assert len(set(out["recipient-a"])) == len(inputs)
     assert set(out["recipient-a"]).isdisjoint(out["recipient-b"])
+
+
+def test_req15_key_material_never_appears_in_a_plan(spark):
+    """Plans are shown in the Spark UI and written to event logs: an HMAC pad there is the key."""
+    from transforms.pseudonym import _pads
+
+    key = b"a-secret-that-must-not-leak"
+    df = spark.createDataFrame([("山田太郎",)], "s string")
+    plan = _hmac(df, F.col("s"), key)._jdf.queryExecution().toString().upper()
+    assert all(pad.hex().upper() not in plan for pad in _pads(key))
+    with pytest.raises(TypeError, match="never key bytes"):
+        hmac_sha256_hex(F.col("s"), key)  # type: ignore[arg-type]

@@ -31,6 +31,10 @@ def _stage(spark, wh: Warehouse, success: bool = True) -> None:
         "outputs": [{"table": "patients"}, {"table": "diagnoses"}],
         "labels": {"patients": {"pid": "仮名ID", "birth_ym": "生年月"}},
         "counts": {"patients_suppressed": 0},
+        "kanon": {"k": 10, "l": None, "suppression_limit": 0.05, "levels": {"age_band": 1, "sex": 0}, "suppressed_patients": 3,
+                  "metrics": {"prosecutor_risk_max_after": 0.1, "loss": 0.25},
+                  "carriers": {"receipts": {"pref_code": {"quasi_identifier": "area", "level": 1, "cells_recoded": 7}}}},
+        "waiting_period": {"applied": True, "extraction_date": "2026-01-31", "wait_days": 30, "patients_held_back": 4},
     }
     fs.write_json_atomic(wh.local_path(wh.staging(RID, "anonymize.json")), staged)
     summary = {"success": success, "expectations": 5, "failed": [] if success else ["patients: x"],
@@ -52,7 +56,12 @@ def test_publish_writes_tables_notices_lineage_and_manifest_last(spark, tmp_path
     notice = (root / "notices" / "作成時公表.md").read_text(encoding="utf-8")
     assert "生年月" in notice and "仮名ID" in notice and "傷病名コード" in notice
     assert "識別行為の禁止" in (root / "notices" / "明示.md").read_text(encoding="utf-8")
-    assert "リリース報告書" in (root / "report.html").read_text(encoding="utf-8")
+    report = (root / "report.html").read_text(encoding="utf-8")
+    assert "リリース報告書" in report
+    # reqs 21, 43: the risk and utility table tells the compliance officer what item 5 did
+    for words in ("再識別リスク（prosecutor, 最大）: 処理後", "age_band=1, sex=0", "receipts.pref_code→area（レベル1",
+                  "提供を保留した患者 4 人"):
+        assert words in report, words
     events = [json.loads(line) for line in (root / "lineage.jsonl").read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2

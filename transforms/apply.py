@@ -20,10 +20,11 @@ from transforms import dates, geo, identity, numeric, perturb, rare
 from transforms.hierarchy import with_hierarchy
 from transforms.linkage import derive_key
 from transforms.policy import PolicyError, Rule, TablePolicy
-from transforms.pseudonym import hmac_sha256_hex
+from transforms.pseudonym import KeyPads, hmac_sha256_hex, with_keys
 from transforms.table_stats import rule_metrics, stats_from_metrics
 
 DROP_ROW = "__drop_row"  # a caller may flag rows to remove (e.g. unlinked receipts); they are counted
+REMOVED_BY = "__removed_by_"  # + reason: a caller's flag of why a row is removed; counted per reason
 PRE_RECEIPT_KEY = "__pre_receipt_key"  # receipt_key's pseudonym, precomputed once per receipt by the caller
 _NORMALIZE = {
     "digits": identity.normalize_digits, "insurer": identity.normalize_insurer,
@@ -67,7 +68,7 @@ def check_schema(df: DataFrame, table: TablePolicy, with_pid: bool = True) -> No
     `with_pid=False` checks a raw bronze table, before `pid` is attached."""
     allowed = set(table.columns) | ({"pid"} if "pid" in table.derived else set()) | {DROP_ROW, PRE_RECEIPT_KEY}
     for col in df.columns:
-        if col not in allowed:
+        if col not in allowed and not col.startswith(REMOVED_BY):
             raise PolicyError(f"tables.{table.name}.{col}", f"column {col!r} of {table.name} has no rule "
                               f"(default-deny); ruled columns: {', '.join(sorted(table.columns))}")
     if with_pid and "pid" in table.derived and "pid" not in df.columns:
@@ -78,12 +79,13 @@ def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column 
     check_schema(df, table)
     rules = [(c, r) for c, r in table.columns.items() if c in df.columns]
     absent = [c for c in table.columns if c not in df.columns]
-    work, exprs, levels, notes = df, {}, {}, {}
+    work, pads = with_keys(df, _rule_keys(df, rules, ctx))  # key pads as columns, never plan literals
+    exprs, levels, notes = {}, {}, {}
     drop = F.col(DROP_ROW) if DROP_ROW in df.columns else F.lit(False)
     for col, rule in rules:
         if rule.method == "drop":
             continue
-        work, expr, note = _rule(df, work, table, col, rule, ctx, row_id)
+        work, expr, note = _rule(df, work, table, col, rule, ctx, row_id, pads.get(col))
         exprs[col] = expr
         if note:
             notes[col] = note
@@ -103,10 +105,12 @@ def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column 
             if rule.method == "rare" and rule["level_column"]:
                 outputs.append((f"{rule.output}_level", levels[col]))
     new = [e.alias(f"__n{i}") for i, (_, e) in enumerate(outputs)]
-    staged = work.select(*[F.col(c) for c, _ in rules], *new, drop.alias("__drop"))
+    reasons = [c for c in df.columns if c.startswith(REMOVED_BY)]
+    staged = work.select(*[F.col(c) for c, _ in rules], *new, drop.alias("__drop"), *reasons)
     index = {name: f"__n{i}" for i, (name, _) in enumerate(outputs)}
     obs = Observation(f"anonymize_{table.name}")
     metrics = [F.count(F.lit(1)).alias("rows"), F.sum(F.col("__drop").cast("long")).alias("rows_removed")]
+    metrics += [F.sum(F.coalesce(F.col(c), F.lit(False)).cast("long")).alias(f"removed_by:{c[len(REMOVED_BY):]}") for c in reasons]
     for i, (col, rule) in enumerate(rules):
         metrics += rule_metrics(i, col, rule, index.get(rule.output) if col in exprs else None)
     final = staged.observe(obs, *metrics).where(~F.col("__drop"))
@@ -114,9 +118,24 @@ def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column 
     return Applied(final, obs, rules, absent, notes)
 
 
+_KEY_PURPOSE = {"date_shift": "date_shift", "noise": "noise", "rank_swap": "rank_swap"}
+
+
+def _rule_keys(df: DataFrame, rules: list[tuple[str, Rule]], ctx: Context) -> dict[str, bytes]:
+    """The derived key of every keyed rule, by column."""
+    out = {}
+    for col, rule in rules:
+        if rule.method == "pseudonymize" and not (col == "receipt_key" and PRE_RECEIPT_KEY in df.columns):
+            out[col] = ctx.key(rule, f"column:{rule.params['domain'] or col}")
+        elif rule.method in _KEY_PURPOSE:
+            out[col] = ctx.key(rule, _KEY_PURPOSE[rule.method])
+    return out
+
+
 def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Rule, ctx: Context,
-          row_id: Column | None) -> tuple[DataFrame, Column, dict[str, Any] | None]:
-    """(frame, output expression, note) for one rule; frame-level steps add temporary columns."""
+          row_id: Column | None, key: KeyPads | None = None) -> tuple[DataFrame, Column, dict[str, Any] | None]:
+    """(frame, output expression, note) for one rule; frame-level steps add temporary columns.
+    `key`: the pads of the rule's key in `work` (keyed methods)."""
     m, p, c = rule.method, rule.params, F.col(col)
     dtype = df.schema[col].dataType
     tmp = f"__o_{col}"
@@ -126,7 +145,8 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         if col == "receipt_key" and PRE_RECEIPT_KEY in df.columns:  # the caller computed it with this rule's key
             return work, F.col(PRE_RECEIPT_KEY), None
         norm = _NORMALIZE.get(p["normalize"], lambda x: x)(c.cast("string"))
-        return work, hmac_sha256_hex(norm, ctx.key(rule, f"column:{p['domain'] or col}")), None
+        assert key is not None
+        return work, hmac_sha256_hex(norm, key), None
     if m in ("generalize_date", "age", "age_band"):
         at = F.col(p["at"]) if p.get("at") else None
         if m == "generalize_date":
@@ -137,7 +157,8 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
             return work, dates.age(c, at, p.get("top")), None
         return work, dates.age_band(c, at, p["width"], p.get("top")), None
     if m == "date_shift":
-        return work, dates.shift_date(c, dates.shift_days(F.col("pid"), ctx.key(rule, "date_shift"), p["max_days"])), None
+        assert key is not None
+        return work, dates.shift_date(c, dates.shift_days(F.col("pid"), key, p["max_days"])), None
     if m == "clip":
         return _clip(df, work, col, rule)
     if m == "round":
@@ -166,13 +187,14 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
     if row_id is None and m in ("noise", "rank_swap"):
         raise ValueError(f"{table.name}.{col}: {m} needs a row identity")
     if m == "noise":
-        out = perturb.add_noise(c, row_id, ctx.key(rule, "noise"), p["scale"], p["distribution"], p["seed"])  # type: ignore[arg-type]
+        assert key is not None
+        out = perturb.add_noise(c, row_id, key, p["scale"], p["distribution"], p["seed"])  # type: ignore[arg-type]
         out = numeric.round_to(out, p["round_to"]) if p.get("round_to") else out
         return work, _same_type(out, dtype), None
     if m == "microaggregate":
         return perturb.microaggregate(work, col, tmp, p["k"], p["max_distinct"]), _same_type(F.col(tmp), dtype), None
     if m == "rank_swap":
-        key = ctx.key(rule, "rank_swap")
+        assert key is not None
         return perturb.rank_swap(work, col, tmp, row_id, key, p["p"], p["seed"], p["max_distinct"]), F.col(tmp), None  # type: ignore[arg-type]
     raise PolicyError(f"tables.{table.name}.{col}", f"method {m!r} is declared but not implemented")  # pragma: no cover
 

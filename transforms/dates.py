@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from transforms.pseudonym import hmac_sha256_hex
+from transforms.pseudonym import KeyPads, hmac_sha256_hex
 
 UNITS = ("year", "quarter", "year_month")
 
@@ -67,7 +67,7 @@ def generalize_birth(birth: Column, unit: str, at: Column | None = None, top: in
     return F.when(age_at(birth, at) < top, out)
 
 
-def shift_days(pid: Column, key: bytes, max_days: int) -> Column:
+def shift_days(pid: Column, key: KeyPads, max_days: int) -> Column:
     """A per-patient offset in [-max_days, max_days] from a keyed hash of the pseudonymous id.
 
     Every date of a patient moves by the same offset, so intervals within a patient are kept

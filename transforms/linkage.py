@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.identity import id1_source, id2_source, normalize_width
-from transforms.pseudonym import hmac_sha256_hex
+from transforms.pseudonym import hmac_sha256_hex, with_keys
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
@@ -116,12 +116,13 @@ def link_patients(
     labels, converged = _propagate(edges, hcols, rounds)
     on = [nodes[h].eqNullSafe(labels[h]) for h in hcols]
     joined = nodes.join(F.broadcast(labels), on, "left").select("node", "__label")
+    joined, pads = with_keys(joined, {"pid": derive_key(key, "pid-label"),
+                                      **({"node": node_pseudonym_key} if node_pseudonym_key else {})})
     linked = F.col("__label").isNotNull()
-    pid_key = derive_key(key, "pid-label")
-    single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pid_key)
-    pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pid_key))
+    single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pads["pid"])
+    pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pads["pid"]))
     pid = pid.otherwise(single if unlinked == "singleton" else F.lit(None))
-    extra = [hmac_sha256_hex(F.col("node"), node_pseudonym_key).alias(node_pseudonym)] if node_pseudonym_key else []
+    extra = [hmac_sha256_hex(F.col("node"), pads["node"]).alias(node_pseudonym)] if node_pseudonym_key else []
     out = joined.select("node", pid.alias("pid"), linked.alias("linked"), F.lit(converged).alias("converged"), *extra)
     out = out.persist(StorageLevel.MEMORY_AND_DISK)
     out.count()

@@ -53,12 +53,19 @@ def _node_keys(node: F.Column) -> list[F.Column]:
     return [F.xxhash64(node).alias("__k1"), F.xxhash64(F.lit("\u001fk2"), node).alias("__k2")]
 
 
+def materialized(df: DataFrame) -> DataFrame:
+    """`df` computed now and kept (memory, then disk) with its lineage cut: plans that join it see a
+    scan of its rows, not the plan that made them. Every table joins the pid map and the lists of
+    removed patients; with their lineage, each table's plan would repeat the linkage, the patient
+    facts and the k-anonymity search, and the plans grew until the driver ran out of memory."""
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+
+
 def join_map(pids: DataFrame) -> DataFrame:
-    """The pid map in the compact form every table joins (cached): (__k1, __k2, __pid[, __pre]),
+    """The pid map in the compact form every table joins (materialized): (__k1, __k2, __pid[, __pre]),
     pseudonyms as 32 raw bytes instead of 64 hex characters, so broadcasting it stays cheap."""
     extra = [F.unhex(PRE_RECEIPT_KEY).alias("__pre")] if PRE_RECEIPT_KEY in pids.columns else []
-    out = pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra)
-    return out.persist(StorageLevel.MEMORY_AND_DISK)
+    return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra))
 
 
 def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, broadcast: bool = False) -> DataFrame:

@@ -13,12 +13,12 @@ import math
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.pseudonym import hmac_sha256_hex
+from transforms.pseudonym import KeyPads, hmac_sha256_hex
 
 _2_52 = float(2**52)
 
 
-def keyed_uniforms(row_id: Column, key: bytes, salt: str) -> tuple[Column, Column]:
+def keyed_uniforms(row_id: Column, key: KeyPads, salt: str) -> tuple[Column, Column]:
     """Two independent uniforms in (0, 1) from HMAC(key, salt + row id): 52 bits each."""
     h = hmac_sha256_hex(F.concat(F.lit(salt + "\u001f"), row_id.cast("string")), key)
     u1 = (F.conv(F.substring(h, 1, 13), 16, 10).cast("double") + 0.5) / _2_52
@@ -26,7 +26,7 @@ def keyed_uniforms(row_id: Column, key: bytes, salt: str) -> tuple[Column, Colum
     return u1, u2
 
 
-def add_noise(col: Column, row_id: Column, key: bytes, scale: float, distribution: str = "laplace", seed: int = 0) -> Column:
+def add_noise(col: Column, row_id: Column, key: KeyPads, scale: float, distribution: str = "laplace", seed: int = 0) -> Column:
     """col + Laplace(0, scale) or + Normal(0, scale) noise; null stays null."""
     if scale <= 0:
         raise ValueError("scale must be > 0")
@@ -82,7 +82,7 @@ def microaggregate(df: DataFrame, column: str, out: str, k: int, max_distinct: i
 
 
 def rank_swap(
-    df: DataFrame, column: str, out: str, row_id: Column, key: bytes, p: float, seed: int = 0, max_distinct: int = 1_000_000
+    df: DataFrame, column: str, out: str, row_id: Column, key: KeyPads, p: float, seed: int = 0, max_distinct: int = 1_000_000
 ) -> DataFrame:
     """Rank swapping within p%: records sorted by value are cut into blocks of w = p% of n ranks and
     the values are permuted at random inside each block, so no value moves more than p% of the

@@ -60,5 +60,7 @@ def stats_from_metrics(
     return {
         "rows_in": int(metrics.get("rows") or 0),
         "rows_removed": int(metrics.get("rows_removed") or 0),
+        # rows removed for a caller's reason (k-anonymity, the waiting period), counted in the same pass
+        "rows_removed_by": {k.split(":", 1)[1]: int(v or 0) for k, v in metrics.items() if k.startswith("removed_by:")},
         "columns": columns,
     }

@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from transforms.apply import DROP_ROW, Applied, Context, apply_table
+from transforms.apply import DROP_ROW, REMOVED_BY, Applied, Context, apply_table
 from transforms.kanon.hierarchy import SUPPRESSED, Hierarchy
 from transforms.kanon.histogram import COUNT, col, encode_histogram, qi_histogram
 from transforms.kanon.medical import UNKNOWN
@@ -106,16 +106,15 @@ def split_patients(patients: DataFrame, mapping: DataFrame, qi: Sequence[str]) -
     return released, joined.where(F.col(FLAG)).select("pid")
 
 
-def mark_suppressed(df: DataFrame, pids: DataFrame, name: str, broadcast: bool) -> tuple[DataFrame, Observation]:
-    """Flag the rows of suppressed patients for removal (DROP_ROW); the observation counts them
-    in the pass that writes the table."""
-    right = pids.select("pid", F.lit(True).alias(FLAG))
+def mark_suppressed(df: DataFrame, pids: DataFrame, broadcast: bool, reason: str = "kanon") -> DataFrame:
+    """Flag the rows of the patients in `pids` for removal (DROP_ROW), with the reason column
+    `__removed_by_<reason>` that apply_table counts in the pass that writes the table."""
+    flag = f"{REMOVED_BY}{reason}"
+    right = pids.select("pid", F.lit(True).alias(flag))
     joined = df.join(F.broadcast(right) if broadcast else right, on="pid", how="left")
-    hit = F.coalesce(F.col(FLAG), F.lit(False))
+    hit = F.coalesce(F.col(flag), F.lit(False))
     before = F.coalesce(F.col(DROP_ROW), F.lit(False)) if DROP_ROW in df.columns else F.lit(False)
-    obs = Observation(f"kanon_suppressed_{name}")
-    marked = joined.observe(obs, F.sum(hit.cast("long")).alias("rows")).withColumn(DROP_ROW, before | hit)
-    return marked.select(*df.columns, *([] if DROP_ROW in df.columns else [DROP_ROW])), obs
+    return joined.select(*[c for c in df.columns if c != DROP_ROW], (before | hit).alias(DROP_ROW), hit.alias(flag))
 
 
 def released_labels(hierarchy: Hierarchy, level: int) -> dict[str, str | None]:
