@@ -66,8 +66,9 @@ def position_files(
         facts.encoding_evidence[sha256] = f"utf8_lines={r['utf8_lines']},non_utf8_lines={r['non_utf8_lines']}"
         facts.eof_mark[sha256] = bool(r["ends_with_eof"])
         if r["utf8_lines"] and r["non_utf8_lines"] and r["block_start"] == 0:
-            # Not guessed silently: the minority lines may be mojibake; the ledger keeps the evidence too.
-            log.warning("%s: mixed encodings (%d UTF-8 lines, %d not UTF-8); read as %s",
+            # Not guessed silently: lines of the other encoding are rejected (undecodable_bytes, with a
+            # detail saying which); the ledger keeps the evidence too.
+            log.warning("%s: mixed encodings (%d UTF-8 lines, %d not UTF-8); read as %s, lines of the other go to rejects",
                         r["file_path"], r["utf8_lines"], r["non_utf8_lines"], r["encoding"])
     return facts
 

@@ -16,6 +16,7 @@ from jobs.ingest_files import SourceFile
 from jobs.ingest_report import version_info
 from jobs.warehouse import Warehouse
 from transforms.uke_layout import LAYOUTS
+from transforms.uke_read import FOREIGN_UTF8
 
 FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
 BAD = Path(__file__).parent / "data" / "uke_bad"
@@ -43,6 +44,7 @@ EXPECTED_REJECTS = {
     "16_unknown_era_code.UKE": {4: "invalid_date"},
     "17_impossible_service_month.UKE": {2: "impossible_date", 3: "parent_rejected", 4: "parent_rejected"},
     "18_eof_mark_mid_file.UKE": {4: "empty_line"},
+    "19_utf8_line_in_cp932_file.UKE": {4: "undecodable_bytes"},  # one line of another encoding
 }
 
 
@@ -140,6 +142,8 @@ def test_corrupt_corpus_lands_in_rejects_with_reasons_and_good_lines_ingest(spar
         reason for file in got.values() for reason in file.values()}
     bad_rows = {r["line_no"]: r for r in rejects if by_sha[r["file_sha256"]] == "bad/09_undecodable_bytes.UKE"}
     assert bad_rows[4]["raw_hex"].endswith("FFFE85402C2C") and "\ufffd" in bad_rows[4]["raw_text"]
+    foreign = next(r for r in rejects if by_sha[r["file_sha256"]] == "bad/19_utf8_line_in_cp932_file.UKE")
+    assert (foreign["raw_text"], foreign["detail"]) == ("CO,,,1,追記：別システムからの行", FOREIGN_UTF8)
     # The good lines of the same files are in bronze: e.g. 10_bad_number_points keeps its other SI.
     row = ledger["bad/10_bad_number_points.UKE"]
     assert dict(row["record_counts"]) == {"IR": 1, "RE": 1, "HO": 1, "SY": 1, "SI": 1, "GO": 1}
@@ -165,8 +169,8 @@ def test_reingest_adds_nothing(spark, ingested):
     summary = run_ingest(spark, str(ingested["root"]), wh.root)
     after = {t: _table(spark, wh, t).count() for t in [*TABLES, "_rejects", "_files"]}
     assert summary["files_new"] == 0 and summary["files_already_ingested"] == summary["files_found"]
-    # 3 copies of the fixture, 16 good corpus RE, 3 small files, 1 all-record-types file
-    assert after == before and before["receipts"] == 75 * 3 + 16 + 2 + 1 + 1
+    # 3 copies of the fixture, 17 good corpus RE, 3 small files, 1 all-record-types file
+    assert after == before and before["receipts"] == 75 * 3 + 17 + 2 + 1 + 1
 
 
 def test_changed_file_under_the_same_name_is_a_new_version(spark, ingested):

@@ -16,9 +16,9 @@ def _parse(lines, layout):
 
 
 def _lines(spark, texts, ordinal=1):
-    rows = [(SHA, "/in/x.UKE", i + 2, ordinal, False, t, False, None) for i, t in enumerate(texts)]
+    rows = [(SHA, "/in/x.UKE", i + 2, ordinal, False, t, None, None) for i, t in enumerate(texts)]
     schema = ("file_sha256 string, file_path string, line_no long, receipt_ordinal long, after_go boolean, "
-              "text string, undecodable boolean, raw_hex string")
+              "text string, undecodable string, raw_hex string")
     df = spark.createDataFrame(rows, schema)
     assert tuple(df.columns) == LINE_COLUMNS
     return df
@@ -91,11 +91,11 @@ def test_bigint_fields_hold_what_int_fields_cannot(spark):
 
 def test_structural_checks_come_before_field_checks(spark):
     schema = ("file_sha256 string, file_path string, line_no long, receipt_ordinal long, after_go boolean, "
-              "text string, undecodable boolean, raw_hex string")
+              "text string, undecodable string, raw_hex string")
     rows = [
-        (SHA, "/x", 2, 0, False, "SY,2500013,bad,1", False, None),  # before any RE
-        (SHA, "/x", 9, 1, True, "SY,2500013,20211001,1", False, None),  # after GO
-        (SHA, "/x", 5, 1, False, "SY,2500013,\ufffd,1", True, "5359"),  # undecodable wins
+        (SHA, "/x", 2, 0, False, "SY,2500013,bad,1", None, None),  # before any RE
+        (SHA, "/x", 9, 1, True, "SY,2500013,20211001,1", None, None),  # after GO
+        (SHA, "/x", 5, 1, False, "SY,2500013,\ufffd,1", "bytes that do not decode as CP932", "5359"),  # undecodable wins
     ]
     parsed = _parse(spark.createDataFrame(rows, schema), LAYOUTS["SY"])
     got = sorted((r["line_no"], r["reason"], r["raw_hex"]) for r in select_rejected(parsed).collect())

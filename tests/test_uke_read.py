@@ -4,8 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
-from transforms.uke_read import block_stats, file_layout, position_lines, select_raw_lines
+from transforms.uke_read import FOREIGN_UTF8, block_stats, file_layout, position_lines, select_raw_lines
 
 FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
 
@@ -73,7 +74,7 @@ def test_utf8_lf_bom_and_eof_mark_variants_read_the_same_text(spark, small_block
         "cp932_lf_eof.UKE": ("cp932", True, 637),  # the EOF mark is a line that position_lines drops
         "utf8_bom_lf.UKE": ("utf-8", False, 636),
     }
-    assert lines.where("undecodable").count() == 0
+    assert lines.where(F.col("undecodable").isNotNull()).count() == 0
 
 
 def test_bytes_that_do_not_decode_are_flagged_with_their_hex(spark, small_blocks, tmp_path):
@@ -81,21 +82,28 @@ def test_bytes_that_do_not_decode_are_flagged_with_their_hex(spark, small_blocks
     path.write_bytes("IR,1,13\r\nRE,1,1112\r\nSY,テスト".encode("cp932") + b"\xff\r\n")
     _, lines = _positioned(spark, [path])
     rows = [(r["line_no"], r["undecodable"], r["raw_hex"]) for r in lines.orderBy("line_no").collect()]
-    assert rows == [(1, False, None), (2, False, None), (3, True, "53592C836583588367FF")]
+    assert rows == [(1, None, None), (2, None, None), (3, "bytes that do not decode as CP932", "53592C836583588367FF")]
 
 
-def test_forced_encoding_overrides_the_vote(spark, small_blocks, tmp_path):
-    path = tmp_path / "u.UKE"
-    path.write_bytes("IR,1,13\r\nRE,1,1112,202110,テスト\r\n".encode())
-    layout, lines = _positioned(spark, [path], encoding="cp932")
+def test_forced_encoding_overrides_the_vote_and_lines_of_the_other_encoding_are_flagged(spark, small_blocks, tmp_path):
+    utf8, cp932 = tmp_path / "u.UKE", tmp_path / "s.UKE"
+    utf8.write_bytes("IR,1,13\r\nRE,1,1112,202110,テスト\r\n".encode())
+    cp932.write_bytes("IR,1,13\r\nRE,1,1112,202110,テスト\r\n".encode("cp932"))
+    layout, lines = _positioned(spark, [utf8], encoding="cp932")
     assert layout.first()["encoding"] == "cp932"
-    assert lines.where("line_no = 2").first()["text"] != "RE,1,1112,202110,テスト"
+    row = lines.where("line_no = 2").first()  # not parsed as mojibake: flagged, shown as what it is
+    assert (row["undecodable"], row["text"]) == (FOREIGN_UTF8, "RE,1,1112,202110,テスト")
+    layout, lines = _positioned(spark, [cp932], encoding="utf-8")
+    assert layout.first()["encoding"] == "utf-8"
+    assert lines.where("line_no = 2").first()["undecodable"] == "bytes that do not decode as UTF-8"
 
 
-def test_a_file_of_mixed_encodings_is_decided_by_majority_and_the_evidence_is_kept(spark, small_blocks, tmp_path):
+def test_a_utf8_line_inside_a_cp932_file_is_flagged_line_by_line(spark, small_blocks, tmp_path):
+    # Half-width kana in CP932 can be valid UTF-8 by chance (0xC3 0xBD = "ﾃｽ"): that line is CP932.
     path = tmp_path / "mixed.UKE"
-    path.write_bytes(b"IR,1,13\r\n" + "RE,1,1112,202110,テスト\r\n".encode() + "SY,テスト\r\nCO,注記\r\n".encode("cp932"))
+    path.write_bytes(b"IR,1,13\r\n" + "RE,1,1112,202110,テスト\r\n".encode() + "SY,テスト\r\nCO,注記\r\nCO,ﾃｽ\r\n".encode("cp932"))
     layout, lines = _positioned(spark, [path])
     row = layout.first()
-    assert (row["encoding"], row["utf8_lines"], row["non_utf8_lines"], row["file_lines"]) == ("cp932", 1, 2, 4)
-    assert [r["text"] for r in lines.where("line_no >= 3").orderBy("line_no").collect()] == ["SY,テスト", "CO,注記"]
+    assert (row["encoding"], row["utf8_lines"], row["non_utf8_lines"], row["file_lines"]) == ("cp932", 2, 2, 5)
+    got = [(r["line_no"], r["text"], r["undecodable"]) for r in lines.where("line_no >= 2").orderBy("line_no").collect()]
+    assert got == [(2, "RE,1,1112,202110,テスト", FOREIGN_UTF8), (3, "SY,テスト", None), (4, "CO,注記", None), (5, "CO,ﾃｽ", None)]

@@ -93,7 +93,7 @@ def parse_clinical(lines: DataFrame, layout: ClinicalLayout) -> DataFrame:
     data = lines.where(F.col("line_no") > (1 if layout.header else 0))
     parsed = data.select("*", F.from_csv(F.col("text"), schema, options).alias("_row"))
     problems = [
-        problem("undecodable_bytes", F.col("undecodable")),
+        problem("undecodable_bytes", F.col("undecodable").isNotNull(), F.col("undecodable")),
         problem("empty_line", F.col("text") == ""),
         problem("too_many_fields", F.col(f"_row.{_EXTRA}").isNotNull(), f"more than {len(layout.columns)} fields"),
     ]

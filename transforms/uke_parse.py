@@ -82,7 +82,7 @@ def _structural_problems(layout: RecordLayout) -> list[Column]:
     rtype = layout.record_type
     misplaced = F.col("after_go") | (F.lit(rtype == "IR") & (F.col("line_no") != 1))
     problems = [
-        problem("undecodable_bytes", F.col("undecodable")),
+        problem("undecodable_bytes", F.col("undecodable").isNotNull(), F.col("undecodable")),
         problem("misplaced_record", misplaced, "IR must be line 1; nothing may follow GO"),
     ]
     if rtype in CHILD_TYPES:

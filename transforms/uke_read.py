@@ -95,12 +95,26 @@ def file_layout(stats: DataFrame, encoding: str = "auto") -> DataFrame:
     )
 
 
+# Full-width Japanese (CJK punctuation, kana, kanji, full-width forms): 3-byte UTF-8 sequences. A CP932
+# line whose bytes happen to be valid UTF-8 (runs of half-width kana can be) decodes to Latin letters.
+_JAPANESE = "[\u3000-\u30ff\u4e00-\u9fff\uff01-\uff5e]"
+UNDECODABLE = "bytes that do not decode as %s"
+FOREIGN_UTF8 = "a UTF-8 line in a CP932 file (raw_text shows it as UTF-8)"
+
+
 def _decode(raw: Column, encoding: Column, first_line: Column) -> tuple[Column, Column]:
-    """(text, undecodable) for one line in its file's encoding; BOM and trailing 0x1A removed."""
+    """(text, undecodable) for one line in its file's encoding; BOM and trailing 0x1A removed.
+
+    `undecodable` is null for a good line, else what is wrong (the reject's detail): bytes that do
+    not decode, or a line of Japanese in UTF-8 inside a CP932 file (a file concatenated from two
+    sources). Such a line decodes as CP932 to mojibake, so it is rejected, never parsed."""
     cp932 = F.decode(raw.cast("binary"), "windows-31j")
-    utf8 = F.when(F.is_valid_utf8(raw), raw)
-    text = F.when(encoding == "utf-8", utf8).otherwise(cp932)
-    undecodable = text.isNull() | F.contains(text, F.lit("\ufffd"))
+    as_utf8 = F.when(F.is_valid_utf8(raw), raw)
+    text = F.when(encoding == "utf-8", as_utf8).otherwise(cp932)
+    foreign = (encoding != "utf-8") & F.coalesce(as_utf8.rlike(_JAPANESE), F.lit(False))
+    bad = text.isNull() | F.contains(text, F.lit("\ufffd"))
+    undecodable = F.when(foreign, F.lit(FOREIGN_UTF8)).when(bad, F.format_string(UNDECODABLE, F.upper(encoding)))
+    text = F.when(foreign, as_utf8).otherwise(text)
     text = F.when(first_line, F.regexp_replace(text, "^\ufeff", "")).otherwise(text)
     return F.rtrim(F.coalesce(text, F.decode(raw.cast("binary"), "UTF-8")), F.lit(_EOF)), undecodable
 
@@ -137,7 +151,7 @@ def position_lines(raw: DataFrame, layout: DataFrame, files: DataFrame) -> DataF
         "after_go",
         text.alias("text"),
         undecodable.alias("undecodable"),
-        F.when(undecodable, F.hex(F.col("raw").cast("binary"))).alias("raw_hex"),
+        F.when(undecodable.isNotNull(), F.hex(F.col("raw").cast("binary"))).alias("raw_hex"),
         F.when(rid.isin(*LAYOUTS), rid).otherwise(F.lit(OTHER)).alias("record_type"),
     )
 
@@ -146,7 +160,7 @@ def other_lines_problem(lines: DataFrame) -> DataFrame:
     """Lines in the OTHER partition: undecodable, blank, or an unknown record id -> `_rejects` shape."""
     rid = record_id(F.col("text"))
     reason = (
-        F.when(F.col("undecodable"), "undecodable_bytes")
+        F.when(F.col("undecodable").isNotNull(), "undecodable_bytes")
         .when(F.col("text") == "", "empty_line")
         .otherwise("unknown_record_type")
     )
@@ -156,7 +170,8 @@ def other_lines_problem(lines: DataFrame) -> DataFrame:
         F.col("line_no").cast("int").alias("line_no"),
         F.substring(rid, 1, 20).alias("record_type"),
         reason.alias("reason"),
-        F.when(reason == "unknown_record_type", F.concat(F.lit("record id "), F.substring(rid, 1, 20))).alias("detail"),
+        F.when(reason == "unknown_record_type", F.concat(F.lit("record id "), F.substring(rid, 1, 20)))
+        .otherwise(F.col("undecodable")).alias("detail"),
         F.col("text").alias("raw_text"),
         "raw_hex",
     )
