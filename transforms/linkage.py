@@ -17,7 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.identity import id1_source, id2_source, normalize_width
+from transforms.identity import id1_of_parts, id2_of_parts, normalize_width, with_id_parts
 from transforms.pseudonym import hmac_sha256_hex, with_keys
 
 
@@ -79,10 +79,10 @@ def sex_code(col: Column) -> Column:
 
 def _identities(df: DataFrame, node: Column, keep: list[str] | None = None) -> DataFrame:
     c = F.col
-    sex = sex_code(c("sex"))
-    id1 = id1_source(c("insurer_no"), c("card_symbol"), c("card_number"), c("branch_no"), c("birth_date"), sex)
-    id2 = id2_source(c("kana_name"), c("birth_date"), sex)
-    return df.select(node.cast("string").alias("node"), id1.alias("id1"), id2.alias("id2"), *(keep or []))
+    parts = with_id_parts(df, c("insurer_no"), c("card_symbol"), c("card_number"), c("branch_no"), c("birth_date"),
+                          sex_code(c("sex")), c("kana_name"))
+    return parts.select(node.cast("string").alias("node"), id1_of_parts().alias("id1"), id2_of_parts().alias("id2"),
+                        *(keep or []))
 
 
 def link_patients(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.identity import id1_source, id2_source
+from transforms.identity import id1_of_parts, id2_of_parts, with_id_parts
 
 IDENTITY_COLUMNS = ("insurer_no", "card_symbol", "card_number", "branch_no", "birth_date", "sex", "kana_name")
 # Requirement 45: every stop request has a written confirmation (旧31条); the registry row links it.
@@ -72,12 +72,9 @@ def identity_sources(df: DataFrame, key_cols: Sequence[str]) -> DataFrame:
     """key_cols + one `identity` row per ID1 (with and without 枝番) and ID2 that can be formed."""
     _require(df, [*key_cols, *IDENTITY_COLUMNS], "identity_sources")
     c = {name: F.col(name) for name in IDENTITY_COLUMNS}
-    c["sex"] = sex_code(c["sex"])
-    ids = F.array(
-        id1_source(c["insurer_no"], c["card_symbol"], c["card_number"], c["branch_no"], c["birth_date"], c["sex"]),
-        id1_source(c["insurer_no"], c["card_symbol"], c["card_number"], F.lit(None), c["birth_date"], c["sex"]),
-        id2_source(c["kana_name"], c["birth_date"], c["sex"]),
-    )
+    df = with_id_parts(df, c["insurer_no"], c["card_symbol"], c["card_number"], c["branch_no"], c["birth_date"],
+                       sex_code(c["sex"]), c["kana_name"])
+    ids = F.array(id1_of_parts(), id1_of_parts(with_branch=False), id2_of_parts())
     out = df.select(*key_cols, F.explode(ids).alias("identity"))
     return out.where(F.col("identity").isNotNull()).distinct()
 
