@@ -1,6 +1,8 @@
 """停止の求め (requirements 42, 44, 45): opted-out people are absent from every bronze table, with counts."""
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -224,3 +226,25 @@ def test_req44_after_vacuum_time_travel_cannot_return_purged_rows(spark, later):
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
     with pytest.raises(Exception, match="(?i)not.*exist|FileNotFound|DELTA_FILE"):
         spark.read.format("delta").option("versionAsOf", deleted_at - 1).load(wh.bronze("receipts")).collect()
+
+
+def test_req42a_opted_out_patients_are_in_no_release_table(spark, opted, tmp_path, monkeypatch):
+    """Downstream of bronze: a release staged from the opted warehouse holds 佐藤 alone (k=1 here)."""
+    from test_anon_bronze import write_test_conf
+
+    from jobs.anonymize import main as anonymize_main
+
+    paths = write_test_conf(tmp_path / "conf")
+    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "optout-test-key-not-a-secret")
+    wh = opted["wh"]
+    assert anonymize_main(["--warehouse", wh.root, "--release-id", "r-optout", "--profile", "anonymized",
+                           "--conf", str(paths["conf"]), "--extraction-date", "2025-06-01"]) == 0
+    record = json.loads(Path(wh.local_path(wh.staging("r-optout", "anonymize.json"))).read_text(encoding="utf-8"))
+    rows = {o["table"]: o["rows"] for o in record["outputs"]}
+    assert (rows["patients"], rows["receipts"], rows["labs"]) == (1, 1, 1)
+    assert record["linkage"]["patients"] == 1  # 佐藤's receipt and clinical record, one person
+    for out in record["outputs"]:
+        df = spark.read.format("delta").load(out["path"])
+        text_cols = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]
+        for row in df.select(*text_cols).collect():
+            assert not any(s in v for v in filter(None, row) for s in SECRETS), (out["table"], row)

@@ -114,14 +114,18 @@ def patient_facts(
                             F.lit(None).cast("string").alias("address"))
         return out.select(*FACT_COLUMNS)
     order = F.concat_ws("\u001f", F.col("institution_code").cast("string"), F.col("patient_id").cast("string"))
+
+    def column(name: str, dtype: str = "string") -> F.Column:  # an extract's layout may leave a column out
+        return F.col(name) if name in clinical.columns else F.lit(None).cast(dtype)
+
     extract = (
         clinical.where(F.col("pid").isNotNull())
         .groupBy("pid")
         .agg(
-            F.min_by(sex_code(F.col("sex")), order).alias("x_sex"),
-            F.min_by("birth_date", order).alias("x_birth"),
-            F.min_by("postal_code", order).alias("postal_code"),
-            F.min_by("address", order).alias("address"),
+            F.min_by(sex_code(column("sex")), order).alias("x_sex"),
+            F.min_by(column("birth_date", "date"), order).alias("x_birth"),
+            F.min_by(column("postal_code"), order).alias("postal_code"),
+            F.min_by(column("address"), order).alias("address"),
         )
     )
     both = claims.join(extract, "pid", "full_outer")
