@@ -111,7 +111,8 @@ def _decode(raw: Column, encoding: Column, first_line: Column) -> tuple[Column, 
     cp932 = F.decode(raw.cast("binary"), "windows-31j")
     as_utf8 = F.when(F.is_valid_utf8(raw), raw)
     text = F.when(encoding == "utf-8", as_utf8).otherwise(cp932)
-    foreign = (encoding != "utf-8") & F.coalesce(as_utf8.rlike(_JAPANESE), F.lit(False))
+    multibyte = F.octet_length(raw) != F.char_length(raw)  # cheap, and false for the many ASCII-only lines
+    foreign = (encoding != "utf-8") & multibyte & F.coalesce(as_utf8.rlike(_JAPANESE), F.lit(False))
     bad = text.isNull() | F.contains(text, F.lit("\ufffd"))
     undecodable = F.when(foreign, F.lit(FOREIGN_UTF8)).when(bad, F.format_string(UNDECODABLE, F.upper(encoding)))
     text = F.when(foreign, as_utf8).otherwise(text)
