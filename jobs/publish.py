@@ -20,7 +20,14 @@ from pyspark.sql import SparkSession
 
 from jobs import fs, report
 from jobs.config import PipelineConfig, load_pipeline
-from jobs.delta_io import last_commit, read_delta, set_properties, table_version, written_rows
+from jobs.delta_io import (
+    RELEASE_COMPRESSION,
+    last_commit,
+    read_delta,
+    set_properties,
+    table_version,
+    written_rows,
+)
 from jobs.errors import InputError, RefusedError, entrypoint
 from jobs.lineage import DatasetRef, stage_events
 from jobs.manifest import build_manifest, release_items
@@ -74,7 +81,7 @@ def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id:
                 raise RefusedError(f"staged table {table} changed after validation; run `tokumei validate` again")
             target = wh.release_table(release_id, table)
             df = read_delta(spark, source, version["delta_version"])
-            df.write.format("delta").mode("errorifexists").save(target)
+            df.write.format("delta").mode("errorifexists").option("compression", RELEASE_COMPRESSION).save(target)
             rows = written_rows(last_commit(spark, target))
             # Requirement 29: the legal class travels with the table, visible to any Delta reader.
             set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})

