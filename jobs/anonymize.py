@@ -28,7 +28,7 @@ from jobs import fs
 from jobs.anonymize_kanon import KAnonStage, kanon_stage
 from jobs.anonymize_notice import WaitingPeriod, today_jst, waiting_period
 from jobs.config import ConfigError, PipelineConfig, load_pipeline
-from jobs.delta_io import RELEASE_COMPRESSION, is_delta, last_commit, read_delta
+from jobs.delta_io import is_delta, last_commit, read_delta, release_writer
 from jobs.errors import InputError, RefusedError, entrypoint
 from jobs.keys import Key
 from jobs.lineage import DatasetRef, stage_events
@@ -227,8 +227,8 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, 
         applied = apply_table(frames[name], table, ctx, _row_id(frames[name]))
         path = wh.staging_table(rid, table.output)
         written = post(name, applied.df) if post is not None else applied.df
-        (written.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-         .option("compression", RELEASE_COMPRESSION).save(path))
+        pseudonyms = {"pid"} | {r.output for r in table.columns.values() if r.method == "pseudonymize"}
+        release_writer(written, "overwrite", pseudonyms).option("overwriteSchema", "true").save(path)
         stats = applied.stats()
         rows = stats["rows_in"] - stats["rows_removed"]  # observed in the writing pass
         log.info("staged %s -> %s: %s rows", name, table.output, rows)

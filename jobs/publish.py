@@ -21,10 +21,12 @@ from pyspark.sql import SparkSession
 from jobs import fs, report
 from jobs.config import PipelineConfig, load_pipeline
 from jobs.delta_io import (
-    RELEASE_COMPRESSION,
+    STATS_COLUMNS,
     last_commit,
     read_delta,
+    release_writer,
     set_properties,
+    table_properties,
     table_version,
     written_rows,
 )
@@ -81,7 +83,8 @@ def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id:
                 raise RefusedError(f"staged table {table} changed after validation; run `tokumei validate` again")
             target = wh.release_table(release_id, table)
             df = read_delta(spark, source, version["delta_version"])
-            df.write.format("delta").mode("errorifexists").option("compression", RELEASE_COMPRESSION).save(target)
+            stats = table_properties(spark, source).get(STATS_COLUMNS)  # the staged table's choice travels
+            release_writer(df, "errorifexists", stats_columns=stats).save(target)
             rows = written_rows(last_commit(spark, target))
             # Requirement 29: the legal class travels with the table, visible to any Delta reader.
             set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})

@@ -98,3 +98,10 @@ def test_req22_date_shift_is_per_patient_and_keeps_intervals(spark):
     other_key = df.select(shift_days(F.col("pid"), keys["k2"], 10_000).alias("o")).collect()
     this_key = df.select(shift_days(F.col("pid"), keys["k1"], 10_000).alias("o")).collect()
     assert other_key != this_key
+
+
+def test_age_band_labels_pad_to_two_digits_and_keep_three(spark):
+    df = spark.createDataFrame([(dt.date(1920, 1, 1), dt.date(2022, 6, 1)), (dt.date(2015, 1, 1), dt.date(2022, 6, 1))],
+                               "b date, a date")
+    got = [r[0] for r in df.select(age_band(F.col("b"), F.col("a"), 5, None)).collect()]
+    assert got == ["100-104", "05-09"]

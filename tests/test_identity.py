@@ -1,8 +1,11 @@
 import datetime as dt
+import random
+import re
 
 import pytest
 from pyspark.sql import functions as F
 
+from transforms import identity as i
 from transforms.identity import (
     id1_of_parts,
     id1_source,
@@ -99,3 +102,41 @@ def test_req42_ids_from_parts_equal_the_one_expression_ids(spark):
     assert got.collect() == want
     assert want[2]["c"] == "ID2\x1fガパ\x1f19500203\x1f1" and want[0]["c"] == "ID2\x1fパクジユン\x1f19500203\x1f1"
     assert want[3] == (None, None, None)
+
+
+def _reference(kind: str, s: str | None) -> str | None:
+    """The normalizations written the slow, obvious way (regular expressions, str.upper) in Python."""
+    if s is None:
+        return None
+
+    def width(t: str) -> str:
+        t = t.translate(str.maketrans(i._FULL_DIGITS + i._FULL_UPPER + i._FULL_LOWER, "0123456789" + i._ASCII_UPPER * 2))
+        return "".join(ch.upper() if ch.isascii() else ch for ch in t)
+
+    if kind == "digits":
+        out = re.sub(r"[ \t\n\x0b\f\r\u3000・･]+", "", width(s))
+    elif kind == "card":
+        out = re.sub(r"[ \t\n\x0b\f\r\u3000\-－‐]+", "", width(s))
+    else:
+        t = s.translate(str.maketrans(i._HALF_KANA, i._FULL_KANA)).translate(str.maketrans(i._HIRAGANA, i._KATAKANA))
+        for mark, (plain, voiced) in i._VOICED.items():
+            for p, v in zip(plain, voiced, strict=True):
+                t = t.replace(p + mark, v)
+        t = t.translate(str.maketrans(i._SMALL_KANA + i._DASHES, i._LARGE_KANA + "ー" * len(i._DASHES)))
+        out = re.sub(r"[ \t\n\x0b\f\r\u3000・･]+", "", width(t))
+    return out or None
+
+
+def test_req42_translate_normalizations_equal_the_regex_reference_on_random_strings(spark):
+    """The one-pass `translate` forms equal a regular-expression reference on 3,000 random strings
+    drawn from the characters that matter (widths, kana forms, voiced marks, spaces, dashes)."""
+    alphabet = (i._FULL_DIGITS + "0123456789" + i._FULL_UPPER[:5] + i._FULL_LOWER[:5] + "abcXYZ" + i._HALF_KANA[::3]
+                + i._HIRAGANA[::4] + i._KATAKANA[::4] + "゛゜ﾞﾟ" + " \t\u3000・･-－‐―−ｰ" + "漢字")
+    rng = random.Random(7)
+    values = [None, ""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = df.select("v", normalize_digits(F.col("v")).alias("digits"), normalize_card(F.col("v")).alias("card"),
+                    normalize_kana(F.col("v")).alias("kana")).collect()
+    for row in got:
+        for kind in ("digits", "card", "kana"):
+            assert row[kind] == _reference(kind, row["v"]), (kind, row["v"])

@@ -148,14 +148,18 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         assert key is not None
         return work, hmac_sha256_hex(norm, key), None
     if m in ("generalize_date", "age", "age_band"):
-        at = F.col(p["at"]) if p.get("at") else None
+        if m == "generalize_date" and not p.get("top"):
+            return work, dates.generalize_date(c, p["unit"]), None
+        if not p.get("at"):  # top-coding needs the service date: generalize_birth says so
+            return work, dates.generalize_birth(c, p["unit"], None, p["top"]), None
+        # the age in a projection of its own: the band and top-coding use it several times
+        work = work.withColumn(tmp, dates.age_at(c, F.col(p["at"])))
+        years = F.col(tmp)
         if m == "generalize_date":
-            out = dates.generalize_birth(c, p["unit"], at, p["top"]) if p.get("top") else dates.generalize_date(c, p["unit"])
-            return work, out, None
-        assert at is not None  # `at` is a required parameter of age and age_band
+            return work, dates.birth_below_top(c, p["unit"], years, p["top"]), None
         if m == "age":
-            return work, dates.age(c, at, p.get("top")), None
-        return work, dates.age_band(c, at, p["width"], p.get("top")), None
+            return work, dates.top_age(years, p.get("top")), None
+        return work, dates.band_of_age(years, p["width"], p.get("top")), None
     if m == "date_shift":
         assert key is not None
         return work, dates.shift_date(c, dates.shift_days(F.col("pid"), key, p["max_days"])), None

@@ -27,30 +27,49 @@ def generalize_date(col: Column, unit: str) -> Column:
 
 
 def age_at(birth: Column, at: Column) -> Column:
-    """Completed years at `at`; null when either date is null or `at` is before the birth."""
-    before_birthday = (F.month(at) * 100 + F.dayofmonth(at)) < (F.month(birth) * 100 + F.dayofmonth(birth))
-    years = F.year(at) - F.year(birth) - F.when(before_birthday, 1).otherwise(0)
-    return F.when(at >= birth, years)
+    """Completed years at `at`; null when either date is null or `at` is before the birth.
+
+    (yyyymmdd(at) - yyyymmdd(birth)) div 10000: the year difference, less one before the birthday
+    (29 February counts as reached on 1 March in a common year, as the law reads)."""
+    def ymd(d: Column) -> Column:
+        return F.year(d) * 10000 + F.month(d) * 100 + F.dayofmonth(d)
+
+    return F.when(at >= birth, F.floor((ymd(at) - ymd(birth)) / 10000).cast("int"))
 
 
 def age(birth: Column, at: Column, top: int | None = None) -> Column:
     """Age at `at`, top-coded: every age >= top is `top` (read "top and over")."""
-    years = age_at(birth, at)
+    return top_age(age_at(birth, at), top)
+
+
+def top_age(years: Column, top: int | None) -> Column:
+    """An age top-coded at `top`; null stays null."""
     # least() skips nulls: guard so an unknown age stays unknown instead of becoming `top`.
     return years if top is None else F.when(years.isNotNull(), F.least(years, F.lit(top)))
 
 
 def age_band(birth: Column, at: Column, width: int = 5, top: int | None = 90) -> Column:
     """Age band label at `at`: "00-04", ..., "85-89", "90+" (width 5, top 90)."""
+    return band_of_age(age_at(birth, at), width, top)
+
+
+def band_of_age(years: Column, width: int = 5, top: int | None = 90) -> Column:
+    """The band label of an age. `years` is used several times: on a large frame pass a column
+    computed in an earlier projection (apply_table does), not the age_at expression, which would
+    then run once per use (four times the cost of the rest of the receipts table)."""
     if width < 1 or (top is not None and top < 1):
         raise ValueError("width and top must be positive")
-    years = age_at(birth, at)
-    lo = F.floor(years / width) * width
+    lo = F.floor(years / width).cast("int") * width
     hi = lo + width - 1 if top is None else F.least(lo + width - 1, F.lit(top - 1))
-    label = F.when(years.isNotNull(), F.format_string("%02d-%02d", lo.cast("int"), hi.cast("int")))
+    label = F.when(years.isNotNull(), F.concat(_two_digits(lo), F.lit("-"), _two_digits(hi)))
     if top is None:
         return label
     return F.when(years >= top, F.lit(f"{top}+")).otherwise(label)
+
+
+def _two_digits(n: Column) -> Column:
+    """`"%02d"` without java.util.Formatter (which costs more per row than the age itself)."""
+    return F.when((n >= 0) & (n < 10), F.concat(F.lit("0"), n.cast("string"))).otherwise(n.cast("string"))
 
 
 def generalize_birth(birth: Column, unit: str, at: Column | None = None, top: int | None = None) -> Column:
@@ -59,12 +78,16 @@ def generalize_birth(birth: Column, unit: str, at: Column | None = None, top: in
     Hospital practice deletes the 生年月 of people aged 90 and over (practice.md [H1]); a birth
     year alone would otherwise reveal the very old (requirement 17).
     """
-    out = generalize_date(birth, unit)
     if top is None:
-        return out
+        return generalize_date(birth, unit)
     if at is None:
         raise ValueError("top-coding a birth date needs the service date `at`")
-    return F.when(age_at(birth, at) < top, out)
+    return birth_below_top(birth, unit, age_at(birth, at), top)
+
+
+def birth_below_top(birth: Column, unit: str, years: Column, top: int) -> Column:
+    """generalize_birth with the age already computed (`years`)."""
+    return F.when(years < top, generalize_date(birth, unit))
 
 
 def shift_days(pid: Column, key: KeyPads, max_days: int) -> Column:

@@ -31,17 +31,31 @@ _VOICED = {
     "゜": ("ハヒフヘホ", "パピプペポ"),
 }
 _DASHES = "－‐―−ｰ-"  # long-vowel look-alikes in names -> ー
-_SPACES = r"[\s\u3000・･]+"
+# Full-width digits and Latin letters and ASCII lower case -> ASCII digits and upper case.
+_WIDTH_FROM = _FULL_DIGITS + _FULL_UPPER + _FULL_LOWER + _ASCII_UPPER.lower()
+_WIDTH_TO = "0123456789" + _ASCII_UPPER * 3
+# Separators dropped from keys: Java's \s, the ideographic space and the middle dots.
+_SPACE_CHARS = " \t\n\x0b\f\r\u3000・･"
+_CARD_SEPARATORS = " \t\n\x0b\f\r\u3000-－‐"
+
+# Every step is a `translate` (one dictionary lookup per character; characters past the end of the
+# replacement are deleted). regexp_replace and upper() cost several times more per value, and the
+# identities of every receipt go through these functions on each anonymize and opt-out run.
 
 
 def normalize_width(col: Column) -> Column:
-    """Full-width digits and Latin letters -> ASCII (upper-case); other characters unchanged."""
-    return F.upper(F.translate(col, _FULL_DIGITS + _FULL_UPPER + _FULL_LOWER, "0123456789" + _ASCII_UPPER * 2))
+    """Full-width digits and Latin letters -> ASCII, Latin letters upper-case; other characters unchanged."""
+    return F.translate(col, _WIDTH_FROM, _WIDTH_TO)
+
+
+def _width_without(col: Column, delete: str) -> Column:
+    """normalize_width, and the characters of `delete` removed, in one pass; empty -> null."""
+    return F.nullif(F.translate(col, _WIDTH_FROM + delete, _WIDTH_TO), F.lit(""))
 
 
 def normalize_digits(col: Column) -> Column:
     """A number field as ASCII digits without spaces: `"  133066"` and `"１３３０６６"` -> `"133066"`."""
-    return F.nullif(F.regexp_replace(normalize_width(col), _SPACES, ""), F.lit(""))
+    return _width_without(col, _SPACE_CHARS)
 
 
 def normalize_insurer(col: Column) -> Column:
@@ -55,7 +69,7 @@ def normalize_insurer(col: Column) -> Column:
 
 def normalize_card(col: Column) -> Column:
     """被保険者証等の記号・番号: width-normalized, without spaces and hyphens."""
-    return F.nullif(F.regexp_replace(normalize_width(col), r"[\s\u3000\-－‐]+", ""), F.lit(""))
+    return _width_without(col, _CARD_SEPARATORS)
 
 
 def normalize_branch(col: Column) -> Column:
@@ -66,17 +80,17 @@ def normalize_branch(col: Column) -> Column:
 
 def normalize_kana(col: Column) -> Column:
     """カナ氏名 in one canonical form: full-width katakana, large kana, no spaces."""
-    out = F.translate(col, _HALF_KANA, _FULL_KANA)
-    out = F.translate(out, _HIRAGANA, _KATAKANA)
+    out = F.translate(col, _HALF_KANA + _HIRAGANA, _FULL_KANA + _KATAKANA)  # disjoint alphabets: one pass
     combined = out
     for mark, (plain, voiced) in _VOICED.items():
         for p, v in zip(plain, voiced, strict=True):
             combined = F.replace(combined, F.lit(p + mark), F.lit(v))
     # The 26 replacements cost more than everything else here: only names with a separate mark need them.
     out = F.when(F.contains(out, F.lit("゛")) | F.contains(out, F.lit("゜")), combined).otherwise(out)
-    out = F.translate(out, _SMALL_KANA + _DASHES, _LARGE_KANA + "ー" * len(_DASHES))
-    out = F.regexp_replace(normalize_width(out), _SPACES, "")
-    return F.nullif(out, F.lit(""))
+    # small kana, dashes, width and spaces: disjoint sets, one pass
+    small = _SMALL_KANA + _DASHES
+    return F.nullif(F.translate(out, small + _WIDTH_FROM + _SPACE_CHARS, _LARGE_KANA + "ー" * len(_DASHES) + _WIDTH_TO),
+                    F.lit(""))
 
 
 def _all_present(*cols: Column) -> Column:

@@ -1,6 +1,6 @@
 """What each rule did to a table, counted in the pass that writes it (`DataFrame.observe` metrics).
 
-Per source column: `cells` (non-null input cells), `changed` (non-null cells whose value differs),
+Per source column (`keep` columns only say so): `cells` (non-null input cells), `changed` (non-null cells whose value differs),
 `suppressed` (non-null cells that became null), and the method's own word for `changed`
 (generalized, replaced, perturbed) so the release record reads the way the law describes the steps.
 """
@@ -19,10 +19,15 @@ if TYPE_CHECKING:
 
 
 def rule_metrics(i: int, col: str, rule: Rule, new: str | None) -> list[Column]:
-    """Aggregate expressions for rule number `i` (source `col`, output column `new` if any)."""
+    """Aggregate expressions for rule number `i` (source `col`, output column `new` if any).
+
+    A `keep` column is not counted: it changes nothing, and each aggregate costs every row of the
+    writing pass (receipts keep about 30 columns; counting them doubled the cost of writing it)."""
+    if rule.method == "keep":
+        return []
     src = F.col(col)
     out = [F.count(src).alias(f"c{i}_cells")]
-    if new is None or rule.method == "keep":
+    if new is None:
         return out
     dst = F.col(new)
     both = src.isNotNull() & dst.isNotNull()
@@ -41,6 +46,11 @@ def stats_from_metrics(
         changed = int(metrics.get(f"c{i}_changed") or 0)
         suppressed = int(metrics.get(f"c{i}_suppressed") or 0)
         category = METHODS[rule.method].category
+        if rule.method == "keep":
+            columns[col] = {"method": "keep", "output": rule.output, "changed": 0}
+            if col in notes:
+                columns[col]["detail"] = notes[col]
+            continue
         entry: dict[str, Any] = {
             "method": rule.method,
             "output": None if rule.method == "drop" else rule.output,
