@@ -37,7 +37,7 @@ from jobs.policy import load_policy, load_references, policy_catalog, resolve_ke
 from jobs.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse, check_release_id
-from transforms.apply import Context, apply_table, check_schema
+from transforms.apply import Context, apply_table, check_schema, plan_rares
 from transforms.catalog import PATIENT_FACTS
 from transforms.labels import table_labels
 from transforms.linkage import derive_key
@@ -50,6 +50,9 @@ log = logging.getLogger("tokumei.anonymize")
 # table's join (about 100 bytes a record in its compact form); above, it is a shuffle join.
 BROADCAST_NODES = 3_000_000
 DEFAULT_PARALLEL = 3
+# A bronze table of at most this many bytes (Parquet) is broadcast to the pid map rather than the map
+# to it (transforms/patients.with_pid `small_table`).
+SMALL_TABLE_BYTES = 4 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,7 +175,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     try:
 
         def attach(df: DataFrame, drop: bool = False) -> DataFrame:
-            return with_pid(df, pid_map, drop, broadcast=small)
+            return with_pid(df, pid_map, drop, broadcast=small, small_table=_size(df) <= SMALL_TABLE_BYTES)
 
         for name, table in policy.tables.items():
             if name in bronze and table.output:
@@ -236,6 +239,7 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, 
                "rows": rows, "columns": written.columns}
         return name, out, {"source": name, **stats}
 
+    ctx = plan_rares({n: df for n, df in frames.items() if policy.tables[n].output}, policy.tables, ctx)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         results = list(pool.map(one, list(frames)))
     outputs, tables = [], {}
@@ -276,6 +280,11 @@ def _row_id(df: DataFrame) -> Any:
     if {"file_sha256", "line_no"} <= set(df.columns):
         return F.concat_ws(":", F.col("file_sha256"), F.col("line_no").cast("string"))
     return F.col("pid") if "pid" in df.columns else None
+
+
+def _size(df: DataFrame) -> int:
+    """The optimizer's size estimate of a bronze frame (the Delta files' bytes; no Spark job)."""
+    return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
 
 
 def _linkage_summary(pids: DataFrame) -> dict[str, Any]:

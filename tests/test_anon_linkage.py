@@ -65,3 +65,27 @@ def test_derive_key_separates_purposes():
     assert derive_key(b"k", "pid") != derive_key(b"k", "date_shift") != derive_key(b"j", "pid")
     with pytest.raises(ValueError):
         derive_key(b"", "pid")
+
+
+def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spark):
+    """with_pid's two join plans (map broadcast to a large table; a small table broadcast to the
+    streamed map) attach the same pid and receipt pseudonym to the same rows, unlinked kept."""
+    from pyspark.sql import functions as F
+
+    from transforms.apply import PRE_RECEIPT_KEY
+    from transforms.patients import join_map, with_pid
+
+    receipts, insurances, eligibility = _claims(spark)
+    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3,
+                         node_pseudonym_key=b"r", node_pseudonym=PRE_RECEIPT_KEY)
+    pid_map = join_map(pids)
+    lines = spark.createDataFrame([("r1", 1), ("r2", 2), ("r2", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
+    got = {}
+    for small in (False, True):
+        out = with_pid(lines, pid_map, drop_unlinked=True, broadcast=True, small_table=small)
+        assert out.columns == ["receipt_key", "n", "pid", PRE_RECEIPT_KEY, "__drop_row"]
+        got[small] = sorted(tuple(r) for r in out.orderBy(F.col("n")).collect())
+    assert got[True] == got[False] and len(got[True]) == 5
+    by_n = {r[1]: r for r in got[True]}
+    assert by_n[1][2] == by_n[2][2] == by_n[3][2] and by_n[4][2] is not None and by_n[5][2:] == (None, None, True)
+    assert by_n[1][3] != by_n[2][3] == by_n[3][3]  # the receipt pseudonym is per receipt

@@ -99,3 +99,16 @@ def test_rank_swap_preserves_values_and_bounds_displacement(spark):
     assert sorted(swapped) == [float(i) for i in range(n)]  # a permutation: the distribution is exact
     assert max(abs(out[i] - i) for i in range(n)) < n * 0.05  # within p% of the ranks
     assert sum(out[i] != i for i in range(n)) > n / 2
+
+
+def test_req18_plans_of_several_tables_from_one_query_stay_apart(spark):
+    """plan_rare_many tags each rule's pairs: the same code in two tables is counted per table."""
+    from transforms.rare import RareRequest, plan_rare_many
+
+    df = _diagnoses(spark)
+    other = spark.createDataFrame([("q1", "A01"), ("q2", "A01"), ("q3", "B01")], "pid string, drug string")
+    plans = plan_rare_many({"diagnoses.code": RareRequest(df, "code", 2, HIER, ["icd10", "block"]),
+                            "drugs.drug": RareRequest(other, "drug", 2)})
+    assert plans["diagnoses.code"].moves == plan_rare(df, "code", 2, hierarchy=HIER, levels=["icd10", "block"]).moves
+    assert plans["drugs.drug"].moves == {"B01": (None, SUPPRESSED)}  # A01: 2 patients in this table
+    assert plans["drugs.drug"].summary["codes"] == 2

@@ -9,7 +9,7 @@ cells, cells changed, cells suppressed, and rows removed by record-level suppres
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
@@ -41,6 +41,7 @@ class Context:
     hierarchies: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)  # file -> code -> row
     prefectures: Mapping[str, str] = field(default_factory=dict)  # 都道府県名 -> JIS code
     municipalities: Mapping[str, str] = field(default_factory=dict)  # 都道府県名+市区町村名 -> JIS code
+    rare_plans: Mapping[str, rare.RarePlan] = field(default_factory=dict)  # "table.column" -> plan (plan_rares)
 
     def key(self, rule: Rule, purpose: str) -> bytes:
         return derive_key(self.keys[rule.params.get("key") or self.default_key_id], purpose)
@@ -181,11 +182,7 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         mapping = _hierarchy_df(df, ctx.hierarchies[p["file"]], p["key"], p["level"])
         return with_hierarchy(work, col, mapping, p["key"], p["level"], tmp, p["unmapped"]), F.col(tmp), None
     if m == "rare":
-        hier = ctx.hierarchies.get(p["file"]) if p.get("file") else None
-        # Count patients only over the rows that will be released: rows flagged for removal (unlinked,
-        # suppressed by k-anonymity) would otherwise keep a code above the threshold (req 18).
-        kept = df.where(~F.coalesce(F.col(DROP_ROW), F.lit(False))) if DROP_ROW in df.columns else df
-        plan = rare.plan_rare(kept, col, p["threshold"], "pid", hier, p.get("levels") or (), p.get("cumulative_share"))
+        plan = ctx.rare_plans.get(f"{table.name}.{col}") or rare.plan_rare_many({"": _rare_request(df, col, rule, ctx)})[""]
         work = rare.apply_rare(work, col, plan, tmp, f"__lvl_{col}")
         return work, F.col(tmp), plan.summary
     if row_id is None and m in ("noise", "rank_swap"):
@@ -201,6 +198,24 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         assert key is not None
         return perturb.rank_swap(work, col, tmp, row_id, key, p["p"], p["seed"], p["max_distinct"]), F.col(tmp), None  # type: ignore[arg-type]
     raise PolicyError(f"tables.{table.name}.{col}", f"method {m!r} is declared but not implemented")  # pragma: no cover
+
+
+def _rare_request(df: DataFrame, col: str, rule: Rule, ctx: Context) -> rare.RareRequest:
+    p = rule.params
+    hier = ctx.hierarchies.get(p["file"]) if p.get("file") else None
+    # Count patients only over the rows that will be released: rows flagged for removal (unlinked,
+    # suppressed by k-anonymity) would otherwise keep a code above the threshold (req 18).
+    kept = df.where(~F.coalesce(F.col(DROP_ROW), F.lit(False))) if DROP_ROW in df.columns else df
+    return rare.RareRequest(kept, col, p["threshold"], hier, p.get("levels") or (), p.get("cumulative_share"))
+
+
+def plan_rares(frames: Mapping[str, DataFrame], tables: Mapping[str, TablePolicy], ctx: Context) -> Context:
+    """`ctx` with the plans of every `rare` rule of `frames`, computed in one Spark query (see
+    rare.plan_rare_many); apply_table then uses them instead of a pass over each table."""
+    requests = {f"{name}.{col}": _rare_request(df, col, rule, ctx)
+                for name, df in frames.items() for col, rule in tables[name].columns.items()
+                if rule.method == "rare" and col in df.columns}
+    return replace(ctx, rare_plans={**ctx.rare_plans, **rare.plan_rare_many(requests)})
 
 
 def _clip(df: DataFrame, work: DataFrame, col: str, rule: Rule) -> tuple[DataFrame, Column, dict[str, Any]]:

@@ -50,6 +50,32 @@ def masked_by_share(counts: Mapping[str, int], share: float) -> set[str]:
     return masked
 
 
+def rare_pairs(df: DataFrame, column: str, pid: str = "pid") -> DataFrame:
+    """The distinct (code, patient) pairs of `column` with their row counts: `__code, __pid, __n` (lazy).
+
+    Patients are told apart by a 64-bit hash of their pid (8 bytes shuffled instead of 64 hex
+    characters). Two patients sharing a hash (about 3e-8 at a million patients) would count as one:
+    a code would look rarer than it is and be generalized sooner, never kept wrongly."""
+    code = F.col(column).cast("string")
+    return (
+        df.where(code.isNotNull())
+        .groupBy(code.alias("__code"), F.when(F.col(pid).isNotNull(), F.xxhash64(F.col(pid))).alias("__pid"))
+        .agg(F.count(F.lit(1)).alias("__n"))
+    )
+
+
+@dataclass(frozen=True)
+class RareRequest:
+    """One rare rule to plan: the rows that will be released and the rule's parameters."""
+
+    df: DataFrame
+    column: str
+    threshold: int
+    hierarchy: Mapping[str, Mapping[str, str]] | None = None
+    levels: Sequence[str] = ()
+    cumulative_share: float | None = None
+
+
 def plan_rare(
     df: DataFrame,
     column: str,
@@ -60,44 +86,52 @@ def plan_rare(
     cumulative_share: float | None = None,
 ) -> RarePlan:
     """Decide the fate of every rare code of `column`: one pass over the table builds the distinct
-    (code, patient) pairs with their row counts; the per-code and per-level counts come from those.
+    (code, patient) pairs with their row counts; the per-code and per-level counts come from those."""
+    return plan_rare_many({"": RareRequest(df, column, threshold, hierarchy, levels, cumulative_share)}, pid)[""]
 
-    Patients are told apart by a 64-bit hash of their pid (8 bytes shuffled instead of 64 hex
-    characters). Two patients sharing a hash (about 3e-8 at a million patients) would count as one:
-    a code would look rarer than it is and be generalized sooner, never kept wrongly."""
-    code = F.col(column).cast("string")
-    pairs = (
-        df.where(code.isNotNull())
-        .groupBy(code.alias("__code"), F.when(F.col(pid).isNotNull(), F.xxhash64(F.col(pid))).alias("__pid"))
-        .agg(F.count(F.lit(1)).alias("__n"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+
+def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid") -> dict[str, RarePlan]:
+    """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
+    are tagged and unioned, so the scans share one job and the pid map they join is built once
+    (Spark reuses a broadcast within a query, never across queries)."""
+    if not requests:
+        return {}
+    parts = [rare_pairs(r.df, r.column, pid).select(F.lit(tag).alias("__tag"), "*") for tag, r in requests.items()]
+    pairs = parts[0]
+    for part in parts[1:]:
+        pairs = pairs.unionByName(part)
+    pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        stats = pairs.groupBy("__code").agg(F.sum("__n").alias("rows"), F.count("__pid").alias("patients")).collect()
-        rows = {r["__code"]: int(r["rows"]) for r in stats}
-        patients = {r["__code"]: int(r["patients"]) for r in stats}
-        rare = {c for c, n in patients.items() if n < threshold}
-        if cumulative_share:
-            rare |= masked_by_share(rows, cumulative_share)
-        moves: dict[str, tuple[str | None, str]] = {}
-        remaining = set(rare)
-        if rare and levels and hierarchy is not None:
-            rare_df = df.sparkSession.createDataFrame([(c,) for c in sorted(rare)], "__code string")
-            rare_pairs = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
-            for level in levels:
-                moves.update(_climb(rare_pairs, remaining, hierarchy, level, threshold))
-                remaining -= set(moves)
-                if not remaining:
-                    break
+        stats = pairs.groupBy("__tag", "__code").agg(F.sum("__n").alias("rows"), F.count("__pid").alias("patients")).collect()
+        return {tag: _plan(pairs.where(F.col("__tag") == tag).drop("__tag"), [r for r in stats if r["__tag"] == tag], req)
+                for tag, req in requests.items()}
     finally:
         pairs.unpersist()
+
+
+def _plan(pairs: DataFrame, stats: list[Any], req: RareRequest) -> RarePlan:
+    rows = {r["__code"]: int(r["rows"]) for r in stats}
+    patients = {r["__code"]: int(r["patients"]) for r in stats}
+    rare = {c for c, n in patients.items() if n < req.threshold}
+    if req.cumulative_share:
+        rare |= masked_by_share(rows, req.cumulative_share)
+    moves: dict[str, tuple[str | None, str]] = {}
+    remaining = set(rare)
+    if rare and req.levels and req.hierarchy is not None:
+        rare_df = pairs.sparkSession.createDataFrame([(c,) for c in sorted(rare)], "__code string")
+        rare_pairs_ = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
+        for level in req.levels:
+            moves.update(_climb(rare_pairs_, remaining, req.hierarchy, level, req.threshold))
+            remaining -= set(moves)
+            if not remaining:
+                break
     for c in remaining:
         moves[c] = (None, SUPPRESSED)
     generalized: dict[str, int] = {}
     for _, lvl in moves.values():
         generalized[lvl] = generalized.get(lvl, 0) + 1
     suppressed = generalized.pop(SUPPRESSED, 0)
-    summary = {"codes": len(rows), "rare_codes": len(rare), "threshold": threshold}
+    summary = {"codes": len(rows), "rare_codes": len(rare), "threshold": req.threshold}
     return RarePlan(moves, {**summary, "generalized": generalized, "suppressed_codes": suppressed})
 
 
