@@ -184,7 +184,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         receipts = frames.get("receipts", attach(bronze["receipts"]))
         labs = attach(bronze["labs"]) if "labs" in bronze else None
         frames[PATIENT_FACTS] = patient_facts(receipts.where(~F.col("__drop_row")) if drop_unlinked else receipts,
-                                              clinical, refs.prefectures, labs)
+                                              clinical, refs.prefectures, _first_samples(bronze, attach))
         for name, df in frames.items():  # default-deny at run time, before anything is written
             try:
                 check_schema(df, policy.tables[name])
@@ -280,6 +280,17 @@ def _row_id(df: DataFrame) -> Any:
     if {"file_sha256", "line_no"} <= set(df.columns):
         return F.concat_ws(":", F.col("file_sha256"), F.col("line_no").cast("string"))
     return F.col("pid") if "pid" in df.columns else None
+
+
+def _first_samples(bronze: dict[str, DataFrame], attach: Callable[[DataFrame], DataFrame]) -> DataFrame | None:
+    """Each clinical patient's first lab sample, with pid: all patient_facts needs of labs. Taken per
+    patient before the pid map is joined (3M lab rows become one row per patient)."""
+    labs = bronze.get("labs")
+    if labs is None:
+        return None
+    if not {"institution_code", "patient_id"} <= set(labs.columns):
+        return attach(labs)
+    return attach(labs.groupBy("institution_code", "patient_id").agg(F.min("sampled_on").alias("sampled_on")))
 
 
 def _size(df: DataFrame) -> int:

