@@ -52,7 +52,7 @@ BROADCAST_NODES = 3_000_000
 DEFAULT_PARALLEL = 3
 # A bronze table of at most this many bytes (Parquet) is broadcast to the pid map rather than the map
 # to it (transforms/patients.with_pid `small_table`).
-SMALL_TABLE_BYTES = 4 << 20
+SMALL_TABLE_BYTES = 6 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,15 +57,8 @@ def materialized(df: DataFrame) -> DataFrame:
     """`df` computed now and kept (memory, then disk) with its lineage cut: plans that join it see a
     scan of its rows, not the plan that made them. Every table joins the pid map and the lists of
     removed patients; with their lineage, each table's plan would repeat the linkage, the patient
-    facts and the k-anonymity search, and the plans grew until the driver ran out of memory.
-
-    The checkpoint is then cached in Spark's columnar form: a query that broadcasts the pid map
-    (1.36M rows) builds it in about 1.5 s from the columnar cache, 2-3 s from the checkpoint's rows,
-    and every table's query does that once."""
-    cut = df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
-    cached = cut.persist(StorageLevel.MEMORY_AND_DISK)
-    cached.count()
-    return cached
+    facts and the k-anonymity search, and the plans grew until the driver ran out of memory."""
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
 
 
 def join_map(pids: DataFrame) -> DataFrame:
@@ -80,16 +73,18 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     """Add `pid` (and the precomputed receipt pseudonym for claim tables); rows without a patient
     are flagged for removal (counted) when `drop_unlinked`. `broadcast` when the map is small.
 
-    `small_table`: the table is much smaller than the map, so the table is broadcast and the map
-    streamed past it (a right join) instead of building the map's hash table (about 1.3 s a query
-    at a million receipts) for a few thousand rows."""
+    `small_table`: the table is much smaller than the map. Its keys are broadcast and the map
+    streamed past them (a semi join), and only the map rows the table needs are broadcast back,
+    instead of a hash table of the whole map (about 1.5 s a query at a million receipts) for a few
+    thousand rows. (A broadcast join cannot keep the unmatched rows of the side it builds, so the
+    table itself cannot be the build side of its left join.)"""
+    keys = ["__k1", "__k2"]
     keyed = df.select("*", *_node_keys(node_of(df)))
     pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
-    right = pid_map.select("__k1", "__k2", "__pid", *(["__pre"] if pre else []))
+    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []))
     if small_table:
-        joined = right.join(F.broadcast(keyed), ["__k1", "__k2"], "right")
-    else:
-        joined = keyed.join(F.broadcast(right) if broadcast else right, ["__k1", "__k2"], "left")
+        right = right.join(F.broadcast(keyed.select(*keys)), keys, "left_semi")
+    joined = keyed.join(F.broadcast(right) if broadcast or small_table else right, keys, "left")
     joined = joined.withColumn("pid", F.lower(F.hex("__pid")))
     if pre:
         joined = joined.withColumn(PRE_RECEIPT_KEY, F.lower(F.hex("__pre")))
