@@ -92,8 +92,8 @@ def plan_rare(
 
 def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid") -> dict[str, RarePlan]:
     """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
-    are tagged and unioned, so the scans share one job and the pid map they join is built once
-    (Spark reuses a broadcast within a query, never across queries)."""
+    are tagged and unioned, so the scans run as one job instead of one query per table (Spark 4.1
+    still builds the pid map's broadcast once per union branch here: no exchange reuse was seen)."""
     if not requests:
         return {}
     parts = [rare_pairs(r.df, r.column, pid).select(F.lit(tag).alias("__tag"), "*") for tag, r in requests.items()]
@@ -119,9 +119,9 @@ def _plan(pairs: DataFrame, stats: list[Any], req: RareRequest) -> RarePlan:
     remaining = set(rare)
     if rare and req.levels and req.hierarchy is not None:
         rare_df = pairs.sparkSession.createDataFrame([(c,) for c in sorted(rare)], "__code string")
-        rare_pairs_ = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
+        pairs_of_rare = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
         for level in req.levels:
-            moves.update(_climb(rare_pairs_, remaining, req.hierarchy, level, req.threshold))
+            moves.update(_climb(pairs_of_rare, remaining, req.hierarchy, level, req.threshold))
             remaining -= set(moves)
             if not remaining:
                 break
