@@ -294,8 +294,13 @@ def _first_samples(bronze: dict[str, DataFrame], attach: Callable[[DataFrame], D
 
 
 def _size(df: DataFrame) -> int:
-    """The optimizer's size estimate of a bronze frame (the Delta files' bytes; no Spark job)."""
-    return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    """The optimizer's size estimate of a bronze frame (the Delta files' bytes; no Spark job). Where
+    there is no JVM handle (Spark Connect, Databricks shared clusters) the frame counts as large: the
+    plain join, which is always correct."""
+    try:
+        return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    except Exception:  # AttributeError without _jdf; a Py4J error from a remote session
+        return SMALL_TABLE_BYTES + 1
 
 
 def _linkage_summary(pids: DataFrame) -> dict[str, Any]:

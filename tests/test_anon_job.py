@@ -137,3 +137,9 @@ def test_release_tables_keep_file_statistics_except_on_pseudonyms(staged):
     assert stats and all(s["numRecords"] > 0 for s in stats)
     columns = set().union(*(s["nullCount"] for s in stats))
     assert "disease_code" in columns and not columns & {"pid", "receipt_id"}
+
+
+def test_size_estimate_without_a_jvm_handle_means_the_plain_join():
+    from jobs.anonymize import SMALL_TABLE_BYTES, _size
+
+    assert _size(object()) > SMALL_TABLE_BYTES  # e.g. a Spark Connect DataFrame has no _jdf
