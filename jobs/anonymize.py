@@ -50,8 +50,8 @@ log = logging.getLogger("tokumei.anonymize")
 # table's join (about 100 bytes a record in its compact form); above, it is a shuffle join.
 BROADCAST_NODES = 3_000_000
 DEFAULT_PARALLEL = 3
-# A bronze table of at most this many bytes (Parquet) is broadcast to the pid map rather than the map
-# to it (transforms/patients.with_pid `small_table`).
+# A bronze table of at most this many bytes (Parquet) gets only the pid-map rows it needs, found by a
+# semi join, instead of a broadcast of the whole map (transforms/patients.with_pid `small_table`).
 SMALL_TABLE_BYTES = 6 << 20
 
 
