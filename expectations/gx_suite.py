@@ -15,7 +15,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from pyspark.sql import DataFrame
 
-from expectations.checks import HEX64, IDENTIFIER_PATTERNS, TableChecks
+from expectations.checks import HEX_PSEUDONYM, IDENTIFIER_PATTERNS, TableChecks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
     if checks.min_rows:
         out.append(gxe.ExpectTableRowCountToBeBetween(min_value=checks.min_rows))
     for col in checks.pseudonyms:
-        out += [gxe.ExpectColumnValuesToNotBeNull(column=col), gxe.ExpectColumnValuesToMatchRegex(column=col, regex=HEX64)]
+        out += [gxe.ExpectColumnValuesToNotBeNull(column=col), gxe.ExpectColumnValuesToMatchRegex(column=col, regex=HEX_PSEUDONYM)]
     out += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in checks.not_null]
     out += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=r) for c, r in checks.regex.items()]
     out += [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(v)) for c, v in checks.value_sets.items()]

@@ -41,8 +41,16 @@ from transforms.apply import Context, apply_table, check_schema, plan_rares
 from transforms.catalog import PATIENT_FACTS
 from transforms.labels import table_labels
 from transforms.linkage import derive_key
-from transforms.patients import CLINICAL_PATIENTS, join_map, patient_facts, patient_ids, with_pid
+from transforms.patients import (
+    CLINICAL_PATIENTS,
+    join_map,
+    node_projection,
+    patient_facts,
+    patient_ids,
+    with_pid,
+)
 from transforms.policy import Policy, PolicyError
+from transforms.pseudonym import PSEUDONYM_BITS
 from transforms.steps import processing_steps
 
 log = logging.getLogger("tokumei.anonymize")
@@ -162,7 +170,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         raise _as_config_error(exc, policy_file) from None
     ctx = Context({k: v.material for k, v in keys.items()}, key_id, refs.hierarchies, refs.prefectures, refs.municipalities)
     pid_key = derive_key(keys[key_id].material, "pid")
-    pids = patient_ids(bronze, pid_key, policy.linkage, _receipt_pseudonym_key(policy, ctx))
+    pids = patient_ids(bronze, pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx))
     drop_unlinked = policy.linkage.unlinked == "drop"
     frames: dict[str, DataFrame] = {}
     try:
@@ -195,12 +203,20 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         if policy.profile == "anonymized":
             kanon = kanon_stage(frames, policy, policy_file, ctx)
             frames, write_policy = kanon.frames, kanon.policy
+
+        def released(df: DataFrame) -> DataFrame:  # pid and every removal flag the written frames get
+            out = waiting.mark(attach(df, drop_unlinked))
+            return kanon.mark(out) if kanon is not None else out
+
+        # Rare-code plans (req 18) from the bronze code columns: their union gets pid in one join.
+        sources = {n: bronze[n] for n, df in frames.items() if n in bronze and "pid" in df.columns}
+        ctx = plan_rares(sources, write_policy.tables, ctx, node_projection, released)
         staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
         if staging_root is not None:
             fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
         with stage_events(wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None, "anonymize", rid) as ev:
             outputs, tables = _write_tables(spark, wh, rid, write_policy, frames, ctx, ev, inputs, parallel,
-                                            kanon.recode if kanon is not None else None)
+                                            kanon.recode if kanon is not None else None, bronze)
         kanon_entry = kanon.record(outputs, tables) if kanon is not None else None
         waiting_entry = waiting.record(tables)
         tables = kanon.table_stats(tables) if kanon is not None else tables
@@ -219,15 +235,19 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
 def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, frames: dict[str, DataFrame],
                   ctx: Context, ev: Any, inputs: list[dict[str, Any]], parallel: int = 1,
                   post: Callable[[str, DataFrame], DataFrame] | None = None,
-                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  sources: dict[str, DataFrame] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write every table; `parallel` tables at a time (Spark runs concurrent jobs; small tables and
     Delta commits then overlap instead of leaving the cores idle). `post(name, frame)`: a last step on
-    the ruled frame before it is written (k-anonymity's recoding of quasi-identifier carriers)."""
+    the ruled frame before it is written (k-anonymity's recoding of quasi-identifier carriers).
+    `sources`: the bronze table of each frame (the same rows, without the pid join) for table-wide
+    statistics such as quantiles, and for the order the tables are written in."""
+    sources = sources or {}
+    sizes = {n: _size(df) for n, df in sources.items()}
 
     def one(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         table = policy.tables[name]
         assert table.output is not None
-        applied = apply_table(frames[name], table, ctx, _row_id(frames[name]))
+        applied = apply_table(frames[name], table, ctx, _row_id(frames[name]), sources.get(name))
         path = wh.staging_table(rid, table.output)
         written = post(name, applied.df) if post is not None else applied.df
         pseudonyms = {"pid"} | {r.output for r in table.columns.values() if r.method == "pseudonymize"}
@@ -239,9 +259,12 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, 
                "rows": rows, "columns": written.columns}
         return name, out, {"source": name, **stats}
 
-    ctx = plan_rares({n: df for n, df in frames.items() if policy.tables[n].output}, policy.tables, ctx)
+    # Largest first (the Delta files' bytes): the last tables to finish are small ones, so the cores
+    # are not left to a single large table at the end (longest-processing-time-first scheduling).
+    order = sorted(frames, key=lambda n: -sizes.get(n, 0))
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        results = list(pool.map(one, list(frames)))
+        done = dict(zip(order, pool.map(one, order), strict=True))
+    results = [done[n] for n in frames]  # the record lists tables in policy order
     outputs, tables = [], {}
     for name, out, stats in results:
         outputs.append(out)
@@ -264,15 +287,16 @@ def _delta_version(spark: SparkSession, wh: Warehouse, path: str) -> int:
     return int(last_commit(spark, path)["version"])
 
 
-def _receipt_pseudonym_key(policy: Policy, ctx: Context) -> bytes | None:
-    """The key of receipt_key's pseudonym when every released table uses the same plain rule for it."""
+def _receipt_pseudonym(policy: Policy, ctx: Context) -> tuple[bytes | None, int]:
+    """(key, bits) of receipt_key's pseudonym when every released table uses the same plain rule for
+    it, else (None, 256): the pid map then carries no receipt pseudonym."""
     rules = [t.columns["receipt_key"] for t in policy.tables.values() if t.output and "receipt_key" in t.columns]
     first = rules[0] if rules else None
     if first is None or first.method != "pseudonymize" or first.params["normalize"] != "none":
-        return None
+        return None, 256
     if any(r.method != first.method or r.params != first.params for r in rules):
-        return None
-    return ctx.key(first, f"column:{first.params['domain'] or 'receipt_key'}")
+        return None, 256
+    return ctx.key(first, f"column:{first.params['domain'] or 'receipt_key'}"), first.params.get("bits", PSEUDONYM_BITS)
 
 
 def _row_id(df: DataFrame) -> Any:

@@ -67,6 +67,12 @@ class KAnonStage:
         out, self.recoded[table.output] = recode_carriers(df, carriers, name)
         return out
 
+    def mark(self, df: DataFrame) -> DataFrame:
+        """`df` (with pid) with the rows of suppressed patients flagged for removal (counted as "kanon")."""
+        if not self.suppressed or self.suppressed_pids is None:
+            return df
+        return mark_suppressed(df, self.suppressed_pids, self.suppressed <= BROADCAST_PIDS, "kanon")
+
     @property
     def suppressed(self) -> int:
         return int(self.solution.summary["suppressed"]) if self.solution else 0
@@ -159,9 +165,8 @@ def kanon_stage(frames: dict[str, DataFrame], policy: Policy, policy_file: Path,
         raise
     if stage.suppressed:
         stage.suppressed_pids = materialized(pids)
-        small = stage.suppressed <= BROADCAST_PIDS
         for name, df in frames.items():
             table = policy.tables[name]
             if name != PATIENT_FACTS and table.output and "pid" in df.columns:
-                out[name] = mark_suppressed(df, stage.suppressed_pids, small, "kanon")
+                out[name] = stage.mark(df)
     return stage

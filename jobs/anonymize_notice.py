@@ -50,6 +50,12 @@ class WaitingPeriod:
             "patients_held_back": self.held, "rows_held_back": {"patients": self.held, **rows},
         }
 
+    def mark(self, df: DataFrame) -> DataFrame:
+        """`df` (with pid) with the rows of held-back patients flagged for removal (counted as "notice")."""
+        if not self.held or self.pids is None:
+            return df
+        return mark_suppressed(df, self.pids, self.held <= BROADCAST_PIDS, "notice")
+
     def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The written stats with the held-back patients as input rows of `patients` removed for this
         reason (they were taken out before k-anonymity, so the writing pass never saw them)."""
@@ -82,10 +88,9 @@ def waiting_period(frames: dict[str, DataFrame], policy: Policy, notice: NoticeS
     if not wp.held:
         return frames, wp
     out = dict(frames)
-    small = wp.held <= BROADCAST_PIDS
     for name, df in frames.items():
         table = policy.tables[name]
         if name != PATIENT_FACTS and table.output and "pid" in df.columns:
-            out[name] = mark_suppressed(df, wp.pids, small, "notice")
+            out[name] = wp.mark(df)
     out[PATIENT_FACTS] = facts.join(wp.pids, "pid", "left_anti")
     return out, wp

@@ -67,8 +67,10 @@ def test_pseudonyms_are_keyed_per_domain_and_key_id(spark):
         t = _table(card=Rule("pseudonymize", {"normalize": "digits", "domain": None, "key": None, **params}, "card"))
         return {r["pid"]: r["card"] for r in apply_table(df, t, CTX).df.collect()}
     a, b, c = run(), run(key="k2"), run(domain="other")
-    assert a["p1"] == a["p2"] and a["p3"] is None and len(a["p1"]) == 64  # full-width digits normalized first
+    assert a["p1"] == a["p2"] and a["p3"] is None and len(a["p1"]) == 32  # full-width digits normalized first; 128 bits by default
     assert a["p1"] != b["p1"] and a["p1"] != c["p1"]
+    full = run(bits=256)
+    assert len(full["p1"]) == 64 and full["p1"][:32] == a["p1"]  # 128 bits are the HMAC's first half
 
 
 def test_runtime_default_deny_names_the_unruled_column(spark):
@@ -156,3 +158,21 @@ def test_req15_no_keyed_rule_puts_key_material_into_the_plan(spark):
     used = [derive_key(b"key-two", "column:name"), derive_key(b"key-one", "noise"), derive_key(b"key-one", "date_shift"),
             derive_key(b"master-key", "pid-label"), b"node-key"]
     assert all(pad.hex().upper() not in plans for key in used for pad in _pads(key))
+
+
+def test_req19_quantile_bounds_come_from_the_source_table_when_given(spark):
+    """anonymize passes the bronze table as `source`: the same rows without the pid joins, so the
+    quantiles need no join. The bounds, and so the output, are those of `df` itself."""
+    rule = Rule("clip", {"lower": None, "upper": None, "lower_quantile": None, "upper_quantile": 0.5,
+                         "relative_error": 0.001, "by": "code"}, "points")
+    table = _table(name=Rule("drop", {}, "name"), code=Rule("keep", {}, "code"), points=rule,
+                   birth=Rule("drop", {}, "birth"), month=Rule("drop", {}, "month"))
+    df = _df(spark)
+    plain = sorted(tuple(r) for r in apply_table(df, table, CTX).df.fillna(-1).collect())
+    sourced = apply_table(df, table, CTX, source=df.drop("pid"))
+    assert sorted(tuple(r) for r in sourced.df.fillna(-1).collect()) == plain
+    assert ("p2", "A2", 900000) in plain and ("p3", "A1", 5) in plain  # A1: P50 of (100, 5) is 5
+    assert ("p1", "A1", 5) in plain
+    # a source other than the frame's rows would change the bounds: the source is what is measured
+    other = spark.createDataFrame([("A1", 1)], "code string, points int")
+    assert ("p1", "A1", 1) in [tuple(r) for r in apply_table(df, table, CTX, source=other).df.collect()]

@@ -112,3 +112,33 @@ def test_req18_plans_of_several_tables_from_one_query_stay_apart(spark):
     assert plans["diagnoses.code"].moves == plan_rare(df, "code", 2, hierarchy=HIER, levels=["icd10", "block"]).moves
     assert plans["drugs.drug"].moves == {"B01": (None, SUPPRESSED)}  # A01: 2 patients in this table
     assert plans["drugs.drug"].summary["codes"] == 2
+
+
+def test_req18_plans_from_unioned_projections_count_only_released_patients(spark):
+    """With `released`, the tables' code columns are unioned first and get pid in one step; rows it
+    flags (a suppressed or held-back patient) do not count, as with the written frames."""
+    from transforms.apply import DROP_ROW
+    from transforms.rare import RareRequest, plan_rare_many
+
+    diag = spark.createDataFrame([("r1", "A01"), ("r2", "A01"), ("r3", "A01"), ("r4", "B01"), ("r5", None)],
+                                 "receipt_key string, disease_code string")
+    drug = spark.createDataFrame([("r1", "D1"), ("r2", "D1"), ("r4", "D1"), ("r4", "D2")], "receipt_key string, drug_code string")
+    owner = spark.createDataFrame([("r1", "p1"), ("r2", "p2"), ("r3", "p3"), ("r4", "p3"), ("r5", "p9")],
+                                  "__node string, pid string")
+
+    def released(df):  # pid by node; p3 is suppressed
+        out = df.join(owner, "__node", "left")
+        return out.withColumn(DROP_ROW, F.col("pid") == "p3")
+
+    project = lambda df, col: df.select(col, F.col("receipt_key").alias("__node"))  # noqa: E731
+    plans = plan_rare_many({"diagnoses.disease_code": RareRequest(project(diag, "disease_code"), "disease_code", 2),
+                            "drugs.drug_code": RareRequest(project(drug, "drug_code"), "drug_code", 2)}, released=released)
+    # A01: p1 and p2 once p3 is removed -> kept; B01 and D2 only p3 (removed) -> not counted at all
+    assert plans["diagnoses.disease_code"].moves == {}
+    assert plans["diagnoses.disease_code"].summary["codes"] == 1
+    assert plans["drugs.drug_code"].moves == {}  # D1: p1, p2
+    # the same plan as from frames that carry pid, with the removed rows filtered out
+    frame = released(project(diag, "disease_code")).where(~F.col(DROP_ROW))
+    assert plan_rare_many({"x": RareRequest(frame, "disease_code", 3)})["x"].moves == \
+        plan_rare_many({"x": RareRequest(project(diag, "disease_code"), "disease_code", 3)}, released=released)["x"].moves == \
+        {"A01": (None, SUPPRESSED)}

@@ -35,6 +35,8 @@ CASES = [
      "tables.diagnoses.disease_code", "no column 'icd11'"),
     ({RECEIPT_ID: "      receipt_key: {method: pseudonymize, key: no-such-key, as: receipt_id}\n"},
      "tables.receipts.receipt_key", "TOKUMEI_KEY_NO_SUCH_KEY"),
+    ({RECEIPT_ID: "      receipt_key: {method: pseudonymize, bits: 64, as: receipt_id}\n"},
+     "tables.receipts.receipt_key.bits", "128"),
     ({"  age_top: 90 ": "  age_top: 100 "}, "params.age_top", "requirement 17"),
     # req 21: a claim column beside patients' quasi-identifiers must not be finer than them
     ({"{method: age_band, at: service_month, width: 5, as: age_band}": "{method: age, at: service_month, as: age}"},

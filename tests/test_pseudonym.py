@@ -25,9 +25,14 @@ def test_req15_hmac_equals_python_hmac_for_1000_inputs_including_japanese(spark)
     for key in (b"k", b"a-32-byte-secret-key-for-tokumei", bytes(range(100))):  # short, typical, > block
         df = spark.createDataFrame([(i, s) for i, s in enumerate(inputs)], "i int, s string")
         keyed, pads = with_keys(df, {"k": key})
-        got = dict(keyed.select("i", hmac_sha256_hex(F.col("s"), pads["k"]).alias("h")).collect())
+        got = keyed.select("i", hmac_sha256_hex(F.col("s"), pads["k"]).alias("h"),
+                           hmac_sha256_hex(F.col("s"), pads["k"], 128).alias("h128")).collect()
         want = {i: hmac.new(key, s.encode("utf-8"), hashlib.sha256).hexdigest() for i, s in enumerate(inputs)}
-        assert got == want
+        assert {r["i"]: r["h"] for r in got} == want
+        # the released form (requirement 15: truncated to >= 128 bits): the first 32 hex characters
+        assert {r["i"]: r["h128"] for r in got} == {i: h[:32] for i, h in want.items()}
+    with pytest.raises(ValueError, match="bits"):
+        hmac_sha256_hex(F.col("s"), pads["k"], 64)
 
 
 def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):

@@ -39,7 +39,7 @@ def test_real_uke_file_runs_to_a_published_release(published):
     assert receipts.num_rows == 75  # every RE of the fixture (uke_format.md sample)
     assert not {"name", "kana_name", "birth_date", "card_number", "chart_no"} & set(receipts.column_names)
     pids = [p for p in receipts.column("pid").to_pylist()]
-    assert all(p and len(p) == 64 and set(p) <= set("0123456789abcdef") for p in pids)
+    assert all(p and len(p) == 32 and set(p) <= set("0123456789abcdef") for p in pids)
     diagnoses = DeltaTable(str(published / "tables" / "diagnoses")).to_pyarrow_table()
     assert set(diagnoses.column("pid").to_pylist()) <= set(pids)
 

@@ -8,7 +8,7 @@ cells, cells changed, cells suppressed, and rows removed by record-level suppres
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,10 +20,10 @@ from transforms import dates, geo, identity, numeric, perturb, rare
 from transforms.hierarchy import with_hierarchy
 from transforms.linkage import derive_key
 from transforms.policy import PolicyError, Rule, TablePolicy
-from transforms.pseudonym import KeyPads, hmac_sha256_hex, with_keys
+from transforms.pseudonym import PSEUDONYM_BITS, KeyPads, hmac_sha256_hex, with_keys
 from transforms.table_stats import rule_metrics, stats_from_metrics
 
-DROP_ROW = "__drop_row"  # a caller may flag rows to remove (e.g. unlinked receipts); they are counted
+DROP_ROW = rare.DROP_ROW  # a caller may flag rows to remove (e.g. unlinked receipts); they are counted
 REMOVED_BY = "__removed_by_"  # + reason: a caller's flag of why a row is removed; counted per reason
 PRE_RECEIPT_KEY = "__pre_receipt_key"  # receipt_key's pseudonym, precomputed once per receipt by the caller
 _NORMALIZE = {
@@ -76,7 +76,11 @@ def check_schema(df: DataFrame, table: TablePolicy, with_pid: bool = True) -> No
         raise ValueError(f"{table.name}: derived pid declared but the input has no pid column")
 
 
-def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column | None = None) -> Applied:
+def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column | None = None,
+                source: DataFrame | None = None) -> Applied:
+    """`df` with the table's rules applied (lazy), and the observation that counts what they changed
+    as the result is written. `source`: the same rows without the joins that gave `df` its pid and
+    removal flags (the bronze table), for table-wide statistics (quantiles) that need no patient."""
     check_schema(df, table)
     rules = [(c, r) for c, r in table.columns.items() if c in df.columns]
     absent = [c for c in table.columns if c not in df.columns]
@@ -86,7 +90,7 @@ def apply_table(df: DataFrame, table: TablePolicy, ctx: Context, row_id: Column 
     for col, rule in rules:
         if rule.method == "drop":
             continue
-        work, expr, note = _rule(df, work, table, col, rule, ctx, row_id, pads.get(col))
+        work, expr, note = _rule(df, work, table, col, rule, ctx, row_id, pads.get(col), source)
         exprs[col] = expr
         if note:
             notes[col] = note
@@ -134,7 +138,8 @@ def _rule_keys(df: DataFrame, rules: list[tuple[str, Rule]], ctx: Context) -> di
 
 
 def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Rule, ctx: Context,
-          row_id: Column | None, key: KeyPads | None = None) -> tuple[DataFrame, Column, dict[str, Any] | None]:
+          row_id: Column | None, key: KeyPads | None = None, source: DataFrame | None = None,
+          ) -> tuple[DataFrame, Column, dict[str, Any] | None]:
     """(frame, output expression, note) for one rule; frame-level steps add temporary columns.
     `key`: the pads of the rule's key in `work` (keyed methods)."""
     m, p, c = rule.method, rule.params, F.col(col)
@@ -147,7 +152,7 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
             return work, F.col(PRE_RECEIPT_KEY), None
         norm = _NORMALIZE.get(p["normalize"], lambda x: x)(c.cast("string"))
         assert key is not None
-        return work, hmac_sha256_hex(norm, key), None
+        return work, hmac_sha256_hex(norm, key, p.get("bits", PSEUDONYM_BITS)), None
     if m in ("generalize_date", "age", "age_band"):
         if m == "generalize_date" and not p.get("top"):
             return work, dates.generalize_date(c, p["unit"]), None
@@ -165,7 +170,9 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         assert key is not None
         return work, dates.shift_date(c, dates.shift_days(F.col("pid"), key, p["max_days"])), None
     if m == "clip":
-        return _clip(df, work, col, rule)
+        by = [p["by"]] if p.get("by") else []
+        stats_of = source if source is not None and {col, *by} <= set(source.columns) else df
+        return _clip(stats_of, work, col, rule)
     if m == "round":
         return work, _same_type(numeric.round_to(c, p["to"]), dtype), None
     if m == "bin":
@@ -209,13 +216,19 @@ def _rare_request(df: DataFrame, col: str, rule: Rule, ctx: Context) -> rare.Rar
     return rare.RareRequest(kept, col, p["threshold"], hier, p.get("levels") or (), p.get("cumulative_share"))
 
 
-def plan_rares(frames: Mapping[str, DataFrame], tables: Mapping[str, TablePolicy], ctx: Context) -> Context:
+def plan_rares(frames: Mapping[str, DataFrame], tables: Mapping[str, TablePolicy], ctx: Context,
+               project: Callable[[DataFrame, str], DataFrame] | None = None,
+               released: Callable[[DataFrame], DataFrame] | None = None) -> Context:
     """`ctx` with the plans of every `rare` rule of `frames`, computed in one Spark query (see
-    rare.plan_rare_many); apply_table then uses them instead of a pass over each table."""
-    requests = {f"{name}.{col}": _rare_request(df, col, rule, ctx)
+    rare.plan_rare_many); apply_table then uses them instead of a pass over each table.
+
+    With `project` and `released`, `frames` are the source tables without `pid`: `project(frame,
+    column)` keeps the code column and what `released` needs to find the patient, and `released`
+    adds `pid` and the removal flags to the union of those projections in one step."""
+    requests = {f"{name}.{col}": _rare_request(project(df, col) if project else df, col, rule, ctx)
                 for name, df in frames.items() for col, rule in tables[name].columns.items()
                 if rule.method == "rare" and col in df.columns}
-    return replace(ctx, rare_plans={**ctx.rare_plans, **rare.plan_rare_many(requests)})
+    return replace(ctx, rare_plans={**ctx.rare_plans, **rare.plan_rare_many(requests, released=released)})
 
 
 def _clip(df: DataFrame, work: DataFrame, col: str, rule: Rule) -> tuple[DataFrame, Column, dict[str, Any]]:

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.identity import id1_of_parts, id2_of_parts, normalize_width, with_id_parts
-from transforms.pseudonym import hmac_sha256_hex, with_keys
+from transforms.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
@@ -87,7 +87,7 @@ def _identities(df: DataFrame, node: Column, keep: list[str] | None = None) -> D
 
 def link_patients(
     identities: DataFrame, key: bytes, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8, unlinked: str = "singleton",
-    node_pseudonym_key: bytes | None = None, node_pseudonym: str = "node_pseudonym",
+    node_pseudonym_key: bytes | None = None, node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256,
 ) -> DataFrame:
     """`(node, pid, linked, converged)` for every node: same component -> same pid. Persisted.
 
@@ -96,10 +96,11 @@ def link_patients(
     hashes of the canonical ID strings, internal to this computation (two IDs colliding would merge
     two people: about 1e-8 at a million IDs). Rounds of min-label propagation run until no label
     changes (usually two) or `rounds` is reached; `converged` says which. Each record then takes
-    its edge's label and `pid` = HMAC(key, label): without the key the pid cannot be recomputed.
+    its edge's label and `pid` = HMAC(key, label), its first 128 bits (transforms/pseudonym.py):
+    without the key the pid cannot be recomputed.
     `linked` is false for a record with no complete ID (its own pid, or null with unlinked="drop").
     With `node_pseudonym_key`, column `node_pseudonym` is the keyed pseudonym of the node id itself
-    (for receipts: of the receipt key), computed in the same pass. Call `.unpersist()` when done.
+    (for receipts: of the receipt key; `node_pseudonym_bits` long), computed in the same pass. Call `.unpersist()` when done.
     """
     if unlinked not in ("singleton", "drop"):
         raise ValueError("unlinked: use singleton or drop")
@@ -119,10 +120,10 @@ def link_patients(
     joined, pads = with_keys(joined, {"pid": derive_key(key, "pid-label"),
                                       **({"node": node_pseudonym_key} if node_pseudonym_key else {})})
     linked = F.col("__label").isNotNull()
-    single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pads["pid"])
-    pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pads["pid"]))
+    single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pads["pid"], PSEUDONYM_BITS)
+    pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pads["pid"], PSEUDONYM_BITS))
     pid = pid.otherwise(single if unlinked == "singleton" else F.lit(None))
-    extra = [hmac_sha256_hex(F.col("node"), pads["node"]).alias(node_pseudonym)] if node_pseudonym_key else []
+    extra = [hmac_sha256_hex(F.col("node"), pads["node"], node_pseudonym_bits).alias(node_pseudonym)] if node_pseudonym_key else []
     out = joined.select("node", pid.alias("pid"), linked.alias("linked"), F.lit(converged).alias("converged"), *extra)
     out = out.persist(StorageLevel.MEMORY_AND_DISK)
     out.count()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transforms.catalog import DATE_KINDS, NUMERIC_KINDS, STRING_KINDS
+from transforms.pseudonym import BITS, PSEUDONYM_BITS
 
 REQUIRED = object()
 SCALAR_KINDS = STRING_KINDS | NUMERIC_KINDS | DATE_KINDS
@@ -63,6 +64,7 @@ METHODS: dict[str, MethodSpec] = {
         "normalize": Param((str,), "none", ("none", "digits", "insurer", "card", "kana")),
         "domain": Param((str,), None),
         "key": _KEY,
+        "bits": Param((int,), PSEUDONYM_BITS, BITS),  # leading bits of the HMAC kept (32 or 64 hex characters)
     }, needs_key=True),
     # Requirements 7, 22: dates and birth dates coarsened to year, quarter or year-month.
     "generalize_date": MethodSpec("generalized", DATE_KINDS, {

@@ -26,7 +26,8 @@ FACT_COLUMNS = ("pid", "sex", "birth_date", "first_service", "area", "postal_cod
 
 
 def patient_ids(
-    bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None
+    bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
+    receipt_pseudonym_bits: int = 256,
 ) -> DataFrame:
     """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (cached).
 
@@ -36,7 +37,8 @@ def patient_ids(
     ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
     if CLINICAL_PATIENTS in bronze:
         ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
-    return link_patients(ids, key, linkage.keys, linkage.rounds, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY)
+    return link_patients(ids, key, linkage.keys, linkage.rounds, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY,
+                         receipt_pseudonym_bits)
 
 
 def node_of(df: DataFrame) -> F.Column:
@@ -53,6 +55,15 @@ def _node_keys(node: F.Column) -> list[F.Column]:
     return [F.xxhash64(node).alias("__k1"), F.xxhash64(F.lit("\u001fk2"), node).alias("__k2")]
 
 
+NODE_KEYS = ("__k1", "__k2")
+
+
+def node_projection(df: DataFrame, *columns: str) -> DataFrame:
+    """`columns` of `df` and the node keys with_pid joins on: what a frame needs to get `pid` later,
+    where frames of different tables are unioned first (their node ids come from different columns)."""
+    return df.select(*columns, *_node_keys(node_of(df)))
+
+
 def materialized(df: DataFrame) -> DataFrame:
     """`df` computed now and kept (memory, then disk) with its lineage cut: plans that join it see a
     scan of its rows, not the plan that made them. Every table joins the pid map and the lists of
@@ -63,7 +74,7 @@ def materialized(df: DataFrame) -> DataFrame:
 
 def join_map(pids: DataFrame) -> DataFrame:
     """The pid map in the compact form every table joins (materialized): (__k1, __k2, __pid[, __pre]),
-    pseudonyms as 32 raw bytes instead of 64 hex characters, so broadcasting it stays cheap."""
+    pseudonyms as raw bytes instead of hex characters, so broadcasting it stays cheap."""
     extra = [F.unhex(PRE_RECEIPT_KEY).alias("__pre")] if PRE_RECEIPT_KEY in pids.columns else []
     return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra))
 
@@ -78,8 +89,8 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     instead of a hash table of the whole map (about 1.5 s a query at a million receipts) for a few
     thousand rows. (A broadcast join cannot keep the unmatched rows of the side it builds, so the
     table itself cannot be the build side of its left join.)"""
-    keys = ["__k1", "__k2"]
-    keyed = df.select("*", *_node_keys(node_of(df)))
+    keys = list(NODE_KEYS)
+    keyed = df if set(keys) <= set(df.columns) else df.select("*", *_node_keys(node_of(df)))  # node_projection
     pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
     right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []))
     if small_table:

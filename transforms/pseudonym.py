@@ -22,6 +22,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 _BLOCK = 64  # SHA-256 block size in bytes
+# Pseudonyms in a release are the first 128 bits of the HMAC (32 hex characters), as requirement 15
+# allows ("truncated to >= 128 bits"): a collision among a billion values has odds of about 1e-21, and
+# the released claim tables, where every row carries pid and receipt_id, get about half as large.
+PSEUDONYM_BITS = 128
+BITS = (128, 256)
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:
@@ -56,13 +61,17 @@ def with_keys(df: DataFrame, keys: Mapping[str, bytes], prefix: str = "__key") -
     return df.crossJoin(F.broadcast(row)), pads
 
 
-def hmac_sha256_hex(col: Column, key: KeyPads) -> Column:
-    """64 lower-case hex characters of HMAC-SHA256(key, UTF-8 bytes of `col`); null stays null.
-    `key`: the pads `with_keys` added to the frame the expression is evaluated on."""
+def hmac_sha256_hex(col: Column, key: KeyPads, bits: int = 256) -> Column:
+    """Lower-case hex of HMAC-SHA256(key, UTF-8 bytes of `col`), its first `bits` bits (256: all 64
+    characters; 128: the first 32); null stays null. `key`: the pads `with_keys` added to the frame
+    the expression is evaluated on."""
     if not isinstance(key, KeyPads):
         raise TypeError("hmac_sha256_hex takes the KeyPads of with_keys(), never key bytes (a literal shows in plans)")
+    if bits not in BITS:
+        raise ValueError(f"bits: use one of {BITS}")
     inner = F.unhex(F.sha2(F.concat(F.col(key.inner), col.cast("binary")), 256))
-    return F.sha2(F.concat(F.col(key.outer), inner), 256)
+    out = F.sha2(F.concat(F.col(key.outer), inner), 256)
+    return out if bits == 256 else F.substring(out, 1, bits // 4)
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -13,8 +13,9 @@ The plan is computed on small summaries (per-code counts, per-level counts); the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
@@ -23,6 +24,7 @@ from pyspark.sql import functions as F
 
 SUPPRESSED = "suppressed"
 ORIGINAL = "code"
+DROP_ROW = "__drop_row"  # a row flagged not to be released (apply.DROP_ROW; defined here, apply imports rare)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ def masked_by_share(counts: Mapping[str, int], share: float) -> set[str]:
     return masked
 
 
-def rare_pairs(df: DataFrame, column: str, pid: str = "pid") -> DataFrame:
-    """The distinct (code, patient) pairs of `column` with their row counts: `__code, __pid, __n` (lazy).
+def rare_pairs(df: DataFrame, column: str, pid: str = "pid", by: Sequence[str] = ()) -> DataFrame:
+    """The distinct (code, patient) pairs of `column` with their row counts: `[by..,] __code, __pid, __n` (lazy).
 
     Patients are told apart by a 64-bit hash of their pid (8 bytes shuffled instead of 64 hex
     characters). Two patients sharing a hash (about 3e-8 at a million patients) would count as one:
@@ -59,7 +61,7 @@ def rare_pairs(df: DataFrame, column: str, pid: str = "pid") -> DataFrame:
     code = F.col(column).cast("string")
     return (
         df.where(code.isNotNull())
-        .groupBy(code.alias("__code"), F.when(F.col(pid).isNotNull(), F.xxhash64(F.col(pid))).alias("__pid"))
+        .groupBy(*by, code.alias("__code"), F.when(F.col(pid).isNotNull(), F.xxhash64(F.col(pid))).alias("__pid"))
         .agg(F.count(F.lit(1)).alias("__n"))
     )
 
@@ -90,16 +92,29 @@ def plan_rare(
     return plan_rare_many({"": RareRequest(df, column, threshold, hierarchy, levels, cumulative_share)}, pid)[""]
 
 
-def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid") -> dict[str, RarePlan]:
+def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
+                   released: Callable[[DataFrame], DataFrame] | None = None) -> dict[str, RarePlan]:
     """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
-    are tagged and unioned, so the scans run as one job instead of one query per table (Spark 4.1
-    still builds the pid map's broadcast once per union branch here: no exchange reuse was seen)."""
+    are tagged and unioned, so the scans run as one job instead of one query per table.
+
+    `released`: the requests' frames do not carry `pid` yet, only the code column and the columns
+    `released` needs to find the patient (the same names in every frame). Their union goes through
+    `released` once, which adds `pid` and flags (DROP_ROW) the rows that will not be released: one
+    join of the pid map for all tables. (With each frame joined on its own, Spark built the map's
+    broadcast once per union branch: no exchange reuse.)"""
     if not requests:
         return {}
-    parts = [rare_pairs(r.df, r.column, pid).select(F.lit(tag).alias("__tag"), "*") for tag, r in requests.items()]
-    pairs = parts[0]
-    for part in parts[1:]:
-        pairs = pairs.unionByName(part)
+    if released is None:
+        parts = [rare_pairs(r.df, r.column, pid).select(F.lit(tag).alias("__tag"), "*") for tag, r in requests.items()]
+        pairs = reduce(DataFrame.unionByName, parts)
+    else:
+        parts = [r.df.select(F.lit(tag).alias("__tag"), F.col(r.column).cast("string").alias("__rare_code"),
+                             *[c for c in r.df.columns if c != r.column]).where(F.col("__rare_code").isNotNull())
+                 for tag, r in requests.items()]
+        rows = released(reduce(DataFrame.unionByName, parts))
+        if DROP_ROW in rows.columns:
+            rows = rows.where(~F.coalesce(F.col(DROP_ROW), F.lit(False)))
+        pairs = rare_pairs(rows, "__rare_code", pid, ["__tag"])
     pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         stats = pairs.groupBy("__tag", "__code").agg(F.sum("__n").alias("rows"), F.count("__pid").alias("patients")).collect()
