@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from jobs.anonymize import DEFAULT_PARALLEL, anonymize
 from jobs.config import load_pipeline
 from jobs.delta_io import is_delta
+from jobs.identities import CLINICAL_PATIENTS, IDENTITIES, identity_rows
 from jobs.policy import load_policy, load_references, resolve_keys
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse
@@ -105,7 +106,22 @@ def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int)
         df = df.drop("__copy")
         df.write.format("delta").mode("overwrite").save(dst.bronze(path.name))
         out[path.name] = spark.read.format("delta").load(dst.bronze(path.name)).count()
+    write_identities(spark, target)
     return out
+
+
+def write_identities(spark: SparkSession, warehouse: str) -> int:
+    """(Re)write `bronze/_identities` from the warehouse's bronze tables, as ingest writes it for the
+    rows it adds (jobs/identities.py): for a warehouse made by `replicate_bronze`, or ingested before
+    the table existed. Returns its rows."""
+    wh = Warehouse(warehouse)
+    names = ("receipts", "insurances", "eligibility", CLINICAL_PATIENTS)
+    frames = {t: spark.read.format("delta").load(wh.bronze(t)) for t in names if is_delta(spark, wh.bronze(t))}
+    rows = identity_rows(frames)
+    if rows is None:
+        return 0
+    rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(wh.bronze(IDENTITIES))
+    return spark.read.format("delta").load(wh.bronze(IDENTITIES)).count()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--conf", default="conf/pipeline.yaml")
     p.add_argument("--replicate-from", help="a small warehouse whose bronze tables are copied --copies times first")
     p.add_argument("--copies", type=int, default=1)
+    p.add_argument("--write-identities", action="store_true",
+                   help="(re)write bronze/_identities from the bronze tables first (a warehouse ingested before it existed)")
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
     args = p.parse_args(argv)
     spark = get_spark(load_pipeline(args.conf).spark)
@@ -123,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         counts = replicate_bronze(spark, args.replicate_from, args.warehouse, args.copies)
         print(json.dumps({"replicated": counts, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    elif args.write_identities:
+        t0 = time.perf_counter()
+        n = write_identities(spark, args.warehouse)
+        print(json.dumps({"identities": n, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
     print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel),
                      ensure_ascii=False))
     return 0

@@ -30,6 +30,7 @@ from jobs.anonymize_notice import WaitingPeriod, today_jst, waiting_period
 from jobs.config import ConfigError, PipelineConfig, load_pipeline
 from jobs.delta_io import is_delta, last_commit, read_delta, release_writer
 from jobs.errors import InputError, RefusedError, entrypoint
+from jobs.identities import stored_identities
 from jobs.keys import Key
 from jobs.lineage import DatasetRef, stage_events
 from jobs.manifest import code_version
@@ -170,11 +171,12 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         raise _as_config_error(exc, policy_file) from None
     ctx = Context({k: v.material for k, v in keys.items()}, key_id, refs.hierarchies, refs.prefectures, refs.municipalities)
     pid_key = derive_key(keys[key_id].material, "pid")
-    pids = patient_ids(bronze, pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx))
+    stored = stored_identities(spark, wh, bronze)  # ingest's identity hashes, when they match bronze
+    pids = patient_ids(bronze, pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx), stored=stored)
     drop_unlinked = policy.linkage.unlinked == "drop"
     frames: dict[str, DataFrame] = {}
     try:
-        linkage = _linkage_summary(pids)
+        linkage = {**_linkage_summary(pids), "identities": "stored" if stored is not None else "computed"}
         pid_map = join_map(pids)
     finally:
         pids.unpersist()

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
 from jobs.errors import InputError, entrypoint
+from jobs.identities import CLINICAL_PATIENTS, IDENTITIES, identity_rows
 from jobs.ingest_clinical import (
     DEFAULT_LAYOUTS,
     clinical_frames,
@@ -181,10 +182,15 @@ def _ingest(
         all_rejects = all_rejects.unionByName(conform_rejects(bad))
     counts.set_counts(count_rows(frames, all_rejects))
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
-    written = write_tables(spark, targets, [f.sha256 for f in new] + replaced)
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
-    check_written({t: written[wh.bronze(t)] for t in frames} | {"_rejects": written[wh.rejects]}, expected)
+    identities = identity_rows(frames)  # what linkage needs, stored once (jobs/identities.py)
+    if identities is not None:
+        targets[wh.bronze(IDENTITIES)] = identities
+        expected[IDENTITIES] = expected.get("receipts", 0) + expected.get(CLINICAL_PATIENTS, 0)
+    written = write_tables(spark, targets, [f.sha256 for f in new] + replaced)
+    check_written({t: written[wh.bronze(t)] for t in [*frames, *([IDENTITIES] if identities is not None else [])]}
+                  | {"_rejects": written[wh.rejects]}, expected)
     return counts
 
 

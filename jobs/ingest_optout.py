@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.delta_io import is_delta, last_commit
+from jobs.identities import IDENTITIES, clinical_nodes
 from jobs.ingest_clinical import PATIENT_KEY, known_patient_keys
 from jobs.warehouse import Warehouse
 from transforms.clinical import ClinicalLayout
@@ -109,6 +110,10 @@ def purge_opted_out(
             if n:
                 deleted, version = _delete(spark, wh.bronze(table), keys, ["receipt_key"])
                 entries.append((table, "receipt_key", n, deleted, version))
+        if n:  # their stored identity hashes too (jobs/identities.py)
+            nodes = keys.select(F.col("receipt_key").alias("node"))
+            deleted, version = _delete(spark, wh.bronze(IDENTITIES), nodes, ["node"])
+            entries.append((IDENTITIES, "receipt_key", n, deleted, version))
     if is_delta(spark, wh.bronze("patients")):
         patients = known_patient_keys(spark, wh.bronze("patients"), registry_ids).localCheckpoint()
         n = patients.count()
@@ -118,10 +123,16 @@ def purge_opted_out(
             if n and set(PATIENT_KEY) <= set(layout.names):
                 deleted, version = _delete(spark, wh.bronze(layout.table), patients, PATIENT_KEY)
                 entries.append((layout.table, "patient", n, deleted, version))
+        if n:
+            deleted, version = _delete(spark, wh.bronze(IDENTITIES), clinical_nodes(patients), ["node"])
+            entries.append((IDENTITIES, "patient", n, deleted, version))
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(run_id, t, kind, n, d, v, now) for t, kind, n, d, v in entries] or [(run_id, "-", "none", 0, 0, None, now)]
     spark.createDataFrame(rows, LOG_SCHEMA).write.format("delta").mode("append").save(wh.bronze(OPTOUT_LOG))
-    deleted_by_table = {t: d for t, _, _, d, _ in entries if d}
+    deleted_by_table: dict[str, int] = {}
+    for t, _, _, d, _ in entries:
+        if d:  # _identities is deleted from twice: receipts, then clinical patients
+            deleted_by_table[t] = deleted_by_table.get(t, 0) + d
     return {"optout_purged_rows": sum(deleted_by_table.values()), "optout_purged_by_table": deleted_by_table}
 
 

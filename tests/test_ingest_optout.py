@@ -182,13 +182,17 @@ def test_req42b_req44_a_later_stop_request_deletes_the_person_from_bronze_and_lo
     assert summary["files_new"] == 1 and tables["receipts"].count() == 0
     assert all(tables[t.table].count() == 0 for t in LAYOUTS.values() if t.table)  # HO, SY of 佐藤 too
     assert tables["patients"].count() == 0 and tables["labs"].count() == 0
-    assert summary["optout_purged_by_table"] == {"receipts": 1, "insurances": 1, "diagnoses": 1, "patients": 1, "labs": 1}
+    # the stored identity hashes go too (one receipt, one clinical patient row; jobs/identities.py)
+    assert spark.read.format("delta").load(wh.bronze("_identities")).count() == 0
+    assert summary["optout_purged_by_table"] == {"receipts": 1, "insurances": 1, "diagnoses": 1, "patients": 1, "labs": 1,
+                                                 "_identities": 2}
     # every ingest vacuums what purges deleted (files older than the retention window go; 44)
-    assert summary["optout_vacuumed_tables"] == ["diagnoses", "insurances", "labs", "patients", "receipts"]
+    assert summary["optout_vacuumed_tables"] == ["_identities", "diagnoses", "insurances", "labs", "patients", "receipts"]
     log = spark.read.format("delta").load(wh.bronze("_optout_log"))
     assert log.columns == ["run_id", "table", "key_kind", "keys_matched", "rows_deleted", "delta_version", "purged_at"]
     assert sorted((r["table"], r["keys_matched"], r["rows_deleted"]) for r in log.where("rows_deleted > 0").collect()) == [
-        ("diagnoses", 1, 1), ("insurances", 1, 1), ("labs", 1, 1), ("patients", 1, 1), ("receipts", 1, 1)]
+        ("_identities", 1, 1), ("_identities", 1, 1), ("diagnoses", 1, 1), ("insurances", 1, 1), ("labs", 1, 1),
+        ("patients", 1, 1), ("receipts", 1, 1)]
 
 
 def test_req42_labs_of_a_patient_withheld_in_an_earlier_run_are_withheld(spark, later):
@@ -205,7 +209,7 @@ def test_req42_the_registry_is_never_written_to_the_warehouse(spark, opted, late
     wh, registry_dir = later["wh"], str(opted["restricted"])
     root = wh.local_path(wh.bronze_root)
     written = sorted(p.name for p in root.iterdir())
-    assert [n for n in written if n.startswith("_")] == ["_files", "_optout_log", "_optout_patients", "_rejects"]
+    assert [n for n in written if n.startswith("_")] == ["_files", "_identities", "_optout_log", "_optout_patients", "_rejects"]
     for name in written:
         df = spark.read.format("delta").load(str(root / name))
         assert "confirmation_doc" not in df.columns and "identity" not in df.columns, name
@@ -243,6 +247,7 @@ def test_req42a_opted_out_patients_are_in_no_release_table(spark, opted, tmp_pat
     rows = {o["table"]: o["rows"] for o in record["outputs"]}
     assert (rows["patients"], rows["receipts"], rows["labs"]) == (1, 1, 1)
     assert record["linkage"]["patients"] == 1  # 佐藤's receipt and clinical record, one person
+    assert record["linkage"]["identities"] == "stored"  # ingest's hashes, withheld people left out (jobs/identities.py)
     for out in record["outputs"]:
         df = spark.read.format("delta").load(out["path"])
         text_cols = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]

@@ -34,10 +34,12 @@ def _first_per_receipt(df: DataFrame, cols: list[str]) -> DataFrame:
     return df.groupBy("receipt_key").agg(first).select("receipt_key", *[F.col(f"__first.{c}").alias(c) for c in cols])
 
 
-def receipt_identities(receipts: DataFrame, insurances: DataFrame | None, eligibility: DataFrame | None) -> DataFrame:
-    """`(node, id1, id2)` per receipt: the canonical ID1/ID2 strings (null when incomplete). Receipt
-    keys are unique (ingest makes them from the file hash and the RE ordinal)."""
-    df = receipts.select("receipt_key", "kana_name", "birth_date", "sex")
+def receipt_identities(receipts: DataFrame, insurances: DataFrame | None, eligibility: DataFrame | None,
+                       keep: list[str] | None = None) -> DataFrame:
+    """`(node, id1, id2[, keep])` per receipt: the canonical ID1/ID2 strings (null when incomplete).
+    Receipt keys are unique (ingest makes them from the file hash and the RE ordinal). `keep`:
+    columns of `receipts` carried along."""
+    df = receipts.select("receipt_key", "kana_name", "birth_date", "sex", *(keep or []))
     if insurances is not None:
         ho = _first_per_receipt(insurances, ["insurer_no", "card_symbol", "card_number"])
         df = df.join(ho, "receipt_key", "left")
@@ -47,7 +49,7 @@ def receipt_identities(receipts: DataFrame, insurances: DataFrame | None, eligib
         df = df.join(_first_per_receipt(eligibility, ["branch_no"]), "receipt_key", "left")
     else:
         df = df.withColumn("branch_no", F.lit(None).cast("string"))
-    return _identities(df, F.col("receipt_key"))
+    return _identities(df, F.col("receipt_key"), keep)
 
 
 def clinical_node(institution_code: Column, patient_id: Column) -> Column:
@@ -58,10 +60,43 @@ def clinical_node(institution_code: Column, patient_id: Column) -> Column:
 def clinical_identities(patients: DataFrame) -> DataFrame:
     """`(node, id1, id2)` per clinical patient (layout conf/layouts/patients.yaml). A patient listed
     in several extract files is one node: the first row (by file and line) speaks for it."""
+    return _first_per_node(clinical_rows(patients), ["id1", "id2"])
+
+
+def clinical_rows(patients: DataFrame, keep: list[str] | None = None) -> DataFrame:
+    """`(node, id1, id2, __order[, keep])` per row of a clinical patients extract (not yet one per node)."""
     node = clinical_node(F.col("institution_code"), F.col("patient_id"))
-    ids = _identities(patients.withColumn("__order", _row_order(patients.columns)), node, ["__order"])
-    first = F.min_by(F.struct("id1", "id2"), F.col("__order")).alias("__first")
-    return ids.groupBy("node").agg(first).select("node", "__first.id1", "__first.id2")
+    return _identities(patients.withColumn("__order", _row_order(patients.columns)), node, ["__order", *(keep or [])])
+
+
+def _first_per_node(rows: DataFrame, cols: list[str]) -> DataFrame:
+    first = F.min_by(F.struct(*cols), F.col("__order")).alias("__first")
+    return rows.groupBy("node").agg(first).select("node", *[F.col(f"__first.{c}").alias(c) for c in cols])
+
+
+# Stored identity hashes (bronze/_identities, written by ingest): the 64-bit hashes link_patients
+# builds its graph from, per receipt and per clinical patient row. Anonymize then skips the identity
+# pass (three joins and the normalization of every receipt). Bump the version when the
+# normalization in transforms/identity.py or the ID strings change: tables of an older version are
+# not used (anonymize computes the identities itself).
+HASH_VERSION = 1
+HASH_COLUMNS = ("__hid1", "__hid2")
+
+
+def identity_hashes(ids: DataFrame) -> DataFrame:
+    """`ids` (node, id1, id2, ...) with the ID strings replaced by their 64-bit hashes `__hid1, __hid2`
+    (null when the ID is incomplete): what link_patients needs, and all that is stored."""
+    rest = [c for c in ids.columns if c not in ("node", "id1", "id2")]
+    return ids.select("node", *[F.when(F.col(k).isNotNull(), F.xxhash64(F.col(k))).alias(f"__h{k}") for k in ("id1", "id2")],
+                      *rest)
+
+
+def nodes_of_stored(stored: DataFrame) -> DataFrame:
+    """`(node, __hid1, __hid2)`, one row per node, from stored rows: receipts have one row each
+    (`__order` null); a clinical patient listed in several files takes its first row."""
+    receipts = stored.where(F.col("__order").isNull()).select("node", *HASH_COLUMNS)
+    clinical = _first_per_node(stored.where(F.col("__order").isNotNull()), list(HASH_COLUMNS))
+    return receipts.unionByName(clinical)
 
 
 def _row_order(columns: list[str]) -> Column:
@@ -90,6 +125,7 @@ def link_patients(
     node_pseudonym_key: bytes | None = None, node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256,
 ) -> DataFrame:
     """`(node, pid, linked, converged)` for every node: same component -> same pid. Persisted.
+    `identities`: `(node, id1, id2)`, or `(node, __hid1, __hid2)` as identity_hashes makes them.
 
     The graph is small: its vertices are the distinct ID1 and ID2 values and its edges the distinct
     (ID1, ID2) pairs the records carry (about one per patient and insurance). Labels are 64-bit
@@ -108,7 +144,8 @@ def link_patients(
     if not used:
         raise ValueError("keys: use id1 and/or id2")
     hcols = [f"__h{k}" for k in used]
-    nodes = identities.select("node", *[F.when(F.col(k).isNotNull(), F.xxhash64(F.col(k))).alias(f"__h{k}") for k in used])
+    hashed = identities if set(HASH_COLUMNS) <= set(identities.columns) else identity_hashes(identities)
+    nodes = hashed.select("node", *hcols)
     nodes = nodes.persist(StorageLevel.MEMORY_AND_DISK)  # read twice: for the edges and for the final labels
     present = F.lit(False)
     for h in hcols:

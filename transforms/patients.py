@@ -17,7 +17,14 @@ from pyspark.sql import functions as F
 
 from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY
 from transforms.geo import prefecture_code
-from transforms.linkage import clinical_identities, clinical_node, link_patients, receipt_identities, sex_code
+from transforms.linkage import (
+    clinical_identities,
+    clinical_node,
+    link_patients,
+    nodes_of_stored,
+    receipt_identities,
+    sex_code,
+)
 from transforms.policy import Linkage
 
 CLAIM_KEY = "receipt_key"
@@ -27,16 +34,21 @@ FACT_COLUMNS = ("pid", "sex", "birth_date", "first_service", "area", "postal_cod
 
 def patient_ids(
     bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
-    receipt_pseudonym_bits: int = 256,
+    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None,
 ) -> DataFrame:
     """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (cached).
 
     With `receipt_pseudonym_key` the keyed pseudonym of each receipt key is computed here, once per
     receipt, instead of once per claim line in every table (the claim tables join this map anyway).
+    `stored`: the identity hashes ingest stored for exactly these tables (jobs/identities.py); without
+    them the identities are computed from the tables.
     """
-    ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
-    if CLINICAL_PATIENTS in bronze:
-        ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
+    if stored is not None:
+        ids = nodes_of_stored(stored)
+    else:
+        ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
+        if CLINICAL_PATIENTS in bronze:
+            ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
     return link_patients(ids, key, linkage.keys, linkage.rounds, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY,
                          receipt_pseudonym_bits)
 
