@@ -27,11 +27,12 @@ from pyspark.sql import functions as F
 from jobs.anonymize import DEFAULT_PARALLEL, anonymize
 from jobs.config import load_pipeline
 from jobs.delta_io import is_delta
-from jobs.identities import CLINICAL_PATIENTS, IDENTITIES, identity_rows
+from jobs.identities import IDENTITIES, identity_rows
 from jobs.policy import load_policy, load_references, resolve_keys
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse
 from transforms.catalog import PATIENT_FACTS
+from transforms.patients import CLINICAL_PATIENTS
 
 CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "window_payments", "dpc_exclusions",
                 "diagnoses", "procedures", "drugs", "materials", "comments", "symptom_details")

@@ -25,9 +25,9 @@ from pyspark.sql import functions as F
 from jobs.delta_io import is_delta
 from jobs.warehouse import Warehouse
 from transforms.linkage import HASH_VERSION, clinical_node, clinical_rows, identity_hashes, receipt_identities
+from transforms.patients import CLINICAL_PATIENTS
 
 IDENTITIES = "_identities"
-CLINICAL_PATIENTS = "patients"
 log = logging.getLogger("tokumei.identities")
 
 

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
 from jobs.errors import InputError, entrypoint
-from jobs.identities import CLINICAL_PATIENTS, IDENTITIES, identity_rows
+from jobs.identities import IDENTITIES, identity_rows
 from jobs.ingest_clinical import (
     DEFAULT_LAYOUTS,
     clinical_frames,
@@ -52,6 +52,7 @@ from jobs.ingest_uke import (
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse
 from transforms.clinical import ClinicalLayout
+from transforms.patients import CLINICAL_PATIENTS
 from transforms.uke_layout import LAYOUTS
 
 log = logging.getLogger("tokumei.ingest")
