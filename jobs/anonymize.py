@@ -44,10 +44,9 @@ from transforms.labels import table_labels
 from transforms.linkage import derive_key
 from transforms.patients import (
     CLINICAL_PATIENTS,
-    join_map,
     node_projection,
     patient_facts,
-    patient_ids,
+    patient_map,
     with_pid,
 )
 from transforms.policy import Policy, PolicyError
@@ -172,15 +171,11 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     ctx = Context({k: v.material for k, v in keys.items()}, key_id, refs.hierarchies, refs.prefectures, refs.municipalities)
     pid_key = derive_key(keys[key_id].material, "pid")
     stored = stored_identities(spark, wh, bronze)  # ingest's identity hashes, when they match bronze
-    pids = patient_ids(bronze, pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx), stored=stored)
+    pid_map, summary = patient_map(bronze, pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx), stored=stored)
+    linkage = {**summary, "identities": "stored" if stored is not None else "computed"}
     drop_unlinked = policy.linkage.unlinked == "drop"
     frames: dict[str, DataFrame] = {}
-    try:
-        linkage = {**_linkage_summary(pids), "identities": "stored" if stored is not None else "computed"}
-        pid_map = join_map(pids)
-    finally:
-        pids.unpersist()
-    small = linkage["nodes"] <= BROADCAST_NODES
+    small = summary["nodes"] <= BROADCAST_NODES
     kanon: KAnonStage | None = None
     try:
 
@@ -327,15 +322,6 @@ def _size(df: DataFrame) -> int:
         return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
     except Exception:  # AttributeError without _jdf; a Py4J error from a remote session
         return SMALL_TABLE_BYTES + 1
-
-
-def _linkage_summary(pids: DataFrame) -> dict[str, Any]:
-    row = pids.agg(
-        F.count(F.lit(1)).alias("nodes"), F.countDistinct("pid").alias("patients"),
-        F.sum((~F.col("linked")).cast("int")).alias("unlinked"), F.sum((~F.col("converged")).cast("int")).alias("unconverged"),
-    ).first()
-    assert row is not None
-    return {k: int(row[k] or 0) for k in ("nodes", "patients", "unlinked", "unconverged")}
 
 
 def _record(rid: str, policy: Policy, policy_file: Path, keys: dict[str, Key], key_id: str, recipient: Recipient | None,

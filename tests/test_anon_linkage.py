@@ -89,3 +89,28 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     by_n = {r[1]: r for r in got[True]}
     assert by_n[1][2] == by_n[2][2] == by_n[3][2] and by_n[4][2] is not None and by_n[5][2:] == (None, None, True)
     assert by_n[1][3] != by_n[2][3] == by_n[3][3]  # the receipt pseudonym is per receipt
+
+
+@pytest.mark.parametrize("unlinked", ["singleton", "drop"])
+def test_req15_patient_map_is_join_map_of_the_pids_with_their_summary(spark, unlinked):
+    """patient_map computes the pids as it materializes the map and counts the summary on the linked
+    graph: the same map rows and the same counts as join_map over the cached pids."""
+    from pyspark.sql import functions as F
+
+    from transforms.patients import join_map, patient_ids, patient_map
+    from transforms.policy import Linkage
+
+    receipts, insurances, eligibility = _claims(spark)
+    bronze = {"receipts": receipts, "insurances": insurances, "eligibility": eligibility}
+    key, linkage = derive_key(b"k", "pid"), Linkage(unlinked=unlinked)
+    pids = patient_ids(bronze, key, linkage, b"r", 128)
+    try:
+        expected = sorted(tuple(r) for r in join_map(pids).collect())
+        counts = pids.agg(F.count(F.lit(1)).alias("nodes"), F.countDistinct("pid").alias("patients"),
+                          F.sum((~F.col("linked")).cast("int")).alias("unlinked")).first()
+    finally:
+        pids.unpersist()
+    pid_map, summary = patient_map(bronze, key, linkage, b"r", 128)
+    assert sorted(tuple(r) for r in pid_map.collect()) == expected
+    assert summary == {"nodes": counts["nodes"], "patients": counts["patients"], "unlinked": counts["unlinked"], "unconverged": 0}
+    assert summary == {"nodes": 5, "patients": 3 if unlinked == "singleton" else 2, "unlinked": 1, "unconverged": 0}

@@ -142,3 +142,32 @@ def test_req18_plans_from_unioned_projections_count_only_released_patients(spark
     assert plan_rare_many({"x": RareRequest(frame, "disease_code", 3)})["x"].moves == \
         plan_rare_many({"x": RareRequest(project(diag, "disease_code"), "disease_code", 3)}, released=released)["x"].moves == \
         {"A01": (None, SUPPRESSED)}
+
+
+def test_req18_sampled_counting_gives_the_exact_plans(spark):
+    """Counting only a subset of the patients for codes common by rows gives the plans of counting
+    every pair: a code the subset cannot prove common (one patient with many rows) is recounted,
+    rows per code stay exact for the cumulative-share rule, and removed patients never count."""
+    from transforms.apply import DROP_ROW
+    from transforms.rare import RareRequest, plan_rare_many
+
+    rows = [(f"p{i}", "A01") for i in range(60)]  # common: 60 patients
+    rows += [("p0", "B01")] * 40  # common by rows (40 >= 2 * 2 * 4), one patient: rare
+    rows += [("p10", "D01")] * 20 + [("p11", "D01")] * 20  # common by rows, 2 patients: recounted unless both sampled
+    rows += [("p1", "A011"), ("p2", "A011"), ("p3", "A012")]  # few rows: counted exactly
+    rows += [(f"q{i}", "B02") for i in range(3)] + [(f"q{i}", "C01") for i in range(20)]  # q* are removed
+    rows += [(None, "A01"), ("p5", None)]
+    df = spark.createDataFrame(rows, "pid string, code string")
+    removed = lambda d: d.withColumn(DROP_ROW, F.col("pid").startswith("q"))  # noqa: E731
+    kept = removed(df).where(~F.col(DROP_ROW))
+    hier = {**HIER, "B01": {"icd10": "B01", "block": "B00-B09"}, "A011": {"icd10": "A01", "block": "A00-A09"},
+            "A012": {"icd10": "A01", "block": "A00-A09"}}
+    for share in (None, 0.05):
+        req = lambda frame: RareRequest(frame, "code", 2, hier, ["icd10", "block"], share)  # noqa: E731
+        exact = plan_rare_many({"t": req(kept)}, sample=1)["t"]
+        for sample in (2, 5):
+            assert plan_rare_many({"t": req(kept)}, sample=sample)["t"] == exact
+            assert plan_rare_many({"t": req(df.select("code", "pid"))}, released=removed, sample=sample)["t"] == exact
+    assert exact.moves["B01"] == (None, SUPPRESSED) and exact.moves["A011"] == ("A01", "icd10")
+    assert "A01" not in exact.moves and "D01" not in exact.moves and "B02" not in exact.moves
+    assert exact.summary["codes"] == 5

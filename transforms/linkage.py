@@ -140,33 +140,77 @@ def link_patients(
     """
     if unlinked not in ("singleton", "drop"):
         raise ValueError("unlinked: use singleton or drop")
-    used = [k for k in ("id1", "id2") if k in keys]
-    if not used:
-        raise ValueError("keys: use id1 and/or id2")
-    hcols = [f"__h{k}" for k in used]
-    hashed = identities if set(HASH_COLUMNS) <= set(identities.columns) else identity_hashes(identities)
-    nodes = hashed.select("node", *hcols)
-    nodes = nodes.persist(StorageLevel.MEMORY_AND_DISK)  # read twice: for the edges and for the final labels
-    present = F.lit(False)
-    for h in hcols:
-        present = present | F.col(h).isNotNull()
-    edges = nodes.where(present).select(*hcols).distinct()
-    labels, converged = _propagate(edges, hcols, rounds)
-    on = [nodes[h].eqNullSafe(labels[h]) for h in hcols]
-    joined = nodes.join(F.broadcast(labels), on, "left").select("node", "__label")
-    joined, pads = with_keys(joined, {"pid": derive_key(key, "pid-label"),
-                                      **({"node": node_pseudonym_key} if node_pseudonym_key else {})})
-    linked = F.col("__label").isNotNull()
-    single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pads["pid"], PSEUDONYM_BITS)
-    pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pads["pid"], PSEUDONYM_BITS))
-    pid = pid.otherwise(single if unlinked == "singleton" else F.lit(None))
-    extra = [hmac_sha256_hex(F.col("node"), pads["node"], node_pseudonym_bits).alias(node_pseudonym)] if node_pseudonym_key else []
-    out = joined.select("node", pid.alias("pid"), linked.alias("linked"), F.lit(converged).alias("converged"), *extra)
-    out = out.persist(StorageLevel.MEMORY_AND_DISK)
-    out.count()
-    labels.unpersist()
-    nodes.unpersist()
-    return out
+    graph = LinkGraph.build(identities, keys, rounds)
+    try:
+        out = graph.pids(key, unlinked, node_pseudonym_key, node_pseudonym, node_pseudonym_bits)
+        out = out.persist(StorageLevel.MEMORY_AND_DISK)
+        out.count()
+        return out
+    finally:
+        graph.unpersist()
+
+
+class LinkGraph:
+    """The linked graph of one set of identities: every node with its component's label (cached).
+
+    `pids` is lazy, so a caller can compute the pid of every node in the pass that materializes what
+    it needs of them (anonymize: the compact pid map) instead of caching them first; `summary`
+    counts nodes, patients and unlinked nodes from the cached graph, without a pass over the pids."""
+
+    def __init__(self, nodes: DataFrame, labels: DataFrame, hcols: list[str], converged: bool) -> None:
+        self.nodes, self.labels, self.hcols, self.converged = nodes, labels, hcols, converged
+
+    @classmethod
+    def build(cls, identities: DataFrame, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8) -> LinkGraph:
+        used = [k for k in ("id1", "id2") if k in keys]
+        if not used:
+            raise ValueError("keys: use id1 and/or id2")
+        hcols = [f"__h{k}" for k in used]
+        hashed = identities if set(HASH_COLUMNS) <= set(identities.columns) else identity_hashes(identities)
+        nodes = hashed.select("node", *hcols)
+        nodes = nodes.persist(StorageLevel.MEMORY_AND_DISK)  # read twice: for the edges and for the final labels
+        edges = nodes.where(cls._present(hcols)).select(*hcols).distinct()
+        labels, converged = _propagate(edges, hcols, rounds)
+        return cls(nodes, labels, hcols, converged)
+
+    @staticmethod
+    def _present(hcols: list[str]) -> Column:
+        present = F.lit(False)
+        for h in hcols:
+            present = present | F.col(h).isNotNull()
+        return present
+
+    def pids(self, key: bytes, unlinked: str = "singleton", node_pseudonym_key: bytes | None = None,
+             node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256) -> DataFrame:
+        """`(node, pid, linked, converged[, node_pseudonym])`, lazy (see link_patients)."""
+        if unlinked not in ("singleton", "drop"):
+            raise ValueError("unlinked: use singleton or drop")
+        on = [self.nodes[h].eqNullSafe(self.labels[h]) for h in self.hcols]
+        joined = self.nodes.join(F.broadcast(self.labels), on, "left").select("node", "__label")
+        joined, pads = with_keys(joined, {"pid": derive_key(key, "pid-label"),
+                                          **({"node": node_pseudonym_key} if node_pseudonym_key else {})})
+        linked = F.col("__label").isNotNull()
+        single = hmac_sha256_hex(F.concat(F.lit("unlinked\u001f"), F.col("node")), pads["pid"], PSEUDONYM_BITS)
+        pid = F.when(linked, hmac_sha256_hex(F.col("__label").cast("string"), pads["pid"], PSEUDONYM_BITS))
+        pid = pid.otherwise(single if unlinked == "singleton" else F.lit(None))
+        extra = [hmac_sha256_hex(F.col("node"), pads["node"], node_pseudonym_bits).alias(node_pseudonym)] if node_pseudonym_key else []
+        return joined.select("node", pid.alias("pid"), linked.alias("linked"), F.lit(self.converged).alias("converged"), *extra)
+
+    def summary(self, unlinked: str = "singleton") -> dict[str, int]:
+        """nodes, patients (distinct pids), unlinked nodes and unconverged nodes. A node is linked when
+        it has an ID (its edge has a label); every label is one pid and every unlinked node its own
+        pid unless unlinked="drop"."""
+        row = self.nodes.agg(F.count(F.lit(1)).alias("nodes"),
+                             F.sum((~self._present(self.hcols)).cast("long")).alias("unlinked")).first()
+        labels = self.labels.agg(F.countDistinct("__label").alias("n")).first()
+        assert row is not None and labels is not None
+        nodes, alone = int(row["nodes"]), int(row["unlinked"] or 0)
+        return {"nodes": nodes, "patients": int(labels["n"]) + (alone if unlinked == "singleton" else 0),
+                "unlinked": alone, "unconverged": 0 if self.converged else nodes}
+
+    def unpersist(self) -> None:
+        self.labels.unpersist()
+        self.nodes.unpersist()
 
 
 def _propagate(edges: DataFrame, hcols: list[str], rounds: int) -> tuple[DataFrame, bool]:

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY
 from transforms.geo import prefecture_code
 from transforms.linkage import (
+    LinkGraph,
     clinical_identities,
     clinical_node,
     link_patients,
@@ -43,14 +44,36 @@ def patient_ids(
     `stored`: the identity hashes ingest stored for exactly these tables (jobs/identities.py); without
     them the identities are computed from the tables.
     """
+    return link_patients(_identities_of(bronze, stored), key, linkage.keys, linkage.rounds, linkage.unlinked,
+                         receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits)
+
+
+def patient_map(
+    bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
+    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None,
+) -> tuple[DataFrame, dict[str, int]]:
+    """The pid map every table joins (join_map's form, materialized) and the linkage summary, as
+    patient_ids would give them, in one pass over the nodes: the pids are computed as the map is
+    materialized, and the summary is counted on the linked graph."""
+    if linkage.unlinked not in ("singleton", "drop"):
+        raise ValueError("unlinked: use singleton or drop")
+    graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds)
+    try:
+        summary = graph.summary(linkage.unlinked)
+        pids = graph.pids(key, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits)
+        return join_map(pids), summary
+    finally:
+        graph.unpersist()
+
+
+def _identities_of(bronze: Mapping[str, DataFrame], stored: DataFrame | None) -> DataFrame:
+    """`(node, ...)` identities of receipts and clinical patients: ingest's stored hashes when given."""
     if stored is not None:
-        ids = nodes_of_stored(stored)
-    else:
-        ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
-        if CLINICAL_PATIENTS in bronze:
-            ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
-    return link_patients(ids, key, linkage.keys, linkage.rounds, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY,
-                         receipt_pseudonym_bits)
+        return nodes_of_stored(stored)
+    ids = receipt_identities(bronze["receipts"], bronze.get("insurances"), bronze.get("eligibility"))
+    if CLINICAL_PATIENTS in bronze:
+        ids = ids.unionByName(clinical_identities(bronze[CLINICAL_PATIENTS]))
+    return ids
 
 
 def node_of(df: DataFrame) -> F.Column:

@@ -52,20 +52,6 @@ def masked_by_share(counts: Mapping[str, int], share: float) -> set[str]:
     return masked
 
 
-def rare_pairs(df: DataFrame, column: str, pid: str = "pid", by: Sequence[str] = ()) -> DataFrame:
-    """The distinct (code, patient) pairs of `column` with their row counts: `[by..,] __code, __pid, __n` (lazy).
-
-    Patients are told apart by a 64-bit hash of their pid (8 bytes shuffled instead of 64 hex
-    characters). Two patients sharing a hash (about 3e-8 at a million patients) would count as one:
-    a code would look rarer than it is and be generalized sooner, never kept wrongly."""
-    code = F.col(column).cast("string")
-    return (
-        df.where(code.isNotNull())
-        .groupBy(*by, code.alias("__code"), F.when(F.col(pid).isNotNull(), F.xxhash64(F.col(pid))).alias("__pid"))
-        .agg(F.count(F.lit(1)).alias("__n"))
-    )
-
-
 @dataclass(frozen=True)
 class RareRequest:
     """One rare rule to plan: the rows that will be released and the rule's parameters."""
@@ -92,8 +78,11 @@ def plan_rare(
     return plan_rare_many({"": RareRequest(df, column, threshold, hierarchy, levels, cumulative_share)}, pid)[""]
 
 
+SAMPLE = 16  # plan_rare_many: one patient in SAMPLE is counted for the codes that are plainly common
+
+
 def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
-                   released: Callable[[DataFrame], DataFrame] | None = None) -> dict[str, RarePlan]:
+                   released: Callable[[DataFrame], DataFrame] | None = None, sample: int = SAMPLE) -> dict[str, RarePlan]:
     """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
     are tagged and unioned, so the scans run as one job instead of one query per table.
 
@@ -101,27 +90,85 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
     `released` needs to find the patient (the same names in every frame). Their union goes through
     `released` once, which adds `pid` and flags (DROP_ROW) the rows that will not be released: one
     join of the pid map for all tables. (With each frame joined on its own, Spark built the map's
-    broadcast once per union branch: no exchange reuse.)"""
+    broadcast once per union branch: no exchange reuse.)
+
+    Counting every distinct (code, patient) pair is most of the cost, and most codes are held by
+    thousands of patients. With `sample` > 1, a first cheap pass counts rows per code (no patient
+    needed); codes with at least `sample` * 4 * threshold rows are counted over the patients whose
+    pid hash falls in one of `sample` buckets only. Those patients are a subset of all, so a code
+    held by at least `threshold` of them is held by at least `threshold` in all: it is not rare, and
+    nothing else about it is needed. Every other code is counted exactly (every pair), and a code the
+    subset leaves below the threshold is counted again exactly. Rows per code are always exact (the
+    cumulative-share rule reads them). The plans are the same as with `sample=1`."""
     if not requests:
         return {}
     if released is None:
-        parts = [rare_pairs(r.df, r.column, pid).select(F.lit(tag).alias("__tag"), "*") for tag, r in requests.items()]
-        pairs = reduce(DataFrame.unionByName, parts)
+        rows = reduce(DataFrame.unionByName, [
+            r.df.select(F.lit(tag).alias("__tag"), F.col(r.column).cast("string").alias("__rare_code"), F.col(pid))
+            .where(F.col("__rare_code").isNotNull()) for tag, r in requests.items()])
+        codes, pick = rows, lambda df: df
     else:
-        parts = [r.df.select(F.lit(tag).alias("__tag"), F.col(r.column).cast("string").alias("__rare_code"),
-                             *[c for c in r.df.columns if c != r.column]).where(F.col("__rare_code").isNotNull())
-                 for tag, r in requests.items()]
-        rows = released(reduce(DataFrame.unionByName, parts))
-        if DROP_ROW in rows.columns:
-            rows = rows.where(~F.coalesce(F.col(DROP_ROW), F.lit(False)))
-        pairs = rare_pairs(rows, "__rare_code", pid, ["__tag"])
-    pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
+        codes = reduce(DataFrame.unionByName, [
+            r.df.select(F.lit(tag).alias("__tag"), F.col(r.column).cast("string").alias("__rare_code"),
+                        *[c for c in r.df.columns if c != r.column]).where(F.col("__rare_code").isNotNull())
+            for tag, r in requests.items()])
+
+        def pick(df: DataFrame) -> DataFrame:
+            out = released(df)
+            return out.where(~F.coalesce(F.col(DROP_ROW), F.lit(False))) if DROP_ROW in out.columns else out
+
+        rows = pick(codes)
+    spark = codes.sparkSession
+    exact = None  # (tag, code) of the codes counted over every patient; None: all of them
+    if sample > 1:
+        least = {tag: r.threshold * sample * 4 for tag, r in requests.items()}
+        counts = codes.groupBy("__tag", "__rare_code").count().collect()  # one row per code: a summary
+        exact = [(r["__tag"], r["__rare_code"]) for r in counts if r["count"] < least[r["__tag"]]]
+    pairs = _pairs(rows, pid, None if exact is None else spark.createDataFrame(exact, "__tag string, __rare_code string"),
+                   sample).persist(StorageLevel.MEMORY_AND_DISK)
+    recount: DataFrame | None = None
     try:
-        stats = pairs.groupBy("__tag", "__code").agg(F.sum("__n").alias("rows"), F.count("__pid").alias("patients")).collect()
-        return {tag: _plan(pairs.where(F.col("__tag") == tag).drop("__tag"), [r for r in stats if r["__tag"] == tag], req)
+        stats = {(r["__tag"], r["__code"]): r for r in pairs.groupBy("__tag", "__code").agg(
+            F.sum("__n").alias("rows"), F.count("__pid").alias("patients"), F.min("__exact").alias("exact")).collect()}
+        low = [k for k, r in stats.items() if not r["exact"] and r["patients"] < requests[k[0]].threshold]
+        if low:  # common by rows, yet the subset holds too few patients: count them exactly
+            chosen = spark.createDataFrame(low, "__tag string, __rare_code string")
+            recount = _pairs(pick(codes.join(F.broadcast(chosen), ["__tag", "__rare_code"], "left_semi")), pid, None, 1)
+            recount = recount.persist(StorageLevel.MEMORY_AND_DISK)
+            stats.update({(r["__tag"], r["__code"]): r for r in recount.groupBy("__tag", "__code").agg(
+                F.sum("__n").alias("rows"), F.count("__pid").alias("patients"), F.min("__exact").alias("exact")).collect()})
+            exact_pairs = pairs.where(F.col("__exact")).unionByName(recount)
+        else:
+            exact_pairs = pairs.where(F.col("__exact"))
+        by_tag: dict[str, list[Any]] = {}
+        for (tag, _), r in stats.items():
+            by_tag.setdefault(tag, []).append(r)
+        return {tag: _plan(exact_pairs.where(F.col("__tag") == tag).drop("__tag", "__exact"), by_tag.get(tag, []), req)
                 for tag, req in requests.items()}
     finally:
         pairs.unpersist()
+        if recount is not None:
+            recount.unpersist()
+
+
+def _pairs(rows: DataFrame, pid: str, exact: DataFrame | None, sample: int) -> DataFrame:
+    """`__tag, __code, __pid, __n, __exact`: rows per (code, patient) where the code is in `exact`
+    (every code when None), else per (code, patient of the sampled subset), the other patients'
+    rows under a null `__pid` (they count as rows, not as patients).
+
+    Patients are told apart by a 64-bit hash of their pid (8 bytes shuffled instead of the hex
+    characters). Two patients sharing a hash (about 3e-8 at a million patients) would count as one:
+    a code would look rarer than it is and be generalized sooner, never kept wrongly."""
+    if exact is not None:
+        rows = rows.join(F.broadcast(exact.withColumn("__exact", F.lit(True))), ["__tag", "__rare_code"], "left")
+        is_exact = F.coalesce(F.col("__exact"), F.lit(False))
+    else:
+        is_exact = F.lit(True)
+    hashed = F.xxhash64(F.col(pid))
+    keep = is_exact | (F.pmod(hashed, F.lit(sample)) == 0) if sample > 1 else is_exact
+    return (rows.select("__tag", "__rare_code", F.when(F.col(pid).isNotNull() & keep, hashed).alias("__pid"), is_exact.alias("__exact"))
+            .groupBy("__tag", F.col("__rare_code").alias("__code"), "__pid", "__exact")
+            .agg(F.count(F.lit(1)).alias("__n")))
 
 
 def _plan(pairs: DataFrame, stats: list[Any], req: RareRequest) -> RarePlan:
