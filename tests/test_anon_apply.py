@@ -49,6 +49,9 @@ def test_apply_outputs_only_ruled_columns_and_counts_what_each_rule_did(spark):
     assert (stats["columns"]["code"]["generalized"], stats["columns"]["code"]["suppressed"]) == (2, 1)
     assert stats["columns"]["points"]["generalized"] == 1
     assert stats["columns"]["code"]["detail"]["suppressed_codes"] == 1
+    # an age band always differs from the birth date: changed = cells not suppressed (no row compared)
+    birth = stats["columns"]["birth"]
+    assert (birth["cells"], birth["changed"], birth["generalized"], birth["suppressed"]) == (4, 3, 3, 1)
 
 
 def test_record_action_removes_and_counts_rows(spark):

@@ -30,11 +30,19 @@ def rule_metrics(i: int, col: str, rule: Rule, new: str | None) -> list[Column]:
     if new is None:
         return out
     dst = F.col(new)
-    both = src.isNotNull() & dst.isNotNull()
-    changed = both & (src.cast("string") != dst.cast("string"))
-    out.append(F.sum(F.when(changed, 1).otherwise(0)).alias(f"c{i}_changed"))
+    if not always_changes(rule):
+        changed = src.isNotNull() & dst.isNotNull() & (src.cast("string") != dst.cast("string"))
+        out.append(F.sum(F.when(changed, 1).otherwise(0)).alias(f"c{i}_changed"))
     out.append(F.sum(F.when(src.isNotNull() & dst.isNull(), 1).otherwise(0)).alias(f"c{i}_suppressed"))
     return out
+
+
+def always_changes(rule: Rule) -> bool:
+    """Whether every value the rule outputs differs from its input, so that `changed` is the cells
+    not suppressed and no row needs comparing (the comparison formats both sides as strings: dates
+    through a formatter). A keyed pseudonym (hex of an HMAC) never equals its input; a date becomes
+    a year, quarter or month string (or null above the top age), or an age or age band."""
+    return rule.method in ("pseudonymize", "generalize_date", "age", "age_band")
 
 
 def stats_from_metrics(
@@ -43,8 +51,8 @@ def stats_from_metrics(
     columns: dict[str, Any] = {}
     for i, (col, rule) in enumerate(rules):
         cells = int(metrics.get(f"c{i}_cells") or 0)
-        changed = int(metrics.get(f"c{i}_changed") or 0)
         suppressed = int(metrics.get(f"c{i}_suppressed") or 0)
+        changed = cells - suppressed if always_changes(rule) else int(metrics.get(f"c{i}_changed") or 0)
         category = METHODS[rule.method].category
         if rule.method == "keep":
             columns[col] = {"method": "keep", "output": rule.output, "changed": 0}
