@@ -163,11 +163,12 @@ def test_req18_sampled_counting_gives_the_exact_plans(spark):
     hier = {**HIER, "B01": {"icd10": "B01", "block": "B00-B09"}, "A011": {"icd10": "A01", "block": "A00-A09"},
             "A012": {"icd10": "A01", "block": "A00-A09"}}
     for share in (None, 0.05):
-        req = lambda frame: RareRequest(frame, "code", 2, hier, ["icd10", "block"], share)  # noqa: E731
+        req = lambda frame, share=share: RareRequest(frame, "code", 2, hier, ["icd10", "block"], share)  # noqa: E731
         exact = plan_rare_many({"t": req(kept)}, sample=1)["t"]
         for sample in (2, 5):
-            assert plan_rare_many({"t": req(kept)}, sample=sample)["t"] == exact
-            assert plan_rare_many({"t": req(df.select("code", "pid"))}, released=removed, sample=sample)["t"] == exact
+            assert plan_rare_many({"t": req(kept)}, sample=sample, rows_per_patient=4)["t"] == exact
+            assert plan_rare_many({"t": req(df.select("code", "pid"))}, released=removed, sample=sample,
+                                  rows_per_patient=4)["t"] == exact
     assert exact.moves["B01"] == (None, SUPPRESSED) and exact.moves["A011"] == ("A01", "icd10")
     assert "A01" not in exact.moves and "D01" not in exact.moves and "B02" not in exact.moves
     assert exact.summary["codes"] == 5

@@ -78,11 +78,13 @@ def plan_rare(
     return plan_rare_many({"": RareRequest(df, column, threshold, hierarchy, levels, cumulative_share)}, pid)[""]
 
 
-SAMPLE = 16  # plan_rare_many: one patient in SAMPLE is counted for the codes that are plainly common
+SAMPLE = 8  # plan_rare_many: one patient in SAMPLE is counted for the codes that are plainly common
+ROWS_PER_PATIENT = 16  # ... plainly common: at least SAMPLE * ROWS_PER_PATIENT * threshold rows
 
 
 def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
-                   released: Callable[[DataFrame], DataFrame] | None = None, sample: int = SAMPLE) -> dict[str, RarePlan]:
+                   released: Callable[[DataFrame], DataFrame] | None = None, sample: int = SAMPLE,
+                   rows_per_patient: int = ROWS_PER_PATIENT) -> dict[str, RarePlan]:
     """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
     are tagged and unioned, so the scans run as one job instead of one query per table.
 
@@ -94,7 +96,7 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
 
     Counting every distinct (code, patient) pair is most of the cost, and most codes are held by
     thousands of patients. With `sample` > 1, a first cheap pass counts rows per code (no patient
-    needed); codes with at least `sample` * 4 * threshold rows are counted over the patients whose
+    needed); codes with at least `sample` * `rows_per_patient` * threshold rows are counted over the patients whose
     pid hash falls in one of `sample` buckets only. Those patients are a subset of all, so a code
     held by at least `threshold` of them is held by at least `threshold` in all: it is not rare, and
     nothing else about it is needed. Every other code is counted exactly (every pair), and a code the
@@ -121,7 +123,7 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
     spark = codes.sparkSession
     exact = None  # (tag, code) of the codes counted over every patient; None: all of them
     if sample > 1:
-        least = {tag: r.threshold * sample * 4 for tag, r in requests.items()}
+        least = {tag: r.threshold * sample * rows_per_patient for tag, r in requests.items()}
         counts = codes.groupBy("__tag", "__rare_code").count().collect()  # one row per code: a summary
         exact = [(r["__tag"], r["__rare_code"]) for r in counts if r["count"] < least[r["__tag"]]]
     pairs = _pairs(rows, pid, None if exact is None else spark.createDataFrame(exact, "__tag string, __rare_code string"),
