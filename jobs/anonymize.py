@@ -48,6 +48,7 @@ from transforms.patients import (
     patient_facts,
     patient_map,
     with_pid,
+    with_removals,
 )
 from transforms.policy import Policy, PolicyError
 from transforms.pseudonym import PSEUDONYM_BITS
@@ -177,6 +178,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     frames: dict[str, DataFrame] = {}
     small = summary["nodes"] <= BROADCAST_NODES
     kanon: KAnonStage | None = None
+    final_map: DataFrame | None = None
     try:
 
         def attach(df: DataFrame, drop: bool = False) -> DataFrame:
@@ -201,9 +203,16 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
             kanon = kanon_stage(frames, policy, policy_file, ctx)
             frames, write_policy = kanon.frames, kanon.policy
 
+        # Every removal (held back, suppressed) folded into the pid map: each table joins one map
+        # for pid and flags, instead of the map and then each list of removed patients on the pid.
+        final_map = with_removals(pid_map, lambda m: kanon.mark(waiting.mark(m)) if kanon is not None else waiting.mark(m))
+
         def released(df: DataFrame) -> DataFrame:  # pid and every removal flag the written frames get
-            out = waiting.mark(attach(df, drop_unlinked))
-            return kanon.mark(out) if kanon is not None else out
+            return with_pid(df, final_map, drop_unlinked, broadcast=small, small_table=_size(df) <= SMALL_TABLE_BYTES)
+
+        for name in list(frames):
+            if name != PATIENT_FACTS and name in bronze and "pid" in frames[name].columns:
+                frames[name] = released(bronze[name])
 
         # Rare-code plans (req 18) from the bronze code columns: their union gets pid in one join.
         sources = {n: bronze[n] for n, df in frames.items() if n in bronze and "pid" in df.columns}
@@ -220,6 +229,8 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         tables = waiting.table_stats(tables)
     finally:
         pid_map.unpersist()
+        if final_map is not None:
+            final_map.unpersist()
         waiting.unpersist()
         if kanon is not None:
             kanon.unpersist()

@@ -114,3 +114,33 @@ def test_req15_patient_map_is_join_map_of_the_pids_with_their_summary(spark, unl
     assert sorted(tuple(r) for r in pid_map.collect()) == expected
     assert summary == {"nodes": counts["nodes"], "patients": counts["patients"], "unlinked": counts["unlinked"], "unconverged": 0}
     assert summary == {"nodes": 5, "patients": 3 if unlinked == "singleton" else 2, "unlinked": 1, "unconverged": 0}
+
+
+def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
+    """with_removals: a held-back and a suppressed patient flagged in the pid map give each table the
+    rows and flags that joining the lists of removed patients after the map gives."""
+    from transforms.kanon.pipeline import mark_suppressed
+    from transforms.patients import join_map, with_pid, with_removals
+
+    receipts, insurances, eligibility = _claims(spark)
+    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)
+    pid_map = join_map(pids)
+    by_node = {r["node"]: r["pid"] for r in pids.collect()}
+    held = spark.createDataFrame([(by_node["r4"],)], "pid string")
+    suppressed = spark.createDataFrame([(by_node["r1"],)], "pid string")  # r1, r2, r3: one patient
+
+    def mark(df):
+        return mark_suppressed(mark_suppressed(df, held, True, "notice"), suppressed, True, "kanon")
+
+    lines = spark.createDataFrame([("r1", 1), ("r2", 2), ("r4", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
+    for drop in (False, True):
+        for small in (False, True):
+            folded = with_pid(lines, with_removals(pid_map, mark), drop, broadcast=True, small_table=small)
+            joined = mark(with_pid(lines, pid_map, drop, broadcast=True, small_table=small))
+            cols = ["n", "pid", "__drop_row", "__removed_by_notice", "__removed_by_kanon"]
+            assert sorted(map(tuple, folded.select(cols).collect())) == sorted(map(tuple, joined.select(cols).collect()))
+    rows = {r["n"]: r for r in folded.collect()}
+    assert rows[1]["__removed_by_kanon"] and not rows[1]["__removed_by_notice"] and rows[3]["__removed_by_notice"]
+    assert [rows[n]["__drop_row"] for n in (1, 2, 3, 4, 5)] == [True, True, True, False, True]
+    assert with_removals(pid_map, lambda df: df) is pid_map  # nothing flagged: the map itself
+    pids.unpersist()

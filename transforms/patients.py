@@ -9,13 +9,14 @@ address; the address's 都道府県 then wins over the facility's).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY
+from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY, REMOVED_BY
 from transforms.geo import prefecture_code
 from transforms.linkage import (
     LinkGraph,
@@ -114,10 +115,24 @@ def join_map(pids: DataFrame) -> DataFrame:
     return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra))
 
 
+def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """The pid map with the removal flags `mark` gives each node's patient (held back, suppressed by
+    k-anonymity: `__removed_by_<reason>` columns), materialized; the map itself when `mark` flags
+    nothing. Tables that join it get their rows' flags in the pid join (with_pid), instead of
+    joining each list of removed patients on the 32-character pid."""
+    marked = mark(pid_map.withColumn("pid", F.lower(F.hex("__pid"))))
+    flags = [c for c in marked.columns if c.startswith(REMOVED_BY)]
+    if not flags:
+        return pid_map
+    return materialized(marked.select(*pid_map.columns, *flags))
+
+
 def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, broadcast: bool = False,
              small_table: bool = False) -> DataFrame:
     """Add `pid` (and the precomputed receipt pseudonym for claim tables); rows without a patient
     are flagged for removal (counted) when `drop_unlinked`. `broadcast` when the map is small.
+    A map with removal flags (with_removals) flags the rows of removed patients too (DROP_ROW and
+    the reason's column, as mark_suppressed does).
 
     `small_table`: the table is much smaller than the map. Its keys are broadcast and the map
     streamed past them (a semi join), and only the map rows the table needs are broadcast back,
@@ -127,15 +142,25 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     keys = list(NODE_KEYS)
     keyed = df if set(keys) <= set(df.columns) else df.select("*", *_node_keys(node_of(df)))  # node_projection
     pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
-    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []))
+    flags = [c for c in pid_map.columns if c.startswith(REMOVED_BY)]
+    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []), *flags)
     if small_table:
         right = right.join(F.broadcast(keyed.select(*keys)), keys, "left_semi")
     joined = keyed.join(F.broadcast(right) if broadcast or small_table else right, keys, "left")
     joined = joined.withColumn("pid", F.lower(F.hex("__pid")))
     if pre:
         joined = joined.withColumn(PRE_RECEIPT_KEY, F.lower(F.hex("__pre")))
-    joined = joined.select(*df.columns, *[c for c in joined.columns if c in ("pid", PRE_RECEIPT_KEY)])
-    return joined.withColumn(DROP_ROW, F.col("pid").isNull()) if drop_unlinked else joined
+    hits = [F.coalesce(F.col(c), F.lit(False)) for c in flags]
+    out = joined.select(*[c for c in df.columns if c != DROP_ROW and c not in flags],
+                        *[c for c in joined.columns if c in ("pid", PRE_RECEIPT_KEY)],
+                        *[h.alias(c) for h, c in zip(hits, flags, strict=True)],
+                        *([DROP_ROW] if DROP_ROW in df.columns else []))
+    drop = [F.col("pid").isNull()] if drop_unlinked else []
+    drop += [F.coalesce(F.col(DROP_ROW), F.lit(False))] if DROP_ROW in df.columns else []
+    drop += [F.col(c) for c in flags]
+    if not drop:
+        return out
+    return out.withColumn(DROP_ROW, reduce(lambda a, b: a | b, drop))
 
 
 def patient_facts(
