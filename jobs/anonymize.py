@@ -15,8 +15,9 @@ import datetime as dt
 import hashlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,33 @@ def _as_config_error(exc: PolicyError, policy_file: Path) -> ConfigError:
 def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str, policy: Policy, policy_file: Path,
               keys: dict[str, Key], key_id: str, recipient: Recipient | None, refs: Any,
               parallel: int = 1, extraction_date: dt.date | None = None) -> dict[str, Any]:
+    with _releasing_cached(spark):
+        return _anonymize(spark, cfg, wh, rid, policy, policy_file, keys, key_id, recipient, refs, parallel, extraction_date)
+
+
+@contextmanager
+def _releasing_cached(spark: SparkSession) -> Iterator[None]:
+    """Free what the run cached when it ends. The pid maps and the lists of removed patients are
+    local checkpoints, which `DataFrame.unpersist` does not release (their blocks stay until the JVM
+    collects the objects, and a session that runs several releases, or the test suite, fills its
+    memory with them): the RDDs persisted during the run are unpersisted here. A run owns its
+    session's caching while it runs."""
+    try:
+        before = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+    except Exception:  # no JVM handle (Spark Connect): nothing to release from here
+        yield
+        return
+    try:
+        yield
+    finally:
+        rdds = spark.sparkContext._jsc.getPersistentRDDs()
+        for rdd_id in set(rdds.keySet()) - before:
+            rdds.get(rdd_id).unpersist(False)
+
+
+def _anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str, policy: Policy, policy_file: Path,
+               keys: dict[str, Key], key_id: str, recipient: Recipient | None, refs: Any,
+               parallel: int = 1, extraction_date: dt.date | None = None) -> dict[str, Any]:
     created = dt.datetime.now(dt.UTC).isoformat()
     waiting = WaitingPeriod(cfg.notice, extraction_date or today_jst())
     try:

@@ -11,6 +11,9 @@ from jobs.anonymize import main
 KEY = "a-test-only-key-Ω-not-a-secret"
 
 
+_LEFT: dict[str, set[int]] = {}  # what the staged runs left cached
+
+
 @pytest.fixture(scope="module")
 def staged(spark, tmp_path_factory):
     """One bronze warehouse, staged once per profile (the runs are the slow part)."""
@@ -24,9 +27,11 @@ def staged(spark, tmp_path_factory):
     registry.write_text("recipients:\n  univ:\n    name: 架空大学\n    type: I\n    certification_id: C-1\n"
                         "    valid_until: 2099-01-01\n    key_id: recipient-key\n", encoding="utf-8")
     wh = str(tmp / "wh")
+    cached = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
     assert main(["--warehouse", wh, "--release-id", "r-anon", "--profile", "anonymized", "--conf", str(paths["conf"])]) == 0
     assert main(["--warehouse", wh, "--release-id", "r-pseudo", "--profile", "pseudonymized", "--recipient", "univ",
                  "--recipients", str(registry), "--conf", str(paths["conf"])]) == 0
+    _LEFT["rdds"] = set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) - cached
     yield tmp / "wh", paths
     mp.undo()
 
@@ -137,6 +142,12 @@ def test_release_tables_keep_file_statistics_except_on_pseudonyms(staged):
     assert stats and all(s["numRecords"] > 0 for s in stats)
     columns = set().union(*(s["nullCount"] for s in stats))
     assert "disease_code" in columns and not columns & {"pid", "receipt_id"}
+
+
+def test_a_run_releases_what_it_cached(staged):
+    """The pid maps and removal lists are local checkpoints that DataFrame.unpersist does not free;
+    a run releases every RDD it persisted, so a session that runs several releases does not fill up."""
+    assert _LEFT["rdds"] == set()
 
 
 def test_size_estimate_without_a_jvm_handle_means_the_plain_join():
