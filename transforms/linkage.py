@@ -138,8 +138,7 @@ def link_patients(
     With `node_pseudonym_key`, column `node_pseudonym` is the keyed pseudonym of the node id itself
     (for receipts: of the receipt key; `node_pseudonym_bits` long), computed in the same pass. Call `.unpersist()` when done.
     """
-    if unlinked not in ("singleton", "drop"):
-        raise ValueError("unlinked: use singleton or drop")
+    check_unlinked(unlinked)
     graph = LinkGraph.build(identities, keys, rounds)
     try:
         out = graph.pids(key, unlinked, node_pseudonym_key, node_pseudonym, node_pseudonym_bits)
@@ -148,6 +147,12 @@ def link_patients(
         return out
     finally:
         graph.unpersist()
+
+
+def check_unlinked(unlinked: str) -> None:
+    """What to do with a node that has no complete ID: `singleton` (its own pid) or `drop`."""
+    if unlinked not in ("singleton", "drop"):
+        raise ValueError("unlinked: use singleton or drop")
 
 
 class LinkGraph:
@@ -183,8 +188,7 @@ class LinkGraph:
     def pids(self, key: bytes, unlinked: str = "singleton", node_pseudonym_key: bytes | None = None,
              node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256) -> DataFrame:
         """`(node, pid, linked, converged[, node_pseudonym])`, lazy (see link_patients)."""
-        if unlinked not in ("singleton", "drop"):
-            raise ValueError("unlinked: use singleton or drop")
+        check_unlinked(unlinked)
         on = [self.nodes[h].eqNullSafe(self.labels[h]) for h in self.hcols]
         joined = self.nodes.join(F.broadcast(self.labels), on, "left").select("node", "__label")
         joined, pads = with_keys(joined, {"pid": derive_key(key, "pid-label"),

@@ -20,6 +20,7 @@ from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY, REMOVED_BY
 from transforms.geo import prefecture_code
 from transforms.linkage import (
     LinkGraph,
+    check_unlinked,
     clinical_identities,
     clinical_node,
     link_patients,
@@ -56,8 +57,7 @@ def patient_map(
     """The pid map every table joins (join_map's form, materialized) and the linkage summary, as
     patient_ids would give them, in one pass over the nodes: the pids are computed as the map is
     materialized, and the summary is counted on the linked graph."""
-    if linkage.unlinked not in ("singleton", "drop"):
-        raise ValueError("unlinked: use singleton or drop")
+    check_unlinked(linkage.unlinked)  # before the graph is built
     graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds)
     try:
         summary = graph.summary(linkage.unlinked)
