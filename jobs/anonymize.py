@@ -40,11 +40,12 @@ from jobs.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse, check_release_id
 from transforms.apply import Context, apply_table, check_schema, plan_rares
-from transforms.catalog import PATIENT_FACTS
+from transforms.catalog import FIRST_SERVICE, PATIENT_FACTS
 from transforms.labels import table_labels
 from transforms.linkage import derive_key
 from transforms.patients import (
     CLINICAL_PATIENTS,
+    materialized,
     node_projection,
     patient_facts,
     patient_map,
@@ -218,8 +219,11 @@ def _anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str
         clinical = attach(bronze[CLINICAL_PATIENTS]) if CLINICAL_PATIENTS in bronze else None
         receipts = frames.get("receipts", attach(bronze["receipts"]))
         labs = attach(bronze["labs"]) if "labs" in bronze else None
-        frames[PATIENT_FACTS] = patient_facts(receipts.where(~F.col("__drop_row")) if drop_unlinked else receipts,
-                                              clinical, refs.prefectures, _first_samples(bronze, attach))
+        facts = patient_facts(receipts.where(~F.col("__drop_row")) if drop_unlinked else receipts,
+                              clinical, refs.prefectures, _first_samples(bronze, attach))
+        at_first_service = _at_first_service(policy)
+        # Computed once when both k-anonymity and the pid map read it (tables with `at: first_service`).
+        facts = frames[PATIENT_FACTS] = materialized(facts) if at_first_service else facts
         for name, df in frames.items():  # default-deny at run time, before anything is written
             try:
                 check_schema(df, policy.tables[name])
@@ -233,7 +237,9 @@ def _anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str
 
         # Every removal (held back, suppressed) folded into the pid map: each table joins one map
         # for pid and flags, instead of the map and then each list of removed patients on the pid.
-        final_map = with_removals(pid_map, lambda m: kanon.mark(waiting.mark(m)) if kanon is not None else waiting.mark(m))
+        # Tables with `at: first_service` get each row's patient's first service month from it as well.
+        final_map = with_removals(pid_map, lambda m: kanon.mark(waiting.mark(m)) if kanon is not None else waiting.mark(m),
+                                  facts if at_first_service else None)
 
         def released(df: DataFrame) -> DataFrame:  # pid and every removal flag the written frames get
             return with_pid(df, final_map, drop_unlinked, broadcast=small, small_table=_size(df) <= SMALL_TABLE_BYTES)
@@ -351,6 +357,12 @@ def _first_samples(bronze: dict[str, DataFrame], attach: Callable[[DataFrame], D
     if not {"institution_code", "patient_id"} <= set(labs.columns):
         return attach(labs)
     return attach(labs.groupBy("institution_code", "patient_id").agg(F.min("sampled_on").alias("sampled_on")))
+
+
+def _at_first_service(policy: Policy) -> bool:
+    """Whether a rule takes an age at the patient's first service month on a table other than patients."""
+    return any(r.params.get("at") == FIRST_SERVICE for n, t in policy.tables.items() if n != PATIENT_FACTS
+               for r in t.columns.values())
 
 
 def _size(df: DataFrame) -> int:

@@ -85,3 +85,19 @@ def test_req17_req18_no_age_90_plus_detail_and_no_rare_code(release):
         small = {code: len(p) for code, p in held.items() if len(p) < 10}
         assert not small, (table, small)
         assert held or table == "drugs", table  # common diagnoses and procedures survive; rare drugs may all go
+
+
+@pytest.mark.slow
+def test_req22_each_patient_has_one_age_band_on_every_claim(release):
+    """The shipped policy takes the claims' age band at the patient's first service: a band that
+    changed between a patient's claims would show the month of the birthday that crossed it."""
+    tables = release / "wh" / "releases" / "e2e" / "tables"
+    patients = {p["pid"]: p["age_band"] for p in DeltaTable(str(tables / "patients")).to_pyarrow_table().to_pylist()}
+    receipts = DeltaTable(str(tables / "receipts")).to_pyarrow_table().select(["pid", "age_band"]).to_pylist()
+    bands: dict[str, set[str]] = {}
+    for r in receipts:
+        bands.setdefault(r["pid"], set()).add(r["age_band"])
+    assert len(bands) > 20 and receipts
+    assert all(len(b) == 1 for b in bands.values())
+    assert all(b == {patients[pid]} for pid, b in bands.items() if pid in patients)
+    assert sum(pid in patients for pid in bands) > 20

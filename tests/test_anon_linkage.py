@@ -144,3 +144,40 @@ def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
     assert [rows[n]["__drop_row"] for n in (1, 2, 3, 4, 5)] == [True, True, True, False, True]
     assert with_removals(pid_map, lambda df: df) is pid_map  # nothing flagged: the map itself
     pids.unpersist()
+
+
+def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark):
+    """with_removals(first_service=...) gives every row its patient's first service month, and an age
+    band `at: first_service` is then one band per patient. Patient r1-r3 (born B) turns 40 between
+    their claims: a band at each claim's own month would show two bands, and the month between them
+    is the birth month (req 22)."""
+    from transforms.apply import Context, apply_table
+    from transforms.patients import join_map, with_pid, with_removals
+    from transforms.policy import Rule, TablePolicy
+
+    receipts, insurances, eligibility = _claims(spark)
+    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)
+    pid_map = join_map(pids)
+    by_node = {r["node"]: r["pid"] for r in pids.collect()}
+    first = dt.date(B.year + 40, B.month - 1, 1)  # the month before the 40th birthday
+    facts = spark.createDataFrame([(by_node["r1"], first), (by_node["r4"], dt.date(2024, 5, 1))],
+                                  "pid string, first_service date")
+    months = [first, dt.date(first.year + 1, first.month, 1), dt.date(first.year + 2, 1, 1), dt.date(2024, 5, 1), first]
+    lines = spark.createDataFrame([(f"r{i}", B, m) for i, m in enumerate(months, 1)] + [("nowhere", B, first)],
+                                  "receipt_key string, birth_date date, service_month date")
+    folded = with_pid(lines, with_removals(pid_map, lambda df: df, facts), broadcast=True)
+    got = {r["receipt_key"]: r["__first_service"] for r in folded.collect()}
+    assert got == {"r1": first, "r2": first, "r3": first, "r4": dt.date(2024, 5, 1), "r5": None, "nowhere": None}
+
+    def bands(at: str) -> dict[str, str]:
+        rules = {"receipt_key": Rule("keep", {}, "receipt_key"),
+                 "birth_date": Rule("age_band", {"at": at, "width": 5, "top": 90}, "age_band"),
+                 "service_month": Rule("keep", {}, "service_month")}
+        table = TablePolicy("receipts", "receipts", rules, {"pid": Rule("patient_id", {"key": None}, "pid")})
+        return {r["receipt_key"]: r["age_band"] for r in apply_table(folded, table, Context({}, "k")).df.collect()}
+
+    at_own_month = bands("service_month")
+    assert {at_own_month[k] for k in ("r1", "r2", "r3")} == {"35-39", "40-44"}  # the crossing shows
+    once = bands("first_service")
+    assert once["r1"] == once["r2"] == once["r3"] == "35-39" and once["r5"] is None
+    pids.unpersist()

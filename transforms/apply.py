@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from transforms import dates, geo, identity, numeric, perturb, rare
+from transforms.catalog import FIRST_SERVICE, PATIENT_FIRST_SERVICE
 from transforms.hierarchy import with_hierarchy
 from transforms.linkage import derive_key
 from transforms.policy import PolicyError, Rule, TablePolicy
@@ -67,7 +68,8 @@ def check_schema(df: DataFrame, table: TablePolicy, with_pid: bool = True) -> No
     """Runtime default-deny: a bronze column without a rule stops the run, naming the column.
 
     `with_pid=False` checks a raw bronze table, before `pid` is attached."""
-    allowed = set(table.columns) | ({"pid"} if "pid" in table.derived else set()) | {DROP_ROW, PRE_RECEIPT_KEY}
+    allowed = set(table.columns) | ({"pid"} if "pid" in table.derived else set()) | {DROP_ROW, PRE_RECEIPT_KEY,
+                                                                                     PATIENT_FIRST_SERVICE}
     for col in df.columns:
         if col not in allowed and not col.startswith(REMOVED_BY):
             raise PolicyError(f"tables.{table.name}.{col}", f"column {col!r} of {table.name} has no rule "
@@ -137,6 +139,15 @@ def _rule_keys(df: DataFrame, rules: list[tuple[str, Rule]], ctx: Context) -> di
     return out
 
 
+def _reference_date(df: DataFrame, table: TablePolicy, at: str) -> Column:
+    """The date column `at` names: a column of the table, or the patient's first service month."""
+    if at in df.columns:
+        return F.col(at)
+    if at == FIRST_SERVICE and PATIENT_FIRST_SERVICE in df.columns:
+        return F.col(PATIENT_FIRST_SERVICE)
+    raise ValueError(f"{table.name}: `at: {at}` needs the patient's first service month (the caller joins it with pid)")
+
+
 def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Rule, ctx: Context,
           row_id: Column | None, key: KeyPads | None = None, source: DataFrame | None = None,
           ) -> tuple[DataFrame, Column, dict[str, Any] | None]:
@@ -159,7 +170,7 @@ def _rule(df: DataFrame, work: DataFrame, table: TablePolicy, col: str, rule: Ru
         if not p.get("at"):  # top-coding needs the service date: generalize_birth says so
             return work, dates.generalize_birth(c, p["unit"], None, p["top"]), None
         # the age in a projection of its own: the band and top-coding use it several times
-        work = work.withColumn(tmp, dates.age_at(c, F.col(p["at"])))
+        work = work.withColumn(tmp, dates.age_at(c, _reference_date(df, table, p["at"])))
         years = F.col(tmp)
         if m == "generalize_date":
             return work, dates.birth_below_top(c, p["unit"], years, p["top"]), None

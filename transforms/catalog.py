@@ -47,6 +47,13 @@ CLINICAL_EXTRAS: dict[str, ColumnInfo] = {
     "source_file": ColumnInfo("str", "取込ファイル名", "LINK", optional=True),
 }
 PATIENT_FACTS = "patient_facts"
+# `at: first_service` on a table with rows per patient (derived pid): the patient's first service
+# month, the reference date of the patients table's ages. The anonymize job joins it to every row as
+# PATIENT_FIRST_SERVICE. An age or band taken there is the same on every row of a patient; one taken
+# at each row's own date would show the month the patient crossed a band boundary, i.e. the birth
+# month (req 22).
+FIRST_SERVICE = "first_service"
+PATIENT_FIRST_SERVICE = "__first_service"
 PATIENT_FACT_COLUMNS: dict[str, ColumnInfo] = {
     "sex": ColumnInfo("code", "性別", "QUASI"),
     "birth_date": ColumnInfo("date", "生年月日", "DIRECT"),

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transforms.apply import DROP_ROW, PRE_RECEIPT_KEY, REMOVED_BY
+from transforms.catalog import FIRST_SERVICE, PATIENT_FIRST_SERVICE
 from transforms.geo import prefecture_code
 from transforms.linkage import (
     LinkGraph,
@@ -115,16 +116,25 @@ def join_map(pids: DataFrame) -> DataFrame:
     return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra))
 
 
-def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame]) -> DataFrame:
+def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame],
+                  first_service: DataFrame | None = None) -> DataFrame:
     """The pid map with the removal flags `mark` gives each node's patient (held back, suppressed by
     k-anonymity: `__removed_by_<reason>` columns), materialized; the map itself when `mark` flags
-    nothing. Tables that join it get their rows' flags in the pid join (with_pid), instead of
-    joining each list of removed patients on the 32-character pid."""
+    nothing and there is no `first_service`. Tables that join it get their rows' flags in the pid join
+    (with_pid), instead of joining each list of removed patients on the 32-character pid.
+
+    `first_service`: `(pid, first_service)` per patient (the patient facts); the map then carries
+    each node's patient's first service month as PATIENT_FIRST_SERVICE, for rules `at: first_service`."""
     marked = mark(pid_map.withColumn("pid", F.lower(F.hex("__pid"))))
     flags = [c for c in marked.columns if c.startswith(REMOVED_BY)]
-    if not flags:
+    extra = []
+    if first_service is not None:
+        dates = first_service.select("pid", F.col(FIRST_SERVICE).alias(PATIENT_FIRST_SERVICE))
+        marked = marked.join(dates, "pid", "left")
+        extra = [PATIENT_FIRST_SERVICE]
+    if not flags and not extra:
         return pid_map
-    return materialized(marked.select(*pid_map.columns, *flags))
+    return materialized(marked.select(*pid_map.columns, *flags, *extra))
 
 
 def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, broadcast: bool = False,
@@ -132,7 +142,8 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     """Add `pid` (and the precomputed receipt pseudonym for claim tables); rows without a patient
     are flagged for removal (counted) when `drop_unlinked`. `broadcast` when the map is small.
     A map with removal flags (with_removals) flags the rows of removed patients too (DROP_ROW and
-    the reason's column, as mark_suppressed does).
+    the reason's column, as mark_suppressed does), and one with the patients' first service months
+    gives every row its patient's (PATIENT_FIRST_SERVICE).
 
     `small_table`: the table is much smaller than the map. Its keys are broadcast and the map
     streamed past them (a semi join), and only the map rows the table needs are broadcast back,
@@ -143,7 +154,8 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     keyed = df if set(keys) <= set(df.columns) else df.select("*", *_node_keys(node_of(df)))  # node_projection
     pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
     flags = [c for c in pid_map.columns if c.startswith(REMOVED_BY)]
-    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []), *flags)
+    carried = [c for c in pid_map.columns if c == PATIENT_FIRST_SERVICE and c not in df.columns]
+    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []), *flags, *carried)
     if small_table:
         right = right.join(F.broadcast(keyed.select(*keys)), keys, "left_semi")
     joined = keyed.join(F.broadcast(right) if broadcast or small_table else right, keys, "left")
@@ -152,7 +164,7 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
         joined = joined.withColumn(PRE_RECEIPT_KEY, F.lower(F.hex("__pre")))
     hits = [F.coalesce(F.col(c), F.lit(False)) for c in flags]
     out = joined.select(*[c for c in df.columns if c != DROP_ROW and c not in flags],
-                        *[c for c in joined.columns if c in ("pid", PRE_RECEIPT_KEY)],
+                        *[c for c in joined.columns if c in ("pid", PRE_RECEIPT_KEY)], *carried,
                         *[h.alias(c) for h, c in zip(hits, flags, strict=True)],
                         *([DROP_ROW] if DROP_ROW in df.columns else []))
     drop = [F.col("pid").isNull()] if drop_unlinked else []

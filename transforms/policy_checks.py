@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from transforms.catalog import DATE_KINDS, ColumnInfo
+from transforms.catalog import DATE_KINDS, FIRST_SERVICE, ColumnInfo
 from transforms.methods import METHODS
 
 if TYPE_CHECKING:
@@ -98,9 +98,11 @@ def _check_rule(key: str, table: TablePolicy, col: str, rule: Rule, cols: dict[s
 
 def _check_params(key: str, m: str, p: dict[str, Any], cols: dict[str, ColumnInfo], table: TablePolicy) -> None:
     at = p.get("at")
-    if at is not None and (at not in cols or cols[at].kind not in DATE_KINDS):
-        dates = ", ".join(sorted(c for c, i in cols.items() if i.kind in DATE_KINDS))
-        raise PolicyError(f"{key}.at", f"{at!r} is not a date column of {table.name}; date columns: {dates}")
+    patient_date = at == FIRST_SERVICE and at not in cols and "pid" in table.derived  # the patient's (apply.py)
+    if at is not None and not patient_date and (at not in cols or cols[at].kind not in DATE_KINDS):
+        dates = sorted(c for c, i in cols.items() if i.kind in DATE_KINDS)
+        dates += [f"{FIRST_SERVICE} (the patient's first service month)"] if "pid" in table.derived else []
+        raise PolicyError(f"{key}.at", f"{at!r} is not a date column of {table.name}; date columns: {', '.join(dates)}")
     if m == "generalize_date" and p.get("top") is not None and at is None:
         raise PolicyError(f"{key}.at", "top-coding a birth date needs the service date column `at`")
     if m == "clip" and all(p.get(b) is None for b in ("lower", "upper", "lower_quantile", "upper_quantile")):
