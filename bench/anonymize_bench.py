@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -39,14 +40,16 @@ CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "w
 
 
 def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profile: str = "anonymized",
-                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL) -> dict[str, Any]:
+                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL, rounds: int = 1) -> dict[str, Any]:
     """Seconds for anonymize and for a plain copy of the same bronze tables, and their ratios.
 
-    `ratio` compares with a one-table-at-a-time copy (the plain baseline), timed once before and once
-    after anonymize and averaged: a VM's speed drifts by 10-20% within minutes, and the copies on
-    both sides of anonymize see the same drift it does (`copy_s` and `copy_after_s` are both given).
+    `ratio` compares with a one-table-at-a-time copy (the plain baseline), timed before and after
+    each anonymize run and averaged: a VM's speed drifts by 10-20% within minutes, and the copies on
+    both sides of a run see the same drift it does. With `rounds` > 1, anonymize and the copy
+    alternate (copy, anonymize, copy, anonymize, copy ...); each run gets its own ratio against
+    the copies on both sides of it (`ratios`) and `ratio` is their median.
     `ratio_vs_parallel_copy` compares with a copy that, like anonymize, writes `parallel` tables at a
-    time."""
+    time (timed once, before the first run)."""
     cfg = load_pipeline(conf)
     policy, policy_file = load_policy(cfg.policies[profile])
     keys = resolve_keys(policy, policy_file, cfg.keys, cfg.keys.key_id)
@@ -72,22 +75,27 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
         list(pool.map(copy, tables))
     copy_par_s = time.perf_counter() - start
 
-    start = time.perf_counter()
-    record = anonymize(spark, cfg, wh, release_id, policy, policy_file, keys, cfg.keys.key_id, None, refs, parallel)
-    anon_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for t in tables:
-        copy(t)
-    copy_after_s = time.perf_counter() - start
-    copy_mean = (copy_s + copy_after_s) / 2
+    anon_runs, copies = [], [copy_s]
+    for _ in range(max(1, rounds)):
+        start = time.perf_counter()
+        record = anonymize(spark, cfg, wh, release_id, policy, policy_file, keys, cfg.keys.key_id, None, refs, parallel)
+        anon_runs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for t in tables:
+            copy(t)
+        copies.append(time.perf_counter() - start)
+    ratios = [a / ((copies[i] + copies[i + 1]) / 2) for i, a in enumerate(anon_runs)]
     if wh.is_local():
         shutil.rmtree(wh.local_path(copy_root), ignore_errors=True)
     claim_lines = sum(n for t, n in rows.items() if t in CLAIM_TABLES)
     return {
         "stage": "anonymize", "profile": profile, "tables": len(tables), "input_rows": sum(rows.values()),
         "claim_lines": claim_lines, "receipts": rows.get("receipts", 0), "patients": record["counts"]["patients"],
-        "anonymize_s": round(anon_s, 2), "copy_s": round(copy_s, 2), "copy_after_s": round(copy_after_s, 2),
-        "copy_parallel_s": round(copy_par_s, 2), "ratio": round(anon_s / copy_mean, 3), "ratio_vs_parallel_copy": round(anon_s / copy_par_s, 3), "parallel": parallel,
+        "anonymize_s": round(statistics.median(anon_runs), 2), "copy_s": round(copy_s, 2),
+        "copy_after_s": round(copies[1], 2), "copy_parallel_s": round(copy_par_s, 2),
+        "ratio": round(statistics.median(ratios), 3), "ratio_vs_parallel_copy": round(anon_runs[0] / copy_par_s, 3),
+        "rounds": len(anon_runs), "anonymize_runs_s": [round(a, 2) for a in anon_runs], "copies_s": [round(c, 2) for c in copies],
+        "ratios": [round(r, 3) for r in ratios], "parallel": parallel,
         "cores": os.cpu_count(), "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
     }
 
@@ -144,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--write-identities", action="store_true",
                    help="(re)write bronze/_identities from the bronze tables first (a warehouse ingested before it existed)")
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    p.add_argument("--rounds", type=int, default=1, help="anonymize runs, each between two timed copies; ratio = median")
     args = p.parse_args(argv)
     spark = get_spark(load_pipeline(args.conf).spark)
     if args.replicate_from:
@@ -154,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         n = write_identities(spark, args.warehouse)
         print(json.dumps({"identities": n, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
-    print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel),
+    print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel,
+                                     args.rounds),
                      ensure_ascii=False))
     return 0
 
