@@ -26,6 +26,8 @@ CASES = [
      "tables.receipts.birth_date.top", "requirement 17"),
     ({"at: first_service, width: 5, as: age_band}   # one": "at: first_service, widht: 5, as: age_band}   # one"},
      "tables.receipts.birth_date.widht", "unknown parameter"),
+    ({"at: first_service, width: 5, as: age_band}   # one": "at: service_month, width: 5, as: age_band}   # one"},
+     "tables.receipts.birth_date.at", "requirement 22"),
     ({"at: first_service, width: 5, as: age_band}   # one": "at: frist_service, width: 5, as: age_band}   # one"},
      "tables.receipts.birth_date.at", "first_service (the patient's first service month)"),
     ({"      beds: {method: bin, edges: [20, 100, 300, 500], as: bed_class}": "      beds: {method: bin, edges: [100, 20], as: bed_class}"},

@@ -169,6 +169,13 @@ def check_carriers(table: TablePolicy, tables: dict[str, TablePolicy], params: P
             where = "the release table patients itself" if table is patients else "a table without pid"
             raise PolicyError(key, f"declared on {where}; only the other released tables with pid carry them")
         return table
+    for col, rule in table.columns.items():  # requirement 22: one age per patient, not one per row
+        at = rule.params.get("at")
+        if at is not None and at != FIRST_SERVICE:
+            raise PolicyError(f"tables.{table.name}.{col}.at",
+                              f"{at!r}: 行ごとの日付で年齢を取ると、年齢区分の境目となる誕生日をまたいで受診した患者の"
+                              f"区分が行の間で変わり、生年月が分かります（requirement 22: 反復して行われる行動の蓄積）。"
+                              f"at: {FIRST_SERVICE}（患者の初回受診月）を指定してください")
     qis = set(params.quasi_identifiers)
     for out, qi in table.carriers.items():
         if out not in outputs:
