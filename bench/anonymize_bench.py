@@ -17,7 +17,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,22 +25,24 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.anonymize import DEFAULT_PARALLEL, anonymize
+from jobs.anonymize import BROADCAST_NODES, DEFAULT_PARALLEL, SMALL_TABLE_BYTES, anonymize, estimated_size
 from jobs.config import load_pipeline
 from jobs.delta_io import is_delta
-from jobs.identities import IDENTITIES, identity_rows
+from jobs.identities import IDENTITIES, identity_rows, stored_identities
 from jobs.policy import load_policy, load_references, resolve_keys
 from jobs.session import get_spark
 from jobs.warehouse import Warehouse
 from transforms.catalog import PATIENT_FACTS
-from transforms.patients import CLINICAL_PATIENTS
+from transforms.linkage import derive_key
+from transforms.patients import CLINICAL_PATIENTS, patient_map, with_pid
 
 CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "window_payments", "dpc_exclusions",
                 "diagnoses", "procedures", "drugs", "materials", "comments", "symptom_details")
 
 
 def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profile: str = "anonymized",
-                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL, rounds: int = 1) -> dict[str, Any]:
+                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL, rounds: int = 1,
+                    floor: bool = False) -> dict[str, Any]:
     """Seconds for anonymize and for a plain copy of the same bronze tables, and their ratios.
 
     `ratio` compares with a one-table-at-a-time copy (the plain baseline), timed before and after
@@ -49,7 +51,12 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
     alternate (copy, anonymize, copy, anonymize, copy ...); each run gets its own ratio against
     the copies on both sides of it (`ratios`) and `ratio` is their median.
     `ratio_vs_parallel_copy` compares with a copy that, like anonymize, writes `parallel` tables at a
-    time (timed once, before the first run)."""
+    time (timed once, before the first run).
+
+    With `floor`, the bench also times the least any release with a `pid` on every row costs: the
+    copy where each table with a patient gets `pid` from the pid map, joined as anonymize joins it,
+    and nothing else (no rule, no k-anonymity, no rare codes; the map is built first, untimed:
+    `floor_map_s`). `floor_ratio` is that copy over the plain copies on both sides of it."""
     cfg = load_pipeline(conf)
     policy, policy_file = load_policy(cfg.policies[profile])
     keys = resolve_keys(policy, policy_file, cfg.keys, cfg.keys.key_id)
@@ -85,6 +92,7 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
             copy(t)
         copies.append(time.perf_counter() - start)
     ratios = [a / ((copies[i] + copies[i + 1]) / 2) for i, a in enumerate(anon_runs)]
+    extra = _floor(spark, wh, policy, keys[cfg.keys.key_id].material, tables, copy, copies[-1]) if floor else {}
     if wh.is_local():
         shutil.rmtree(wh.local_path(copy_root), ignore_errors=True)
     claim_lines = sum(n for t, n in rows.items() if t in CLAIM_TABLES)
@@ -96,8 +104,39 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
         "ratio": round(statistics.median(ratios), 3), "ratio_vs_parallel_copy": round(anon_runs[0] / copy_par_s, 3),
         "rounds": len(anon_runs), "anonymize_runs_s": [round(a, 2) for a in anon_runs], "copies_s": [round(c, 2) for c in copies],
         "ratios": [round(r, 3) for r in ratios], "parallel": parallel,
-        "cores": os.cpu_count(), "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+        "cores": os.cpu_count(), "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"), **extra,
     }
+
+
+def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: list[str],
+           copy: Callable[[str], None], copy_before: float) -> dict[str, Any]:
+    """The copy with `pid` joined on every table that has a patient (see bench_anonymize)."""
+    t0 = time.perf_counter()
+    bronze = {t: spark.read.format("delta").load(wh.bronze(t)) for t in tables}
+    stored = stored_identities(spark, wh, bronze)
+    pid_map, summary = patient_map(bronze, derive_key(key, "pid"), policy.linkage, stored=stored)
+    map_s = time.perf_counter() - t0
+    root = wh.staging("floor-copy")
+    try:
+        start = time.perf_counter()
+        for t in tables:
+            df = bronze[t]
+            if "pid" in policy.tables[t].derived:
+                joined = with_pid(df, pid_map, broadcast=summary["nodes"] <= BROADCAST_NODES,
+                                  small_table=estimated_size(df) <= SMALL_TABLE_BYTES)
+                df = joined.select(*df.columns, "pid")
+            df.write.format("delta").mode("overwrite").save(f"{root}/{t}")
+        floor_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for t in tables:
+            copy(t)
+        copy_after = time.perf_counter() - start
+    finally:
+        pid_map.unpersist()
+        if wh.is_local():
+            shutil.rmtree(wh.local_path(root), ignore_errors=True)
+    return {"floor_map_s": round(map_s, 2), "floor_s": round(floor_s, 2), "floor_copies_s": [round(copy_before, 2), round(copy_after, 2)],
+            "floor_ratio": round(floor_s / ((copy_before + copy_after) / 2), 3)}
 
 
 def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int) -> dict[str, int]:
@@ -153,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="(re)write bronze/_identities from the bronze tables first (a warehouse ingested before it existed)")
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
     p.add_argument("--rounds", type=int, default=1, help="anonymize runs, each between two timed copies; ratio = median")
+    p.add_argument("--floor", action="store_true",
+                   help="also time the copy with only the pid join (the least a release with pid on every row costs)")
     args = p.parse_args(argv)
     spark = get_spark(load_pipeline(args.conf).spark)
     if args.replicate_from:
@@ -164,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = write_identities(spark, args.warehouse)
         print(json.dumps({"identities": n, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
     print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel,
-                                     args.rounds),
+                                     args.rounds, args.floor),
                      ensure_ascii=False))
     return 0
 

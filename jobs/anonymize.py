@@ -211,7 +211,7 @@ def _anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str
     try:
 
         def attach(df: DataFrame, drop: bool = False) -> DataFrame:
-            return with_pid(df, pid_map, drop, broadcast=small, small_table=_size(df) <= SMALL_TABLE_BYTES)
+            return with_pid(df, pid_map, drop, broadcast=small, small_table=estimated_size(df) <= SMALL_TABLE_BYTES)
 
         for name, table in policy.tables.items():
             if name in bronze and table.output:
@@ -242,7 +242,7 @@ def _anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str
                                   facts if at_first_service else None)
 
         def released(df: DataFrame) -> DataFrame:  # pid and every removal flag the written frames get
-            return with_pid(df, final_map, drop_unlinked, broadcast=small, small_table=_size(df) <= SMALL_TABLE_BYTES)
+            return with_pid(df, final_map, drop_unlinked, broadcast=small, small_table=estimated_size(df) <= SMALL_TABLE_BYTES)
 
         for name in list(frames):
             if name != PATIENT_FACTS and name in bronze and "pid" in frames[name].columns:
@@ -284,7 +284,7 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, policy: Policy, 
     `sources`: the bronze table of each frame (the same rows, without the pid join) for table-wide
     statistics such as quantiles, and for the order the tables are written in."""
     sources = sources or {}
-    sizes = {n: _size(df) for n, df in sources.items()}
+    sizes = {n: estimated_size(df) for n, df in sources.items()}
 
     def one(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         table = policy.tables[name]
@@ -365,7 +365,7 @@ def _at_first_service(policy: Policy) -> bool:
                for r in t.columns.values())
 
 
-def _size(df: DataFrame) -> int:
+def estimated_size(df: DataFrame) -> int:
     """The optimizer's size estimate of a bronze frame (the Delta files' bytes; no Spark job). Where
     there is no JVM handle (Spark Connect, Databricks shared clusters) the frame counts as large: the
     plain join, which is always correct."""

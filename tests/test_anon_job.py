@@ -151,6 +151,6 @@ def test_a_run_releases_what_it_cached(staged):
 
 
 def test_size_estimate_without_a_jvm_handle_means_the_plain_join():
-    from jobs.anonymize import SMALL_TABLE_BYTES, _size
+    from jobs.anonymize import SMALL_TABLE_BYTES, estimated_size
 
-    assert _size(object()) > SMALL_TABLE_BYTES  # e.g. a Spark Connect DataFrame has no _jdf
+    assert estimated_size(object()) > SMALL_TABLE_BYTES  # e.g. a Spark Connect DataFrame has no _jdf
