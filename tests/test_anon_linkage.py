@@ -91,6 +91,39 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     assert by_n[1][3] != by_n[2][3] == by_n[3][3]  # the receipt pseudonym is per receipt
 
 
+def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark):
+    """A claim table builds its hash table from the receipt nodes only, a clinical table from the
+    clinical ones (a smaller broadcast each); a frame of both kinds joins the whole map. The pids are
+    those of the whole map: a clinical patient linked to a receipt gets that receipt's pid."""
+    from transforms.patients import CLINICAL, join_map, node_projection, with_pid
+
+    receipts, insurances, eligibility = _claims(spark)
+    clinical = spark.createDataFrame(
+        [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
+        "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
+        "insurer_no string, card_symbol string, card_number string, branch_no string",
+    )
+    ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
+    pid_map = join_map(link_patients(ids, derive_key(b"k", "pid"), rounds=3))
+    assert sorted(r[CLINICAL] for r in pid_map.collect()) == [False] * 5 + [True]
+    lines = spark.createDataFrame([("r1", 1), ("r4", 2)], "receipt_key string, n int")
+    labs = spark.createDataFrame([("1312345678", "H001", 3), ("1312345678", "H999", 4)],
+                                 "institution_code string, patient_id string, n int")
+    claim_out = {r["n"]: r["pid"] for r in with_pid(lines, pid_map, broadcast=True).collect()}
+    lab_out = {r["n"]: r["pid"] for r in with_pid(labs, pid_map, broadcast=True).collect()}
+    assert lab_out[3] == claim_out[1] != claim_out[2] and lab_out[4] is None
+    both = node_projection(lines, "n").unionByName(node_projection(labs, "n"))
+    assert {r["n"]: r["pid"] for r in with_pid(both, pid_map, broadcast=True).collect()} == {**claim_out, **lab_out}
+
+    def built_from(df):  # the filters on the map's kind column in the joined plan
+        plan = df._jdf.queryExecution().optimizedPlan().toString().splitlines()
+        return ["receipts" if f"NOT {CLINICAL}" in line else "clinical" for line in plan if "Filter" in line and CLINICAL in line]
+
+    assert built_from(with_pid(lines, pid_map, broadcast=True)) == ["receipts"]
+    assert built_from(with_pid(labs, pid_map, broadcast=True)) == ["clinical"]
+    assert built_from(with_pid(both, pid_map, broadcast=True)) == []
+
+
 @pytest.mark.parametrize("unlinked", ["singleton", "drop"])
 def test_req15_patient_map_is_join_map_of_the_pids_with_their_summary(spark, unlinked):
     """patient_map computes the pids as it materializes the map and counts the summary on the linked

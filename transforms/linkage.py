@@ -57,6 +57,12 @@ def clinical_node(institution_code: Column, patient_id: Column) -> Column:
     return F.concat_ws("\u001f", F.lit("C"), institution_code.cast("string"), patient_id.cast("string"))
 
 
+def is_clinical_node(node: Column) -> Column:
+    """Whether a node id is a clinical patient's (clinical_node), not a receipt's: receipt keys are
+    a file's sha256 and an ordinal (transforms/uke_parse.receipt_key), never "C" and a control character."""
+    return node.startswith("C\u001f") | (node == F.lit("C"))
+
+
 def clinical_identities(patients: DataFrame) -> DataFrame:
     """`(node, id1, id2)` per clinical patient (layout conf/layouts/patients.yaml). A patient listed
     in several extract files is one node: the first row (by file and line) speaks for it."""

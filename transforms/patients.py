@@ -24,6 +24,7 @@ from transforms.linkage import (
     check_unlinked,
     clinical_identities,
     clinical_node,
+    is_clinical_node,
     link_patients,
     nodes_of_stored,
     receipt_identities,
@@ -109,11 +110,30 @@ def materialized(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
 
 
+CLINICAL = "__clinical"  # a map column: the node is a clinical patient's, not a receipt's
+
+
 def join_map(pids: DataFrame) -> DataFrame:
-    """The pid map in the compact form every table joins (materialized): (__k1, __k2, __pid[, __pre]),
-    pseudonyms as raw bytes instead of hex characters, so broadcasting it stays cheap."""
+    """The pid map in the compact form every table joins (materialized): (__k1, __k2, __pid,
+    __clinical[, __pre]), pseudonyms as raw bytes instead of hex characters, so broadcasting it stays
+    cheap. `__clinical` tells the node kinds apart: a table joins the nodes of its own kind only."""
     extra = [F.unhex(PRE_RECEIPT_KEY).alias("__pre")] if PRE_RECEIPT_KEY in pids.columns else []
-    return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"), *extra))
+    return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"),
+                                    is_clinical_node(F.col("node")).alias(CLINICAL), *extra))
+
+
+def _of_kind(pid_map: DataFrame, df: DataFrame) -> DataFrame:
+    """The map rows `df`'s rows can match: receipt nodes for a claim table, clinical nodes for a
+    clinical one, all for a frame of both (node_projection). A node of one kind never matches a row
+    of the other, so the join's result is the same; what changes is the size of the hash table
+    each query builds and broadcasts (1.10M receipt and 0.26M clinical nodes at 12M claim lines)."""
+    if CLINICAL not in pid_map.columns:
+        return pid_map
+    if CLAIM_KEY in df.columns:
+        return pid_map.where(~F.col(CLINICAL))
+    if {"institution_code", "patient_id"} <= set(df.columns):
+        return pid_map.where(F.col(CLINICAL))
+    return pid_map
 
 
 def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame],
@@ -155,7 +175,7 @@ def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, bro
     pre = "__pre" in pid_map.columns and CLAIM_KEY in df.columns
     flags = [c for c in pid_map.columns if c.startswith(REMOVED_BY)]
     carried = [c for c in pid_map.columns if c == PATIENT_FIRST_SERVICE and c not in df.columns]
-    right = pid_map.select(*keys, "__pid", *(["__pre"] if pre else []), *flags, *carried)
+    right = _of_kind(pid_map, df).select(*keys, "__pid", *(["__pre"] if pre else []), *flags, *carried)
     if small_table:
         right = right.join(F.broadcast(keyed.select(*keys)), keys, "left_semi")
     joined = keyed.join(F.broadcast(right) if broadcast or small_table else right, keys, "left")
