@@ -127,7 +127,7 @@ def _of_kind(pid_map: DataFrame, df: DataFrame) -> DataFrame:
     clinical one, all for a frame of both (node_projection). A node of one kind never matches a row
     of the other, so the join's result is the same; what changes is the size of the hash table
     each query builds and broadcasts (1.10M receipt and 0.26M clinical nodes at 12M claim lines)."""
-    if CLINICAL not in pid_map.columns:
+    if CLINICAL not in pid_map.columns or set(NODE_KEYS) <= set(df.columns):  # a projection may hold both kinds
         return pid_map
     if CLAIM_KEY in df.columns:
         return pid_map.where(~F.col(CLINICAL))
