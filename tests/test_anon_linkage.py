@@ -27,6 +27,15 @@ def _claims(spark):
     return receipts, insurances, eligibility
 
 
+def _clinical(spark):
+    """One clinical patient: the person of receipts r1-r3 (hiragana kana name, sex as "M")."""
+    return spark.createDataFrame(
+        [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
+        "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
+        "insurer_no string, card_symbol string, card_number string, branch_no string",
+    )
+
+
 def test_req15_id1_and_id2_connect_one_patient_across_insurer_change(spark):
     ids = receipt_identities(*_claims(spark))
     pids = {r["node"]: r for r in link_patients(ids, derive_key(b"k", "pid"), rounds=3).collect()}
@@ -51,11 +60,7 @@ def test_req15_different_keys_give_disjoint_pids_and_unlinked_can_be_dropped(spa
 
 def test_clinical_patients_get_the_claims_pid(spark):
     receipts, insurances, eligibility = _claims(spark)
-    clinical = spark.createDataFrame(
-        [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
-        "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
-        "insurer_no string, card_symbol string, card_number string, branch_no string",
-    )
+    clinical = _clinical(spark)
     ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
     pids = {r["node"]: r["pid"] for r in link_patients(ids, b"k").collect()}
     assert pids["C\u001f1312345678\u001fH001"] == pids["r1"]
@@ -98,11 +103,7 @@ def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark):
     from transforms.patients import CLINICAL, join_map, node_projection, with_pid
 
     receipts, insurances, eligibility = _claims(spark)
-    clinical = spark.createDataFrame(
-        [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
-        "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
-        "insurer_no string, card_symbol string, card_number string, branch_no string",
-    )
+    clinical = _clinical(spark)
     ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
     pid_map = join_map(link_patients(ids, derive_key(b"k", "pid"), rounds=3))
     assert sorted(r[CLINICAL] for r in pid_map.collect()) == [False] * 5 + [True]
