@@ -26,16 +26,16 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.anonymize import BROADCAST_NODES, DEFAULT_PARALLEL, SMALL_TABLE_BYTES, anonymize, estimated_size
-from jobs.config import load_pipeline
-from jobs.delta_io import is_delta, release_writer
-from jobs.identities import IDENTITIES, identity_rows, stored_identities
-from jobs.policy import load_policy, load_references, resolve_keys
-from jobs.session import get_spark
-from jobs.warehouse import Warehouse
-from transforms.catalog import PATIENT_FACTS
-from transforms.linkage import derive_key
-from transforms.patients import CLINICAL_PATIENTS, patient_map, with_pid
-from transforms.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.delta_io import is_delta, release_writer
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
+from jobs.stages.release.policy_files import load_policy, load_references, resolve_keys
+from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
+from transforms.identity.linkage import derive_key
+from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.patients import CLINICAL_PATIENTS, patient_map, with_pid
 
 CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "window_payments", "dpc_exclusions",
                 "diagnoses", "procedures", "drugs", "materials", "comments", "symptom_details")
@@ -198,7 +198,7 @@ def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int)
 
 def write_identities(spark: SparkSession, warehouse: str) -> int:
     """(Re)write `bronze/_identities` from the warehouse's bronze tables, as ingest writes it for the
-    rows it adds (jobs/identities.py): for a warehouse made by `replicate_bronze`, or ingested before
+    rows it adds (jobs/stages/ingest/identities.py): for a warehouse made by `replicate_bronze`, or ingested before
     the table existed. Returns its rows."""
     wh = Warehouse(warehouse)
     names = ("receipts", "insurances", "eligibility", CLINICAL_PATIENTS)

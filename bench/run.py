@@ -28,14 +28,14 @@ from pyspark.sql import SparkSession
 from bench.ingest_bench import bench_ingest
 from jobs import generate
 from jobs.anonymize import DEFAULT_PARALLEL, anonymize, plan
-from jobs.config import load_pipeline
-from jobs.delta_io import is_delta
-from jobs.manifest import code_version
 from jobs.publish import publish
-from jobs.recipients import DEFAULT_REGISTRY
-from jobs.session import get_spark
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.delta_io import is_delta
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.manifest import code_version
+from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from jobs.validate import validate
-from jobs.warehouse import Warehouse
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# A keyed pseudonym: 128 bits (the default, transforms/pseudonym.PSEUDONYM_BITS) or 256 bits, in hex.
+# A keyed pseudonym: 128 bits (the default, transforms/columns/pseudonym.PSEUDONYM_BITS) or 256 bits, in hex.
 HEX_PSEUDONYM = r"^[0-9a-f]{32}([0-9a-f]{32})?$"
 YEAR_MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 POSTAL3 = r"^[0-9]{3}$"

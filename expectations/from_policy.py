@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from expectations.checks import TableChecks
-from transforms.catalog import ColumnInfo
-from transforms.kanon.medical import age_band_labels
 from transforms.policy import NEVER_KEEP, RARE_CODE_COLUMNS, Policy, TablePolicy
+from transforms.policy.catalog import ColumnInfo
+from transforms.release.qi_hierarchies import age_band_labels
 
 TEXT_KINDS = frozenset({"text", "str", "string"})
 

@@ -1,7 +1,7 @@
 """`tokumei anonymize`: apply a policy profile to the bronze tables and write the staged release.
 
 Reads every bronze table at a pinned Delta version, links patients into one keyed `pid` (the same
-in every table of the release), applies each table's rules (transforms/apply.py), builds the release
+in every table of the release), applies each table's rules (transforms/release/apply.py), builds the release
 table `patients` (one row per pid) and writes `WH/staging/<RID>/tables/<table>` (Delta). The record
 `WH/staging/<RID>/anonymize.json` is written last: a staging directory without it is incomplete.
 Exit codes: 2 for a bad policy, config, key id or recipient id (nothing is written); 1 when the
@@ -25,25 +25,28 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import fs
-from jobs.anonymize_kanon import KAnonStage, kanon_stage
-from jobs.anonymize_notice import WaitingPeriod, today_jst, waiting_period
-from jobs.config import ConfigError, PipelineConfig, load_pipeline
-from jobs.delta_io import is_delta, last_commit, read_delta, release_writer
-from jobs.errors import InputError, RefusedError, entrypoint
-from jobs.identities import stored_identities
-from jobs.keys import Key
-from jobs.lineage import DatasetRef, stage_events
-from jobs.manifest import code_version
-from jobs.policy import load_policy, load_references, policy_catalog, resolve_keys
-from jobs.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
-from jobs.session import get_spark
-from jobs.warehouse import Warehouse, check_release_id
-from transforms.apply import Context, apply_table, check_schema, plan_rares
-from transforms.catalog import FIRST_SERVICE, PATIENT_FACTS
-from transforms.labels import table_labels
-from transforms.linkage import derive_key
-from transforms.patients import (
+from jobs.runtime import fs
+from jobs.runtime.config import ConfigError, PipelineConfig, load_pipeline
+from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer
+from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.keys import Key
+from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse, check_release_id
+from jobs.stages.ingest.identities import stored_identities
+from jobs.stages.release.kanon import KAnonStage, kanon_stage
+from jobs.stages.release.manifest import code_version
+from jobs.stages.release.policy_files import load_policy, load_references, policy_catalog, resolve_keys
+from jobs.stages.release.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
+from jobs.stages.release.waiting import WaitingPeriod, today_jst, waiting_period
+from transforms.columns.pseudonym import PSEUDONYM_BITS
+from transforms.identity.linkage import derive_key
+from transforms.policy import Policy, PolicyError
+from transforms.policy.catalog import FIRST_SERVICE, PATIENT_FACTS
+from transforms.policy.labels import table_labels
+from transforms.policy.steps import processing_steps
+from transforms.release.apply import Context, apply_table, check_schema, plan_rares
+from transforms.release.patients import (
     CLINICAL_PATIENTS,
     materialized,
     node_projection,
@@ -52,9 +55,6 @@ from transforms.patients import (
     with_pid,
     with_removals,
 )
-from transforms.policy import Policy, PolicyError
-from transforms.pseudonym import PSEUDONYM_BITS
-from transforms.steps import processing_steps
 
 log = logging.getLogger("tokumei.anonymize")
 # Up to this many linked records (receipts + clinical patients) the pid map is broadcast to every
@@ -62,7 +62,7 @@ log = logging.getLogger("tokumei.anonymize")
 BROADCAST_NODES = 3_000_000
 DEFAULT_PARALLEL = 3
 # A bronze table of at most this many bytes (Parquet) gets only the pid-map rows it needs, found by a
-# semi join, instead of a broadcast of the whole map (transforms/patients.with_pid `small_table`).
+# semi join, instead of a broadcast of the whole map (transforms/release/patients.with_pid `small_table`).
 SMALL_TABLE_BYTES = 6 << 20
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jobs import generate, run
-from jobs.errors import entrypoint
-from jobs.warehouse import Warehouse
+from jobs.runtime.errors import entrypoint
+from jobs.runtime.warehouse import Warehouse
 
 
 def build_parser() -> argparse.ArgumentParser:

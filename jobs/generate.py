@@ -5,7 +5,7 @@
     DIR/_truth/<table>/part-NNNNN.snappy.parquet + README.txt            restricted test material
 
 The same arguments give byte-identical trees: every draw is a hash of (seed, entity, purpose)
-(transforms/synth/draws.py), partitions are fixed by the arguments, rows are sorted within them,
+(synth/draws.py), partitions are fixed by the arguments, rows are sorted within them,
 and Spark's part files are renamed and its _SUCCESS/.crc files removed.
 """
 
@@ -26,10 +26,10 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.config import load_pipeline, resolve_conf_path
-from jobs.errors import InputError, entrypoint
-from jobs.session import get_spark
-from transforms import synth
+import synth
+from jobs.runtime.config import load_pipeline, resolve_conf_path
+from jobs.runtime.errors import InputError, entrypoint
+from jobs.runtime.session import get_spark
 
 log = logging.getLogger("tokumei.generate")
 OUTPUTS = ("uke", "clinical", "_truth")
@@ -112,7 +112,7 @@ def _write_uke(lines: DataFrame, work: Path, out: Path, parts: int) -> None:
      .sortWithinPartitions("institution_dir", "month_dir", "line_no")
      .select("institution_dir", "month_dir", "line")
      .write.mode("overwrite").partitionBy("institution_dir", "month_dir")
-     # CP932 needs spark.sql.legacy.javaCharsets (jobs/session.py); one column, no quoting and no
+     # CP932 needs spark.sql.legacy.javaCharsets (jobs/runtime/session.py); one column, no quoting and no
      # trimming: each row is written byte-exact as one CRLF-terminated line (reference/stack.md).
      .option("encoding", "windows-31j").option("lineSep", "\r\n").option("sep", "\t")
      .option("quote", "").option("escapeQuotes", "false").option("header", "false")

@@ -18,17 +18,20 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
-from jobs.errors import InputError, entrypoint
-from jobs.identities import IDENTITIES, identity_rows
-from jobs.ingest_clinical import (
+from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
+from jobs.runtime.errors import InputError, entrypoint
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.clinical import (
     DEFAULT_LAYOUTS,
     clinical_frames,
     load_layouts,
     opted_out_counts,
 )
-from jobs.ingest_files import SourceFile, discover
-from jobs.ingest_ledger import (
+from jobs.stages.ingest.counts import RunCounts, ledger_rows, load_registry, version_info
+from jobs.stages.ingest.files import SourceFile, discover
+from jobs.stages.ingest.identities import IDENTITIES, identity_rows
+from jobs.stages.ingest.ledger import (
     append_ledger,
     check_written,
     conform_rejects,
@@ -38,9 +41,8 @@ from jobs.ingest_ledger import (
     reconcile,
     write_tables,
 )
-from jobs.ingest_optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
-from jobs.ingest_report import RunCounts, ledger_rows, load_registry, version_info
-from jobs.ingest_uke import (
+from jobs.stages.ingest.optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
+from jobs.stages.ingest.uke import (
     header_records,
     opted_out_lines,
     other_rejects,
@@ -49,11 +51,9 @@ from jobs.ingest_uke import (
     receipt_status,
     table_frames,
 )
-from jobs.session import get_spark
-from jobs.warehouse import Warehouse
-from transforms.clinical import ClinicalLayout
-from transforms.patients import CLINICAL_PATIENTS
-from transforms.uke_layout import LAYOUTS
+from transforms.clinical.extract import ClinicalLayout
+from transforms.release.patients import CLINICAL_PATIENTS
+from transforms.uke.layout import LAYOUTS
 
 log = logging.getLogger("tokumei.ingest")
 
@@ -107,7 +107,7 @@ def execute(
     settings: IngestSettings,
     layouts: Sequence[ClinicalLayout],
 ) -> dict[str, Any]:
-    # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke_read.py).
+    # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke/read.py).
     spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     ledger = read_ledger(spark, wh.ledger)
@@ -185,7 +185,7 @@ def _ingest(
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
-    identities = identity_rows(frames)  # what linkage needs, stored once (jobs/identities.py)
+    identities = identity_rows(frames)  # what linkage needs, stored once (jobs/stages/ingest/identities.py)
     if identities is not None:
         targets[wh.bronze(IDENTITIES)] = identities
         expected[IDENTITIES] = expected.get("receipts", 0) + expected.get(CLINICAL_PATIENTS, 0)

@@ -28,9 +28,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.config import load_pipeline
-from jobs.errors import InputError, RefusedError, entrypoint
-from jobs.session import get_spark
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.session import get_spark
 from transforms.kanon import HierarchyError, NoSolutionError, Recoding, encode_histogram, load_hierarchies
 from transforms.kanon import delimited as dl
 from transforms.kanon.histogram import COUNT, col, qi_histogram

@@ -18,9 +18,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from jobs import fs, report
-from jobs.config import PipelineConfig, load_pipeline
-from jobs.delta_io import (
+from jobs.runtime import fs
+from jobs.runtime.config import PipelineConfig, load_pipeline
+from jobs.runtime.delta_io import (
     STATS_COLUMNS,
     last_commit,
     read_delta,
@@ -30,12 +30,13 @@ from jobs.delta_io import (
     table_version,
     written_rows,
 )
-from jobs.errors import InputError, RefusedError, entrypoint
-from jobs.lineage import DatasetRef, stage_events
-from jobs.manifest import build_manifest, release_items
-from jobs.notices import NoticeContext, creation_notice, explicit_notice, provision_notice
-from jobs.session import get_spark
-from jobs.warehouse import Warehouse
+from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release import report
+from jobs.stages.release.manifest import build_manifest, release_items
+from jobs.stages.release.notices import NoticeContext, creation_notice, explicit_notice, provision_notice
 
 log = logging.getLogger("tokumei.publish")
 

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobs.anonymize import DEFAULT_PARALLEL, add_extraction_date, anonymize, plan, refuse_published
-from jobs.config import DEFAULT_PIPELINE, load_pipeline
-from jobs.errors import RefusedError, entrypoint
 from jobs.ingest import run_ingest
-from jobs.ingest_clinical import DEFAULT_LAYOUTS
 from jobs.publish import publish
-from jobs.recipients import DEFAULT_REGISTRY
-from jobs.session import get_spark
+from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
+from jobs.runtime.errors import RefusedError, entrypoint
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse, check_release_id
+from jobs.stages.ingest.clinical import DEFAULT_LAYOUTS
+from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from jobs.validate import validate
-from jobs.warehouse import Warehouse, check_release_id
 
 log = logging.getLogger("tokumei.run")
 

@@ -17,17 +17,17 @@ from pyspark.sql import SparkSession
 
 from expectations.from_policy import checks_for_release
 from expectations.gx_suite import run_checks
-from jobs import fs
-from jobs.config import PipelineConfig, load_pipeline
-from jobs.delta_io import read_delta, table_version
-from jobs.errors import InputError, RefusedError, entrypoint
-from jobs.lineage import DatasetRef, stage_events
-from jobs.policy import hierarchy_dir, load_policy_checked, policy_catalog
-from jobs.session import get_spark
-from jobs.warehouse import Warehouse
-from transforms.catalog import PATIENT_FACTS
-from transforms.kanon.medical import UNKNOWN, patient_hierarchies
+from jobs.runtime import fs
+from jobs.runtime.config import PipelineConfig, load_pipeline
+from jobs.runtime.delta_io import read_delta, table_version
+from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.session import get_spark
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.policy_files import hierarchy_dir, load_policy_checked, policy_catalog
 from transforms.policy import Policy
+from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.qi_hierarchies import UNKNOWN, patient_hierarchies
 
 log = logging.getLogger("tokumei.validate")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.session import SparkSettings, get_spark
+from jobs.runtime.session import SparkSettings, get_spark
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 

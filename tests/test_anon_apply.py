@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.apply import Context, apply_table, check_schema
 from transforms.policy import PolicyError, Rule, TablePolicy
+from transforms.release.apply import Context, apply_table, check_schema
 
 CTX = Context({"k1": b"key-one", "k2": b"key-two"}, "k1", hierarchies={"h.csv": {"A1": {"grp": "A"}, "A2": {"grp": "A"}, "A3": {"grp": "A"}}})
 
@@ -87,7 +87,7 @@ def test_context_never_prints_key_material():
 
 
 def _rule(method: str, out: str, **params) -> Rule:
-    from transforms.methods import METHODS, check_params
+    from transforms.policy.methods import METHODS, check_params
 
     filled, err = check_params(METHODS[method], params)
     assert err is None, err
@@ -139,8 +139,8 @@ def test_date_shift_keeps_each_patients_intervals(spark):
 
 def test_req15_no_keyed_rule_puts_key_material_into_the_plan(spark):
     """The Spark UI and event logs show every plan with its literals; an HMAC pad there is the key."""
-    from transforms.linkage import derive_key, link_patients
-    from transforms.pseudonym import _pads
+    from transforms.columns.pseudonym import _pads
+    from transforms.identity.linkage import derive_key, link_patients
 
     table = _table(
         name=Rule("pseudonymize", {"key": "k2", "normalize": "kana", "domain": None}, "name_id"),

@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from transforms.catalog import uke_catalog
+from transforms.policy.catalog import uke_catalog
 
 D = dt.date
 _KINDS = {"code": T.StringType(), "str": T.StringType(), "text": T.StringType(), "int": T.IntegerType(),

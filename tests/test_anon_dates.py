@@ -4,8 +4,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from transforms.dates import age, age_at, age_band, generalize_birth, generalize_date, shift_date, shift_days
-from transforms.pseudonym import with_keys
+from transforms.columns.dates import (
+    age,
+    age_at,
+    age_band,
+    generalize_birth,
+    generalize_date,
+    shift_date,
+    shift_days,
+)
+from transforms.columns.pseudonym import with_keys
 
 
 def _py_age(born: dt.date, at: dt.date) -> int:

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from transforms.linkage import clinical_identities, derive_key, link_patients, receipt_identities
+from transforms.identity.linkage import clinical_identities, derive_key, link_patients, receipt_identities
 
 B = dt.date(1960, 5, 1)
 
@@ -77,8 +77,8 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     streamed map) attach the same pid and receipt pseudonym to the same rows, unlinked kept."""
     from pyspark.sql import functions as F
 
-    from transforms.apply import PRE_RECEIPT_KEY
-    from transforms.patients import join_map, with_pid
+    from transforms.release.apply import PRE_RECEIPT_KEY
+    from transforms.release.patients import join_map, with_pid
 
     receipts, insurances, eligibility = _claims(spark)
     pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3,
@@ -100,7 +100,7 @@ def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark):
     """A claim table builds its hash table from the receipt nodes only, a clinical table from the
     clinical ones (a smaller broadcast each); a frame of both kinds joins the whole map. The pids are
     those of the whole map: a clinical patient linked to a receipt gets that receipt's pid."""
-    from transforms.patients import CLINICAL, join_map, node_projection, with_pid
+    from transforms.release.patients import CLINICAL, join_map, node_projection, with_pid
 
     receipts, insurances, eligibility = _claims(spark)
     clinical = _clinical(spark)
@@ -131,8 +131,8 @@ def test_req15_patient_map_is_join_map_of_the_pids_with_their_summary(spark, unl
     graph: the same map rows and the same counts as join_map over the cached pids."""
     from pyspark.sql import functions as F
 
-    from transforms.patients import join_map, patient_ids, patient_map
     from transforms.policy import Linkage
+    from transforms.release.patients import join_map, patient_ids, patient_map
 
     receipts, insurances, eligibility = _claims(spark)
     bronze = {"receipts": receipts, "insurances": insurances, "eligibility": eligibility}
@@ -153,8 +153,8 @@ def test_req15_patient_map_is_join_map_of_the_pids_with_their_summary(spark, unl
 def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
     """with_removals: a held-back and a suppressed patient flagged in the pid map give each table the
     rows and flags that joining the lists of removed patients after the map gives."""
-    from transforms.kanon.pipeline import mark_suppressed
-    from transforms.patients import join_map, with_pid, with_removals
+    from transforms.release.kanon import mark_suppressed
+    from transforms.release.patients import join_map, with_pid, with_removals
 
     receipts, insurances, eligibility = _claims(spark)
     pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)
@@ -185,9 +185,9 @@ def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark)
     band `at: first_service` is then one band per patient. Patient r1-r3 (born B) turns 40 between
     their claims: a band at each claim's own month would show two bands, and the month between them
     is the birth month (req 22)."""
-    from transforms.apply import Context, apply_table
-    from transforms.patients import join_map, with_pid, with_removals
     from transforms.policy import Rule, TablePolicy
+    from transforms.release.apply import Context, apply_table
+    from transforms.release.patients import join_map, with_pid, with_removals
 
     receipts, insurances, eligibility = _claims(spark)
     pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)

@@ -3,15 +3,22 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.geo import (
+from transforms.columns.classification import with_hierarchy
+from transforms.columns.geo import (
     address_area,
     institution_prefecture,
     municipality_code,
     postal_prefix,
     prefecture_code,
 )
-from transforms.hierarchy import with_hierarchy
-from transforms.numeric import bin_edges, bin_width, clip, quantile_bounds, quantile_bounds_by, round_to
+from transforms.columns.numeric import (
+    bin_edges,
+    bin_width,
+    clip,
+    quantile_bounds,
+    quantile_bounds_by,
+    round_to,
+)
 
 PREFS = {"北海道": "01", "東京都": "13", "神奈川県": "14", "京都府": "26", "大阪府": "27"}
 MUNIS = {"東京都千代田区": "131016", "神奈川県横浜市": "141003", "神奈川県横浜市中区": "141046", "京都府京都市": "261009"}

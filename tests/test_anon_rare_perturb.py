@@ -1,9 +1,9 @@
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.perturb import add_noise, microaggregate, microaggregation_groups, rank_swap
-from transforms.pseudonym import with_keys
-from transforms.rare import SUPPRESSED, apply_rare, masked_by_share, plan_rare
+from transforms.columns.perturb import add_noise, microaggregate, microaggregation_groups, rank_swap
+from transforms.columns.pseudonym import with_keys
+from transforms.release.rare import SUPPRESSED, apply_rare, masked_by_share, plan_rare
 
 HIER = {
     "A01": {"icd10": "E11", "block": "E10-E14"},
@@ -103,7 +103,7 @@ def test_rank_swap_preserves_values_and_bounds_displacement(spark):
 
 def test_req18_plans_of_several_tables_from_one_query_stay_apart(spark):
     """plan_rare_many tags each rule's pairs: the same code in two tables is counted per table."""
-    from transforms.rare import RareRequest, plan_rare_many
+    from transforms.release.rare import RareRequest, plan_rare_many
 
     df = _diagnoses(spark)
     other = spark.createDataFrame([("q1", "A01"), ("q2", "A01"), ("q3", "B01")], "pid string, drug string")
@@ -117,8 +117,8 @@ def test_req18_plans_of_several_tables_from_one_query_stay_apart(spark):
 def test_req18_plans_from_unioned_projections_count_only_released_patients(spark):
     """With `released`, the tables' code columns are unioned first and get pid in one step; rows it
     flags (a suppressed or held-back patient) do not count, as with the written frames."""
-    from transforms.apply import DROP_ROW
-    from transforms.rare import RareRequest, plan_rare_many
+    from transforms.release.apply import DROP_ROW
+    from transforms.release.rare import RareRequest, plan_rare_many
 
     diag = spark.createDataFrame([("r1", "A01"), ("r2", "A01"), ("r3", "A01"), ("r4", "B01"), ("r5", None)],
                                  "receipt_key string, disease_code string")
@@ -148,8 +148,8 @@ def test_req18_sampled_counting_gives_the_exact_plans(spark):
     """Counting only a subset of the patients for codes common by rows gives the plans of counting
     every pair: a code the subset cannot prove common (one patient with many rows) is recounted,
     rows per code stay exact for the cumulative-share rule, and removed patients never count."""
-    from transforms.apply import DROP_ROW
-    from transforms.rare import RareRequest, plan_rare_many
+    from transforms.release.apply import DROP_ROW
+    from transforms.release.rare import RareRequest, plan_rare_many
 
     rows = [(f"p{i}", "A01") for i in range(60)]  # common: 60 patients
     rows += [("p0", "B01")] * 40  # common by rows (40 >= 2 * 2 * 4), one patient: rare

@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
-from jobs.config import ConfigError
-from jobs.errors import InputError, RefusedError
-from jobs.recipients import load_registry, resolve_recipient
+from jobs.runtime.config import ConfigError
+from jobs.runtime.errors import InputError, RefusedError
+from jobs.stages.release.recipients import load_registry, resolve_recipient
 
 REGISTRY = """recipients:
   univ:

@@ -2,7 +2,7 @@
 
 - transforms/ is vectorized: Spark built-ins only, no Python UDFs or RDD/pandas escapes (issue 4).
 - transforms/ and expectations/ never import job code and never create a SparkSession.
-- jobs/session.py is the only place a SparkSession is built (issue 2 item 2).
+- jobs/runtime/session.py is the only place a SparkSession is built (issue 2 item 2).
 """
 
 import ast
@@ -56,7 +56,7 @@ def test_pure_packages_import_no_job_code(package):
 def test_only_jobs_session_builds_a_spark_session():
     builders = [str(p.relative_to(ROOT)) for pkg in ("jobs", "transforms", "expectations", "bench")
                 for p in _sources(pkg) if "SparkSession.builder" in _code(p)]
-    assert builders == ["jobs/session.py"]
+    assert builders == ["jobs/runtime/session.py"]
 
 
 def test_the_rule_scanner_would_catch_a_udf(tmp_path):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import ConfigError, load_pipeline
+from jobs.runtime.config import ConfigError, load_pipeline
 
 GOOD = """
 keys:

@@ -19,13 +19,13 @@ import pytest
 import yaml
 
 from jobs.generate import main
-from transforms.uke_layout import LAYOUTS, RecordLayout
-from transforms.uke_write import PADDED
+from transforms.uke.layout import LAYOUTS, RecordLayout
+from transforms.uke.write import PADDED
 
 REPO = Path(__file__).resolve().parent.parent
 TABLE_LAYOUTS = {layout.table: layout for layout in LAYOUTS.values() if layout.table}
 ORDER = {"RE": 0, "HO": 1, "KO": 2, "SN": 3, "JD": 4, "SY": 5, "SI": 6, "IY": 6, "TO": 6, "CO": 6, "SJ": 7}
-# 元号: (first day, code, 西暦 of 元年 - 1), written here independently of transforms/uke_dates.py.
+# 元号: (first day, code, 西暦 of 元年 - 1), written here independently of transforms/uke/dates.py.
 ERAS = ((dt.date(2019, 5, 1), "5", 2018), (dt.date(1989, 1, 8), "4", 1988), (dt.date(1926, 12, 25), "3", 1925),
         (dt.date(1912, 7, 30), "2", 1911), (dt.date(1868, 1, 1), "1", 1867))
 

@@ -1,4 +1,4 @@
-"""transforms/uke_write.py (typed columns -> UKE line) and the check digit of the generator."""
+"""transforms/uke/write.py (typed columns -> UKE line) and the check digit of the generator."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.synth.draws import check_digit, check_digit_py, sql_literal, zipf_index
-from transforms.uke_layout import CO, HO, SI
-from transforms.uke_write import (
+from synth.draws import check_digit, check_digit_py, sql_literal, zipf_index
+from transforms.uke.layout import CO, HO, SI
+from transforms.uke.write import (
     format_decimal,
     format_line,
     select_typed,

@@ -1,4 +1,4 @@
-"""Stored identity hashes (jobs/identities.py): ingest writes them, anonymize links from them, and
+"""Stored identity hashes (jobs/stages/ingest/identities.py): ingest writes them, anonymize links from them, and
 falls back to computing the identities when the table does not match bronze."""
 
 import logging
@@ -7,11 +7,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from test_anon_bronze import write_bronze
 
-from jobs.identities import IDENTITIES, identity_rows, stored_identities
-from jobs.warehouse import Warehouse
-from transforms.linkage import derive_key
-from transforms.patients import patient_ids
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
+from transforms.identity.linkage import derive_key
 from transforms.policy import Linkage
+from transforms.release.patients import patient_ids
 
 
 def _bronze(spark, wh: Warehouse):

@@ -5,8 +5,8 @@ import re
 import pytest
 from pyspark.sql import functions as F
 
-from transforms import identity as i
-from transforms.identity import (
+from transforms.identity import keys as i
+from transforms.identity.keys import (
     id1_of_parts,
     id1_source,
     id2_of_parts,

@@ -4,10 +4,10 @@ import hashlib
 
 import pytest
 
-from jobs.errors import InputError
 from jobs.ingest import main
-from jobs.ingest_files import MAX_LINE_BYTES, discover, spark_path
-from transforms.clinical import ClinicalColumn, ClinicalLayout
+from jobs.runtime.errors import InputError
+from jobs.stages.ingest.files import MAX_LINE_BYTES, discover, spark_path
+from transforms.clinical.extract import ClinicalColumn, ClinicalLayout
 
 UKE = "IR,1,13,1,1234567,,テスト医院,202501,00\r\nRE,1,1112,202501,試験　太郎,1,19800101\r\nGO,1,0,99\r\n".encode("cp932")
 LABS = ClinicalLayout("labs", (ClinicalColumn("patient_id", "string"), ClinicalColumn("value", "double")))

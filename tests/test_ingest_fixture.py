@@ -12,11 +12,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.ingest import run_ingest
-from jobs.ingest_files import SourceFile
-from jobs.ingest_report import version_info
-from jobs.warehouse import Warehouse
-from transforms.uke_layout import LAYOUTS
-from transforms.uke_read import FOREIGN_UTF8
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.counts import version_info
+from jobs.stages.ingest.files import SourceFile
+from transforms.uke.layout import LAYOUTS
+from transforms.uke.read import FOREIGN_UTF8
 
 FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
 BAD = Path(__file__).parent / "data" / "uke_bad"

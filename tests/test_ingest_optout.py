@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.config import IngestSettings
-from jobs.errors import InputError
 from jobs.ingest import run_ingest
-from jobs.ingest_optout import vacuum_purged
-from jobs.ingest_report import load_registry
-from jobs.warehouse import Warehouse
-from transforms.uke_layout import LAYOUTS
+from jobs.runtime.config import IngestSettings
+from jobs.runtime.errors import InputError
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.counts import load_registry
+from jobs.stages.ingest.optout import vacuum_purged
+from transforms.uke.layout import LAYOUTS
 
 UKE = [
     "IR,1,13,1,1234567,,テスト医院,202501,00",
@@ -182,7 +182,7 @@ def test_req42b_req44_a_later_stop_request_deletes_the_person_from_bronze_and_lo
     assert summary["files_new"] == 1 and tables["receipts"].count() == 0
     assert all(tables[t.table].count() == 0 for t in LAYOUTS.values() if t.table)  # HO, SY of 佐藤 too
     assert tables["patients"].count() == 0 and tables["labs"].count() == 0
-    # the stored identity hashes go too (one receipt, one clinical patient row; jobs/identities.py)
+    # the stored identity hashes go too (one receipt, one clinical patient row; jobs/stages/ingest/identities.py)
     assert spark.read.format("delta").load(wh.bronze("_identities")).count() == 0
     assert summary["optout_purged_by_table"] == {"receipts": 1, "insurances": 1, "diagnoses": 1, "patients": 1, "labs": 1,
                                                  "_identities": 2}
@@ -247,7 +247,7 @@ def test_req42a_opted_out_patients_are_in_no_release_table(spark, opted, tmp_pat
     rows = {o["table"]: o["rows"] for o in record["outputs"]}
     assert (rows["patients"], rows["receipts"], rows["labs"]) == (1, 1, 1)
     assert record["linkage"]["patients"] == 1  # 佐藤's receipt and clinical record, one person
-    assert record["linkage"]["identities"] == "stored"  # ingest's hashes, withheld people left out (jobs/identities.py)
+    assert record["linkage"]["identities"] == "stored"  # ingest's hashes, withheld people left out (jobs/stages/ingest/identities.py)
     for out in record["outputs"]:
         df = spark.read.format("delta").load(out["path"])
         text_cols = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]

@@ -7,8 +7,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.ingest import run_ingest
-from jobs.warehouse import Warehouse
-from transforms.uke_layout import LAYOUTS
+from jobs.runtime.warehouse import Warehouse
+from transforms.uke.layout import LAYOUTS
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from deltalake import DeltaTable
 from pycanon.anonymity import k_anonymity
 
 from jobs import anonymize, ingest, validate
-from jobs.policy import load_policy
+from jobs.stages.release.policy_files import load_policy
 from jobs.validate import chosen_labels
-from transforms.kanon.medical import age_band_labels
+from transforms.release.qi_hierarchies import age_band_labels
 
 REPO = Path(__file__).resolve().parent.parent
 QI = ["age_band", "sex", "area"]

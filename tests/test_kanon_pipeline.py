@@ -13,14 +13,14 @@ import pytest
 from pycanon.anonymity import k_anonymity, l_diversity
 from pyspark.sql import functions as F
 
-from jobs.anonymize_kanon import kanon_stage
-from jobs.config import ConfigError
-from jobs.errors import InputError, RefusedError
-from jobs.policy import load_policy
-from transforms.apply import DROP_ROW, Context, apply_table
-from transforms.catalog import PATIENT_FACTS
-from transforms.dates import age_band
-from transforms.kanon.medical import age_band_hierarchy, area_rows, to_arx
+from jobs.runtime.config import ConfigError
+from jobs.runtime.errors import InputError, RefusedError
+from jobs.stages.release.kanon import kanon_stage
+from jobs.stages.release.policy_files import load_policy
+from transforms.columns.dates import age_band
+from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.apply import DROP_ROW, Context, apply_table
+from transforms.release.qi_hierarchies import age_band_hierarchy, area_rows, to_arx
 
 REPO = Path(__file__).resolve().parent.parent
 AT = dt.date(2025, 1, 1)
@@ -159,7 +159,7 @@ def test_req21_a_carrier_column_is_recoded_with_the_patients_hierarchy_at_the_ch
     """receipts.pref_code carries `area`: at level 1 the 都道府県 becomes its 地方; a code outside the
     hierarchy is released as `*`, never as itself; null stays null."""
     from transforms.kanon.hierarchy import parse_hierarchy
-    from transforms.kanon.pipeline import recode_carriers, released_labels
+    from transforms.release.kanon import recode_carriers, released_labels
 
     area = parse_hierarchy("area", area_rows(["01", "13", "27"]), "test")
     df = spark.createDataFrame([("13", "x"), ("01", "y"), ("99", "z"), (None, "w")], "pref_code string, other string")

@@ -2,9 +2,9 @@ import os
 
 import pytest
 
-from jobs.config import KeySettings
-from jobs.errors import InputError
-from jobs.keys import key_file_path, load_key
+from jobs.runtime.config import KeySettings
+from jobs.runtime.errors import InputError
+from jobs.runtime.keys import key_file_path, load_key
 
 
 def test_env_provider_reads_the_key_by_id(monkeypatch):

@@ -1,11 +1,11 @@
-"""Requirement 43: the waiting period after the opt-out notice (transforms/notice.py on a real Spark)."""
+"""Requirement 43: the waiting period after the opt-out notice (transforms/release/waiting.py on a real Spark)."""
 
 import datetime as dt
 
 import pytest
 
-from jobs.config import ConfigError, NoticeSettings, from_mapping
-from transforms.notice import claim_visits, first_notified_visits, held_back, sample_visits
+from jobs.runtime.config import ConfigError, NoticeSettings, from_mapping
+from transforms.release.waiting import claim_visits, first_notified_visits, held_back, sample_visits
 
 D = dt.date
 SCHEMA = "pid string, institution_code string, service_month date"

@@ -7,8 +7,8 @@ import pytest
 from test_anon_bronze import write_test_conf
 
 from jobs.anonymize import main
-from jobs.config import ConfigError
-from jobs.policy import load_policy
+from jobs.runtime.config import ConfigError
+from jobs.stages.release.policy_files import load_policy
 
 RECEIPT_ID = "      receipt_key: {method: pseudonymize, as: receipt_id}   # join key between claim tables (req 14)\n"
 CASES = [
@@ -108,7 +108,7 @@ def test_quasi_identifiers_must_be_columns_of_the_patients_table(tmp_path):
 
 
 def test_req21_l_diversity_is_configured_in_the_policy(tmp_path):
-    from transforms.kanon.pipeline import criteria
+    from transforms.release.kanon import criteria
 
     paths = write_test_conf(tmp_path, **{"  suppression_limit: 0.05\n": "  suppression_limit: 0.05\n  l: 2\n  sensitive: sex\n",
                                          "quasi_identifiers: [age_band, sex, area]": "quasi_identifiers: [age_band, area]"})

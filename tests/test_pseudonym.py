@@ -5,7 +5,7 @@ import random
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.pseudonym import hmac_sha256_hex, with_keys
+from transforms.columns.pseudonym import hmac_sha256_hex, with_keys
 
 
 def _hmac(df, col, key):
@@ -45,8 +45,8 @@ def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):
 
 def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeypatch):
     # Issue 4: different key ids -> disjoint pseudonyms; the same key id -> the same pseudonym.
-    from jobs.config import KeySettings
-    from jobs.keys import load_key
+    from jobs.runtime.config import KeySettings
+    from jobs.runtime.keys import load_key
 
     monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_A", "鍵A-not-a-secret")
     monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_B", "鍵B-not-a-secret")
@@ -62,7 +62,7 @@ def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeyp
 
 def test_req15_key_material_never_appears_in_a_plan(spark):
     """Plans are shown in the Spark UI and written to event logs: an HMAC pad there is the key."""
-    from transforms.pseudonym import _pads
+    from transforms.columns.pseudonym import _pads
 
     key = b"a-secret-that-must-not-leak"
     df = spark.createDataFrame([("山田太郎",)], "s string")

@@ -8,12 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from jobs import fs
-from jobs.config import load_pipeline
-from jobs.errors import RefusedError
 from jobs.publish import main as publish_main
 from jobs.publish import publish
-from jobs.warehouse import Warehouse
+from jobs.runtime import fs
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.errors import RefusedError
+from jobs.runtime.warehouse import Warehouse
 
 RID = "r-2026-01"
 

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.uke_dates import parse_date, parse_ym
-from transforms.uke_parse import clean_code
+from transforms.uke.dates import parse_date, parse_ym
+from transforms.uke.parse import clean_code
 
 D = dt.date
 

@@ -3,14 +3,14 @@ from decimal import Decimal
 
 import pytest
 
-from transforms.uke_layout import LAYOUTS
-from transforms.uke_parse import LINE_COLUMNS, parse_records, select_parsed, select_rejected
+from transforms.uke.layout import LAYOUTS
+from transforms.uke.parse import LINE_COLUMNS, parse_records, select_parsed, select_rejected
 
 SHA = "a" * 64
 
 
 def _parse(lines, layout):
-    """Materialized like jobs/ingest_uke.parse_to_scratch: a filter straight on the parse would be
+    """Materialized like jobs/stages/ingest/uke.parse_to_scratch: a filter straight on the parse would be
     pushed into it and inline every field expression into one generated method."""
     return parse_records(lines, layout).localCheckpoint(eager=True)
 

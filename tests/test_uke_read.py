@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from transforms.uke_read import FOREIGN_UTF8, block_stats, file_layout, position_lines, select_raw_lines
+from transforms.uke.read import FOREIGN_UTF8, block_stats, file_layout, position_lines, select_raw_lines
 
 FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
 

@@ -1,0 +1,90 @@
+"""Delta Lake reads, writes and table facts used by the jobs (never by transforms)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from jobs.runtime.errors import InputError
+
+# Parquet codec of the tables a release hands over (staging and published): zstd. The pseudonyms are
+# random hex that snappy cannot shrink; zstd writes the anonymized procedures table (6.8M rows) in
+# 78 MB instead of 186 MB in the same time (bench/results/anonymize_ingest_2026-11-26.md). Every
+# Parquet reader of the last years (Spark, Databricks, delta-rs, DuckDB, Trino, pyarrow) reads it.
+RELEASE_COMPRESSION = "zstd"
+
+
+def is_delta(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def read_delta(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    if not is_delta(spark, path):
+        raise InputError(f"{path}: not a Delta table (run the stage that writes it first)")
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def last_commit(spark: SparkSession, path: str) -> dict[str, Any]:
+    """Version, operation and metrics of the latest commit (row counts without another pass)."""
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    assert row is not None
+    return {"version": int(row["version"]), "operation": row["operation"], "metrics": dict(row["operationMetrics"] or {})}
+
+
+def table_version(spark: SparkSession, path: str) -> int:
+    return int(last_commit(spark, path)["version"])
+
+
+def written_rows(commit: dict[str, Any]) -> int | None:
+    value = commit["metrics"].get("numOutputRows")
+    return int(value) if value is not None else None
+
+
+STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+
+
+def release_writer(df: DataFrame, mode: str, without_stats: Iterable[str] = (), stats_columns: str | None = None) -> Any:
+    """A writer for a release table: zstd, and file statistics (min/max per file, for data skipping)
+    on every column except `without_stats`, or on `stats_columns` as given (a table property).
+
+    Pseudonyms are uniformly random: every file spans nearly their whole range, so their min/max skip
+    nothing, and computing them for two 64-character columns cost about a fifth of writing the claim
+    tables. Statistics only apply to a table the write creates (staging is rewritten from scratch)."""
+    writer = df.write.format("delta").mode(mode).option("compression", RELEASE_COMPRESSION)
+    if stats_columns is None:
+        skip = set(without_stats)
+        if not skip & set(df.columns):
+            return writer
+        stats_columns = ",".join(f.name for f in df.schema.fields if f.name not in skip and _skipping_type(f.dataType))
+    if not stats_columns:
+        return writer.option("delta.dataSkippingNumIndexedCols", "0")
+    return writer.option(STATS_COLUMNS, stats_columns)
+
+
+def _skipping_type(dtype: T.DataType) -> bool:
+    """Types Delta keeps min/max for (it refuses others in dataSkippingStatsColumns)."""
+    return isinstance(dtype, (T.NumericType, T.StringType, T.DateType, T.TimestampType, T.TimestampNTZType))
+
+
+def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    row = DeltaTable.forPath(spark, path).detail().select("properties").first()
+    return dict(row["properties"] or {}) if row is not None else {}
+
+
+def set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
+    """Table properties in the Delta log, visible to every Delta reader (requirement 29's label)."""
+    if not properties:
+        return
+    assignments = ", ".join(f"'{_sql(k)}' = '{_sql(v)}'" for k, v in properties.items())
+    spark.sql(f"ALTER TABLE delta.`{path.replace('`', '``')}` SET TBLPROPERTIES ({assignments})")
+
+
+def _sql(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,138 @@
+"""Find the input files, and read each once in the driver: sha256, size, line ends, kind.
+
+Files are recognized by content, never by name (uke_format.md §1: do not depend on file names):
+a UKE file starts with an IR record; a clinical extract is a CSV whose layout in conf/layouts/
+claims it (by its `files` glob or by its header). One streaming pass per file gives the sha256
+(idempotency, receipt keys) and refuses, before Spark starts, files above `ingest.max_file_bytes`
+and lines longer than MAX_LINE_BYTES, which no UKE or CSV line comes near and which would otherwise
+have to fit in one task's memory.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.runtime.errors import InputError
+from transforms.clinical.extract import ClinicalLayout
+
+MAX_LINE_BYTES = 1024 * 1024  # SJ, the longest UKE record, is 2,400 bytes; 1 MiB is corruption
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # absolute local path, as Spark reports it
+    rel_path: str  # relative to --input, for messages and the ledger
+    size: int
+    sha256: str
+    kind: str  # "uke" | "clinical"
+    table: str | None  # clinical table name
+    line_end: str  # "crlf" | "lf" | "mixed" | "none"
+
+
+def _sniff(path: Path, rel: str, layouts: Sequence[ClinicalLayout]) -> tuple[str, str | None] | None:
+    """("uke", None), ("clinical", table) or None for a file we do not ingest."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    body = head[len(_BOM):] if head.startswith(_BOM) else head
+    if body.startswith(b"IR,") or body.rstrip(b"\r\n") == b"IR":
+        return "uke", None
+    first_line = body.split(b"\n", 1)[0].rstrip(b"\r")
+    for layout in layouts:
+        if layout.files and any(fnmatch.fnmatch(rel, pattern) for pattern in layout.files):
+            if layout.header and not layout.matches_header(first_line):
+                raise InputError(
+                    f"{path}: header {layout.header_fields(first_line)} does not match layout "
+                    f"{layout.table} (conf/layouts): expected {list(layout.names)}"
+                )
+            return "clinical", layout.table
+        if layout.header and layout.matches_header(first_line):
+            return "clinical", layout.table
+    return None
+
+
+def _scan(path: Path) -> tuple[str, str]:
+    """sha256 and the line-end style, refusing over-long lines (exact above MAX_LINE_BYTES)."""
+    digest = hashlib.sha256()
+    lf = crlf = 0
+    run = 0  # bytes since the last LF
+    prev_last = b""
+    line_no = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(MAX_LINE_BYTES):
+            digest.update(chunk)
+            first_nl = chunk.find(b"\n")
+            if first_nl < 0:
+                run += len(chunk)
+            else:
+                if run + first_nl > MAX_LINE_BYTES:
+                    raise InputError(
+                        f"{path}: line {line_no} is longer than {MAX_LINE_BYTES} bytes; not a UKE or CSV text file"
+                    )
+                n = chunk.count(b"\n")
+                lf += n
+                crlf += chunk.count(b"\r\n") + (1 if prev_last == b"\r" and chunk.startswith(b"\n") else 0)
+                line_no += n
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            prev_last = chunk[-1:]
+    if run > MAX_LINE_BYTES:
+        raise InputError(f"{path}: line {line_no} is longer than {MAX_LINE_BYTES} bytes; not a UKE or CSV text file")
+    style = "none" if lf == 0 else "crlf" if crlf == lf else "lf" if crlf == 0 else "mixed"
+    return digest.hexdigest(), style
+
+
+def _walk(root: Path) -> list[Path]:
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        # Hidden and `_` folders are never inputs (`_truth` of the generator, Spark's `_temporary`).
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+    return out
+
+
+def discover(
+    input_dir: str, layouts: Sequence[ClinicalLayout], max_file_bytes: int, threads: int = 4
+) -> tuple[list[SourceFile], list[str]]:
+    """(files to ingest, relative paths of files that are neither UKE nor a declared extract)."""
+    root = Path(input_dir).resolve()
+    if not root.is_dir():
+        raise InputError(f"--input {input_dir}: not a directory")
+    found: list[tuple[Path, str, str, str | None]] = []
+    skipped: list[str] = []
+    for path in _walk(root):
+        rel = path.relative_to(root).as_posix()
+        kind = _sniff(path, rel, layouts)
+        if kind is None:
+            skipped.append(rel)
+            continue
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            raise InputError(
+                f"{path}: {size} bytes is above ingest.max_file_bytes = {max_file_bytes} "
+                "(conf/pipeline.yaml); split the file or raise the limit after checking disk and time"
+            )
+        found.append((path, rel, *kind))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        scans = list(pool.map(lambda item: _scan(item[0]), found))
+    files = [
+        SourceFile(str(p), rel, p.stat().st_size, sha, kind, table, style)
+        for (p, rel, kind, table), (sha, style) in zip(found, scans, strict=True)
+    ]
+    return files, skipped
+
+
+def spark_path(path: str) -> str:
+    """Escape Hadoop glob characters, so a file named `a[1].UKE` is read as itself."""
+    out = path
+    for ch in "\\[]{}*?":
+        out = out.replace(ch, "\\" + ch)
+    return out

@@ -1,0 +1,168 @@
+"""Spark side of UKE ingest: read lines, position them once into scratch, parse each record type.
+
+The positioned lines are written once to scratch Parquet partitioned by record type, so the window
+that rebuilds line order runs once and each bronze table reads only its own record type.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.stages.ingest.files import SourceFile, spark_path
+from transforms.identity.optout import identity_sources, matched_keys, receipt_identity_rows
+from transforms.uke.layout import LAYOUTS, RecordLayout
+from transforms.uke.parse import parse_records, select_parsed, select_rejected
+from transforms.uke.read import (
+    OTHER,
+    block_stats,
+    file_layout,
+    other_lines_problem,
+    position_lines,
+    select_raw_lines,
+)
+
+log = logging.getLogger("tokumei.ingest")
+IR_FACTS = ("payer_kind", "pref_code", "institution_code", "billing_month")
+
+
+@dataclass
+class FileFacts:
+    """Per-file figures gathered while reading (small, held in the driver)."""
+
+    lines_read: dict[str, int]
+    encoding: dict[str, str]
+    encoding_evidence: dict[str, str]
+    eof_mark: dict[str, bool]
+
+
+def position_files(
+    spark: SparkSession, files: Sequence[SourceFile], out_dir: str, encoding: str, partition: bool = True
+) -> FileFacts:
+    """Read the files as lines, write them positioned and decoded to `out_dir` (Parquet)."""
+    raw = select_raw_lines(spark.read.text([spark_path(f.path) for f in files]))
+    layout_frame = file_layout(block_stats(raw), encoding)
+    blocks = layout_frame.collect()  # one row per file block: small
+    seen = {r["file_path"] for r in blocks}
+    lost = [f.path for f in files if f.path not in seen]
+    if lost:
+        raise RuntimeError(f"Spark reported no lines for {lost[:3]}: file path mapping is broken")
+    layout = spark.createDataFrame(blocks, schema=layout_frame.schema)
+    sha = spark.createDataFrame([(f.path, f.sha256) for f in files], "file_path string, file_sha256 string")
+    writer = position_lines(raw, layout, sha).write.mode("overwrite")
+    (writer.partitionBy("record_type") if partition else writer).parquet(out_dir)
+    by_path = {f.path: f.sha256 for f in files}
+    facts = FileFacts({}, {}, {}, {})
+    for r in blocks:
+        sha256 = by_path[r["file_path"]]
+        facts.lines_read[sha256] = int(r["file_lines"]) - (1 if r["ends_with_eof"] else 0)
+        facts.encoding[sha256] = r["encoding"]
+        facts.encoding_evidence[sha256] = f"utf8_lines={r['utf8_lines']},non_utf8_lines={r['non_utf8_lines']}"
+        facts.eof_mark[sha256] = bool(r["ends_with_eof"])
+        if r["utf8_lines"] and r["non_utf8_lines"] and r["block_start"] == 0:
+            # Not guessed silently: lines of the other encoding are rejected (undecodable_bytes, with a
+            # detail saying which); the ledger keeps the evidence too.
+            log.warning("%s: mixed encodings (%d UTF-8 lines, %d not UTF-8); read as %s, lines of the other go to rejects",
+                        r["file_path"], r["utf8_lines"], r["non_utf8_lines"], r["encoding"])
+    return facts
+
+
+def staged(spark: SparkSession, lines_dir: str, record_type: str) -> DataFrame:
+    return spark.read.parquet(lines_dir).where(F.col("record_type") == record_type)
+
+
+# Columns every parsed record type shares; the typed fields are stored as `<type>__<field>`.
+_COMMON = ("receipt_key", "file_sha256", "line_no", "_problem", "_file_path", "_text", "_raw_hex")
+
+
+def parse_to_scratch(spark: SparkSession, lines_dir: str, parsed_dir: str) -> None:
+    """Parse every record type and materialize all of them in one job, partitioned by record type.
+
+    Materializing is deliberate: filtering good and bad lines straight off the parse would let the
+    optimizer push the `_problem` filter into the parse and inline every field expression into one
+    generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway. One wide table
+    (typed fields prefixed by record type, since HO `points` is BIGINT and SI `points` INT) costs one
+    Spark job instead of fifteen.
+    """
+    parts = []
+    for rt, layout in LAYOUTS.items():
+        frame = parse_records(staged(spark, lines_dir, rt), layout)
+        typed = [F.col(c).alias(f"{rt}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
+        parts.append(frame.select(*_COMMON, *typed, F.col("_record_type").alias("record_type")))
+    union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+    union.write.mode("overwrite").partitionBy("record_type").parquet(parsed_dir)
+
+
+def parsed(spark: SparkSession, parsed_dir: str, record_type: str) -> DataFrame:
+    """One record type from the wide parsed table, in parse_records' shape."""
+    frame = spark.read.parquet(parsed_dir).where(F.col("record_type") == record_type)
+    prefix = f"{record_type}__"
+    typed = [F.col(c).alias(c[len(prefix):]) for c in frame.columns if c.startswith(prefix)]
+    return frame.select(*_COMMON, *typed, F.col("record_type").alias("_record_type"))
+
+
+def receipt_status(spark: SparkSession, parsed_dir: str, registry_ids: DataFrame | None) -> DataFrame:
+    """receipt_key -> status: `parent_rejected` (its RE was rejected) or `opted_out` (requirement 42)."""
+    frames = {t: parsed(spark, parsed_dir, t) for t in ("RE", "HO", "SN")}
+    rejected = frames["RE"].where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
+    status = rejected.select("receipt_key", F.lit("parent_rejected").alias("status"))
+    if registry_ids is not None:
+        good = {t: select_parsed(df, LAYOUTS[t]) for t, df in frames.items()}
+        rows = receipt_identity_rows(good["RE"], good["HO"], good["SN"])
+        opted = matched_keys(identity_sources(rows, ["receipt_key"]), registry_ids, ["receipt_key"])
+        status = status.unionByName(opted.select("receipt_key", F.lit("opted_out").alias("status")))
+    return status
+
+
+def _with_status(parsed: DataFrame, status: DataFrame) -> DataFrame:
+    joined = parsed.join(status, "receipt_key", how="left")
+    parent = F.struct(F.lit("parent_rejected").alias("reason"), F.lit("RE of this receipt rejected").alias("detail"))
+    problem = F.when(F.col("_problem").isNull() & (F.col("status") == "parent_rejected"), parent)
+    return joined.withColumn("_problem", F.coalesce(F.col("_problem"), problem))
+
+
+def table_frames(
+    spark: SparkSession, parsed_dir: str, layout: RecordLayout, status: DataFrame, ir_facts: DataFrame
+) -> tuple[DataFrame, DataFrame]:
+    """(bronze rows, rejects) of one record type; opted-out receipts appear in neither."""
+    frame = _with_status(parsed(spark, parsed_dir, layout.record_type), status)
+    kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
+    good = select_parsed(kept, layout)
+    if layout.table == "receipts":
+        good = good.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*good.columns, *IR_FACTS)
+    return good, select_rejected(kept)
+
+
+def header_records(spark: SparkSession, parsed_dir: str) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
+    """IR and GO facts per file (small, collected) and their rejects; IR facts as a frame for receipts."""
+    ir, go = parsed(spark, parsed_dir, "IR"), parsed(spark, parsed_dir, "GO")
+    facts: dict[str, dict[str, Any]] = {}
+    for row in select_parsed(ir, LAYOUTS["IR"]).collect():
+        facts.setdefault(row["file_sha256"], {}).update({k: row[k] for k in (*IR_FACTS, "volume_no", "institution_name")})
+    for row in select_parsed(go, LAYOUTS["GO"]).collect():
+        f = facts.setdefault(row["file_sha256"], {})
+        f.update(go_total_receipts=row["total_receipts"], go_total_points=row["total_points"], go_volume_no=row["volume_no"])
+    ir_frame = select_parsed(ir, LAYOUTS["IR"]).select("file_sha256", *IR_FACTS)
+    return facts, ir_frame, select_rejected(ir).unionByName(select_rejected(go))
+
+
+def other_rejects(spark: SparkSession, lines_dir: str) -> DataFrame:
+    return other_lines_problem(staged(spark, lines_dir, OTHER))
+
+
+def opted_out_lines(spark: SparkSession, lines_dir: str, status: DataFrame) -> dict[str, int]:
+    """Lines withheld per file because their receipt belongs to an opted-out person."""
+    opted = status.where(F.col("status") == "opted_out").select(
+        F.col("receipt_key").alias("_key"), F.lit(True).alias("_opted")
+    )
+    lines = spark.read.parquet(lines_dir).select(
+        "file_sha256", F.format_string("%s:%09d", "file_sha256", "receipt_ordinal").alias("_key")
+    )
+    counts = lines.join(opted, "_key", how="inner").groupBy("file_sha256").count().collect()
+    return {r["file_sha256"]: int(r["count"]) for r in counts}

@@ -1,0 +1,28 @@
+"""Typed record tables -> the text lines of the UKE files, with their file and line number."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from synth.records import LAYOUT_OF_TABLE
+from transforms.uke.layout import GO, IR, RecordLayout
+from transforms.uke.write import format_line
+
+LINE_COLUMNS = ("institution_dir", "month_dir", "line_no", "line")
+
+
+def _lines(df: DataFrame, layout: RecordLayout, era_dates: bool) -> DataFrame:
+    parts = F.split(F.col("file"), "/")
+    return df.select(
+        F.get(parts, 1).alias("institution_dir"), F.get(parts, 2).alias("month_dir"),
+        "line_no", format_line(layout, era_dates).alias("line"),
+    )
+
+
+def uke_lines(tables: dict[str, DataFrame], ir: DataFrame, go: DataFrame, era_dates: bool) -> DataFrame:
+    """All lines of all files: (institution_dir, month_dir, line_no, line), unordered."""
+    out = _lines(ir, IR, era_dates).unionByName(_lines(go, GO, era_dates))
+    for table, layout in LAYOUT_OF_TABLE.items():
+        out = out.unionByName(_lines(tables[table], layout, era_dates))
+    return out

@@ -1,0 +1,115 @@
+"""Generalization hierarchies for the quasi-identifiers of the release table `patients` (issue 5).
+
+Requirement 21 (legal_requirements.md): generalize first, suppress the residual patients. The
+hierarchies are the ARX kind (one row per leaf, one column per level) so that `tokumei kanon` and
+the medical pipeline share the search:
+
+- `age_band` (from the policy's `age_band` rule, generated so it always matches what
+  `transforms.columns.dates.age_band` writes): the rule's bands (5 years) -> 2x width (10) -> 4x width (20)
+  -> `*`. The top band (`90+`, requirement 17) stays one band at every level below `*`.
+- `sex`: `conf/hierarchies/patients_hierarchy_sex.csv` (1 男, 2 女 -> `*`).
+- `area`: `conf/hierarchies/patients_hierarchy_area.csv`, 都道府県 JIS code -> 地方 (8 地方区分)
+  -> `*`, generated from prefectures.csv by `area_rows` (a test keeps the file equal to it).
+
+An unknown value (null) is the leaf `` (empty): it stays unknown below the top level and is released
+as null. Any other quasi-identifier needs a file `<prefix>_hierarchy_<column>.csv` in the policy's
+hierarchy directory; such a file also overrides the generated `age_band` hierarchy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from transforms.kanon.hierarchy import (
+    SUPPRESSED,
+    Hierarchy,
+    HierarchyError,
+    find_hierarchy_file,
+    parse_hierarchy,
+    read_hierarchy_text,
+)
+from transforms.policy import TablePolicy
+
+UNKNOWN = ""  # the leaf of a null quasi-identifier
+AGE_LEVELS = 3  # bands of width w, 2w, 4w; then `*`
+AGE_LIMIT = 120  # without a top band, bands go up to 119 (as expectations.from_policy.age_bands)
+# 地方区分 (8 regions) by JIS X 0401 code range.
+REGIONS: tuple[tuple[int, int, str], ...] = (
+    (1, 1, "北海道"), (2, 7, "東北"), (8, 14, "関東"), (15, 23, "中部"), (24, 30, "近畿"),
+    (31, 35, "中国"), (36, 39, "四国"), (40, 47, "九州・沖縄"),
+)
+
+
+def age_band_labels(width: int, top: int | None, level: int = 0) -> tuple[str, ...]:
+    """Every label of the age hierarchy at `level` (level 0: what the age_band rule writes)."""
+    if level >= AGE_LEVELS:
+        return (SUPPRESSED,)
+    w = width * 2**level
+    limit = top if top is not None else AGE_LIMIT
+    bands = [f"{lo:02d}-{min(lo + w - 1, limit - 1):02d}" for lo in range(0, limit, w)]
+    return (*bands, f"{top}+") if top is not None else tuple(bands)
+
+
+def _generalize_band(label: str, width: int, top: int | None, level: int) -> str:
+    if level >= AGE_LEVELS:
+        return SUPPRESSED
+    if label == UNKNOWN or label.endswith("+"):
+        return label
+    lo = int(label.split("-")[0])
+    w = width * 2**level
+    base = lo // w * w
+    limit = top if top is not None else AGE_LIMIT
+    return f"{base:02d}-{min(base + w - 1, limit - 1):02d}"
+
+
+def age_band_hierarchy(width: int, top: int | None, attribute: str = "age_band") -> Hierarchy:
+    """The age-band hierarchy for an `age_band` rule of `width` and `top`."""
+    rows = [
+        [_generalize_band(leaf, width, top, level) for level in range(AGE_LEVELS + 1)]
+        for leaf in (*age_band_labels(width, top), UNKNOWN)
+    ]
+    rows[-1][-1] = SUPPRESSED
+    return parse_hierarchy(attribute, rows, f"age_band(width={width}, top={top})")
+
+
+def region_of(pref_code: str) -> str:
+    """地方 of a 都道府県 JIS code ("13" -> 関東)."""
+    code = int(pref_code)
+    for lo, hi, name in REGIONS:
+        if lo <= code <= hi:
+            return name
+    raise ValueError(f"{pref_code!r} is not a 都道府県 JIS code (01-47)")
+
+
+def area_rows(pref_codes: Iterable[str]) -> list[list[str]]:
+    """ARX rows of the area hierarchy: code;地方;* per 都道府県, then the unknown leaf."""
+    rows = [[c.zfill(2), region_of(c), SUPPRESSED] for c in sorted(pref_codes, key=int)]
+    return [*rows, [UNKNOWN, UNKNOWN, SUPPRESSED]]
+
+
+def to_arx(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as an ARX hierarchy file (';'-separated, no header)."""
+    return "".join(";".join(r) + "\n" for r in rows)
+
+
+def patient_hierarchies(table: TablePolicy, qi: Sequence[str], directory: str | Path) -> dict[str, Hierarchy]:
+    """The hierarchy of every quasi-identifier (output column names of the `patients` table).
+
+    A `*_hierarchy_<column>.csv` file in `directory` wins; an `age_band` rule's output without a
+    file gets the generated age hierarchy; anything else is a HierarchyError naming what is missing.
+    """
+    rules = {r.output: r for r in table.columns.values() if r.method != "drop"}
+    out: dict[str, Hierarchy] = {}
+    for name in qi:
+        try:
+            path = find_hierarchy_file(Path(directory), name)
+        except HierarchyError:
+            rule = rules.get(name)
+            if rule is None or rule.method != "age_band":
+                raise
+            out[name] = age_band_hierarchy(int(rule.params["width"]), rule.params.get("top"), name)
+            continue
+        out[name] = read_hierarchy_text(name, path.read_text(encoding="utf-8-sig"), str(path))
+    return out
+
