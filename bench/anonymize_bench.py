@@ -25,16 +25,19 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.anonymize import BROADCAST_NODES, DEFAULT_PARALLEL, SMALL_TABLE_BYTES, anonymize, estimated_size
+from jobs.runtime.cache import RunCache
 from jobs.runtime.config import load_pipeline
-from jobs.runtime.delta_io import is_delta, release_writer
+from jobs.runtime.delta_io import is_delta, release_writer, table_bytes
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
-from jobs.stages.release.policy_files import load_policy, load_references, resolve_keys
+from jobs.stages.release.anonymize import anonymize
+from jobs.stages.release.plan import plan
+from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
 from transforms.identity.linkage import derive_key
 from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.assemble import Tuning
 from transforms.release.patients import CLINICAL_PATIENTS, patient_map, with_pid
 
 CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "window_payments", "dpc_exclusions",
@@ -42,7 +45,7 @@ CLAIM_TABLES = ("insurances", "public_expenses", "eligibility", "visit_days", "w
 
 
 def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profile: str = "anonymized",
-                    conf: str = "conf/pipeline.yaml", parallel: int = DEFAULT_PARALLEL, rounds: int = 1,
+                    conf: str = "conf/pipeline.yaml", parallel: int | None = None, rounds: int = 1,
                     floor: bool = False) -> dict[str, Any]:
     """Seconds for anonymize and for a plain copy of the same bronze tables, and their ratios.
 
@@ -60,9 +63,9 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
     `floor_map_s`). `floor_ratio` is that copy over the plain copies on both sides of it.
     `floor_linked_ratio`: the same for tables that already carry their patient label (_floor)."""
     cfg = load_pipeline(conf)
-    policy, policy_file = load_policy(cfg.policies[profile])
-    keys = resolve_keys(policy, policy_file, cfg.keys, cfg.keys.key_id)
-    refs = load_references(policy, policy_file)
+    p = plan(cfg, conf, profile, None, None, DEFAULT_REGISTRY)
+    policy, keys = p.policy, p.keys
+    parallel = parallel or cfg.tuning.parallel_tables
     wh = Warehouse(warehouse)
     tables = [t for t in policy.tables if t != PATIENT_FACTS and is_delta(spark, wh.bronze(t))]
     rows = {t: spark.read.format("delta").load(wh.bronze(t)).count() for t in tables}
@@ -87,14 +90,14 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
     anon_runs, copies = [], [copy_s]
     for _ in range(max(1, rounds)):
         start = time.perf_counter()
-        record = anonymize(spark, cfg, wh, release_id, policy, policy_file, keys, cfg.keys.key_id, None, refs, parallel)
+        record = anonymize(spark, cfg, wh, release_id, p, parallel=parallel)
         anon_runs.append(time.perf_counter() - start)
         start = time.perf_counter()
         for t in tables:
             copy(t)
         copies.append(time.perf_counter() - start)
     ratios = [a / ((copies[i] + copies[i + 1]) / 2) for i, a in enumerate(anon_runs)]
-    extra = _floor(spark, wh, policy, keys[cfg.keys.key_id].material, tables, copy, copies[-1]) if floor else {}
+    extra = _floor(spark, wh, policy, keys[p.key_id].material, tables, copy, copies[-1], cfg.tuning) if floor else {}
     if wh.is_local():
         shutil.rmtree(wh.local_path(copy_root), ignore_errors=True)
     claim_lines = sum(n for t, n in rows.items() if t in CLAIM_TABLES)
@@ -111,7 +114,7 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
 
 
 def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: list[str],
-           copy: Callable[[str], None], copy_before: float) -> dict[str, Any]:
+           copy: Callable[[str], None], copy_before: float, tuning: Tuning) -> dict[str, Any]:
     """Two floors under anonymize (see bench_anonymize), each timed against the plain copies around it:
 
     - `floor_s`: the copy with `pid` joined on every table that has a patient;
@@ -121,7 +124,9 @@ def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: 
     t0 = time.perf_counter()
     bronze = {t: spark.read.format("delta").load(wh.bronze(t)) for t in tables}
     stored = stored_identities(spark, wh, bronze)
-    pid_map, summary = patient_map(bronze, derive_key(key, "pid"), policy.linkage, stored=stored)
+    sizes = {t: table_bytes(spark, wh.bronze(t)) for t in tables}
+    cache = RunCache(wh.local_path(wh.scratch("bench-floor")) if wh.is_local() else None)
+    pid_map, summary = patient_map(bronze, derive_key(key, "pid"), policy.linkage, stored=stored, cache=cache)
     map_s = time.perf_counter() - t0
     root, linked_root = wh.staging("floor-copy"), wh.staging("floor-linked")
 
@@ -147,8 +152,8 @@ def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: 
         for t in tables:
             df = bronze[t]
             if "pid" in policy.tables[t].derived:
-                joined = with_pid(df, pid_map, broadcast=summary["nodes"] <= BROADCAST_NODES,
-                                  small_table=estimated_size(df) <= SMALL_TABLE_BYTES)
+                joined = with_pid(df, pid_map, broadcast=summary["nodes"] <= tuning.broadcast_nodes,
+                                  small_table=sizes[t] <= tuning.small_table_bytes)
                 df = joined.select(*df.columns, "pid")
             df.write.format("delta").mode("overwrite").save(f"{root}/{t}")
         floor_s = time.perf_counter() - start
@@ -159,7 +164,7 @@ def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: 
         linked_s = time.perf_counter() - start
         copy_last = copies()
     finally:
-        pid_map.unpersist()
+        cache.close()
         if wh.is_local():
             shutil.rmtree(wh.local_path(root), ignore_errors=True)
             shutil.rmtree(wh.local_path(linked_root), ignore_errors=True)
@@ -220,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--copies", type=int, default=1)
     p.add_argument("--write-identities", action="store_true",
                    help="(re)write bronze/_identities from the bronze tables first (a warehouse ingested before it existed)")
-    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    p.add_argument("--parallel", type=int, help="default: tuning.parallel_tables in --conf")
     p.add_argument("--rounds", type=int, default=1, help="anonymize runs, each between two timed copies; ratio = median")
     p.add_argument("--floor", action="store_true",
                    help="also time the copy with only the pid join (the least a release with pid on every row costs)")

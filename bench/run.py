@@ -27,15 +27,16 @@ from pyspark.sql import SparkSession
 
 from bench.ingest_bench import bench_ingest
 from jobs import generate
-from jobs.anonymize import DEFAULT_PARALLEL, anonymize, plan
-from jobs.publish import publish
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.delta_io import is_delta
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.manifest import code_version
+from jobs.stages.release.plan import plan
+from jobs.stages.release.publish import publish
 from jobs.stages.release.recipients import DEFAULT_REGISTRY
-from jobs.validate import validate
+from jobs.stages.release.validate import validate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -83,8 +84,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     secs["text_copy"], secs["ingest"] = ing["plain_copy_seconds"], ing["seconds"]
     files = ing.get("files", 0)
     secs["delta_copy"], rows = timed(lambda: delta_copy(spark, wh, str(scratch / "delta")))
-    secs["anonymize"], record = timed(lambda: anonymize(
-        spark, cfg, wh, rid, p.policy, p.policy_file, p.keys, p.key_id, None, p.refs, args.parallel))
+    secs["anonymize"], record = timed(lambda: anonymize(spark, cfg, wh, rid, p, parallel=args.parallel))
     secs["validate"], verdict = timed(lambda: validate(spark, cfg, wh, rid, docs=False))
     if verdict["success"]:
         secs["publish"], _ = timed(lambda: publish(spark, cfg, wh, rid))
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--dir", default="build/bench", help="data, warehouse and baselines (default: %(default)s)")
     p.add_argument("--conf", default="conf/pipeline.yaml")
-    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    p.add_argument("--parallel", type=int, help="default: tuning.parallel_tables in --conf")
     p.add_argument("--reuse-input", action="store_true", help="keep DIR/input from an earlier run with the same scale")
     args = p.parse_args(argv)
     result = bench(args)

@@ -8,54 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import shutil
 import sys
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-
-from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
-from jobs.runtime.errors import InputError, entrypoint
+from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
+from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
     DEFAULT_LAYOUTS,
-    clinical_frames,
     load_layouts,
-    opted_out_counts,
 )
-from jobs.stages.ingest.counts import RunCounts, ledger_rows, load_registry, version_info
-from jobs.stages.ingest.files import SourceFile, discover
-from jobs.stages.ingest.identities import IDENTITIES, identity_rows
-from jobs.stages.ingest.ledger import (
-    append_ledger,
-    check_written,
-    conform_rejects,
-    count_rows,
-    empty_rejects,
-    read_ledger,
-    reconcile,
-    write_tables,
-)
-from jobs.stages.ingest.optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
-from jobs.stages.ingest.uke import (
-    header_records,
-    opted_out_lines,
-    other_rejects,
-    parse_to_scratch,
-    position_files,
-    receipt_status,
-    table_frames,
-)
-from transforms.clinical.extract import ClinicalLayout
-from transforms.release.patients import CLINICAL_PATIENTS
-from transforms.uke.layout import LAYOUTS
-
-log = logging.getLogger("tokumei.ingest")
+from jobs.stages.ingest.files import discover
+from jobs.stages.ingest.pipeline import execute
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,155 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_ingest(
-    spark: SparkSession,
-    input_dir: str,
-    warehouse: str,
-    settings: IngestSettings | None = None,
-    layouts_dir: str = DEFAULT_LAYOUTS,
-) -> dict[str, Any]:
-    """The whole ingest on an existing session (used by `tokumei run`, tests and the bench)."""
-    settings = settings or IngestSettings()
-    layouts = load_layouts(layouts_dir)
-    files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes)
-    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts)
 
 
-def execute(
-    spark: SparkSession,
-    files: Sequence[SourceFile],
-    unrecognized: Sequence[str],
-    wh: Warehouse,
-    settings: IngestSettings,
-    layouts: Sequence[ClinicalLayout],
-) -> dict[str, Any]:
-    # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke/read.py).
-    spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
-    ledger = read_ledger(spark, wh.ledger)
-    known = {r["file_sha256"] for r in ledger}
-    new: list[SourceFile] = []
-    for f in files:
-        if f.sha256 not in known:
-            new.append(f)
-            known.add(f.sha256)  # the same content twice in one input is ingested once
-    summary: dict[str, Any] = {
-        "run_id": run_id, "files_found": len(files), "files_new": len(new),
-        "files_already_ingested": len(files) - len(new), "files_unrecognized": len(unrecognized),
-    }
-    if unrecognized:
-        log.warning("%d file(s) are neither UKE nor a declared clinical extract, not ingested: %s",
-                    len(unrecognized), ", ".join(unrecognized[:10]))
-    registry = load_registry(spark, settings.optout_registry)
-    if registry is not None:
-        # Stop requests added since earlier runs remove those people from what bronze already holds (42(b), 44).
-        summary.update(purge_opted_out(spark, wh, registry, layouts, run_id))
-        # Every run also vacuums the tables purges deleted from: files deleted longer ago than the
-        # table's retention window (Delta's default: 7 days) are removed for good (44).
-        summary["optout_vacuumed_tables"] = vacuum_purged(spark, wh, settings.vacuum_retention_hours)
-    if not new:
-        log.info("nothing new to ingest")
-        return summary
-    scratch = wh.scratch(run_id)
-    try:
-        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id)
-    finally:
-        _remove(wh, scratch)
-    rows = ledger_rows(new, counts, run_id, registry is not None)
-    reconcile(rows)
-    append_ledger(spark, wh.ledger, rows)
-    summary.update(counts.totals(rows))
-    log.info("ingest %s: %s", run_id, summary)
-    return summary
 
 
-def _ingest(
-    spark: SparkSession,
-    new: Sequence[SourceFile],
-    wh: Warehouse,
-    settings: IngestSettings,
-    layouts: Sequence[ClinicalLayout],
-    ledger: list[dict[str, Any]],
-    registry: DataFrame | None,
-    run_id: str,
-) -> RunCounts:
-    scratch = wh.scratch(run_id)
-    counts = RunCounts()
-    frames: dict[str, DataFrame] = {}
-    rejects: list[DataFrame] = []
-    uke = [f for f in new if f.kind == "uke"]
-    if uke:
-        _uke_frames(spark, uke, settings, registry, scratch, counts, frames, rejects)
-    clinical = [f for f in new if f.kind == "clinical"]
-    if clinical:
-        prior = prior_patient_keys(spark, wh, registry) if registry is not None else None
-        result = clinical_frames(spark, clinical, layouts, scratch, registry, prior)
-        if result.opted_keys is not None:  # later extracts keyed by patient id only are withheld too
-            record_patient_keys(spark, wh, result.opted_keys, run_id)
-        counts.facts += list(result.facts.values())
-        counts.headers.update({f.sha256: {"_header": 1} for f in clinical if _has_header(f, layouts)})
-        for table, (rows, bad) in result.frames.items():
-            frames[table] = rows
-            rejects.append(bad)
-        counts.opted_lines.update(opted_out_counts(result))
-    counts.versions = version_info(new, ledger, counts.headers)
-    replaced = [v["supersedes_sha256"] for v in counts.versions.values() if v["replaced_previous"]]
-    all_rejects = empty_rejects(spark)
-    for bad in rejects:
-        all_rejects = all_rejects.unionByName(conform_rejects(bad))
-    counts.set_counts(count_rows(frames, all_rejects))
-    targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
-    expected = counts.per_table()
-    expected["_rejects"] = sum(counts.rejected.values())
-    identities = identity_rows(frames)  # what linkage needs, stored once (jobs/stages/ingest/identities.py)
-    if identities is not None:
-        targets[wh.bronze(IDENTITIES)] = identities
-        expected[IDENTITIES] = expected.get("receipts", 0) + expected.get(CLINICAL_PATIENTS, 0)
-    written = write_tables(spark, targets, [f.sha256 for f in new] + replaced)
-    check_written({t: written[wh.bronze(t)] for t in [*frames, *([IDENTITIES] if identities is not None else [])]}
-                  | {"_rejects": written[wh.rejects]}, expected)
-    return counts
 
 
-def _uke_frames(
-    spark: SparkSession,
-    uke: Sequence[SourceFile],
-    settings: IngestSettings,
-    registry: DataFrame | None,
-    scratch: str,
-    counts: RunCounts,
-    frames: dict[str, DataFrame],
-    rejects: list[DataFrame],
-) -> None:
-    """Position and parse the UKE files into scratch; add each table's rows and rejects to `frames`/`rejects`."""
-    lines, parsed_dir = f"{scratch}/uke_lines", f"{scratch}/uke_parsed"
-    counts.facts.append(position_files(spark, uke, lines, settings.encoding))
-    parse_to_scratch(spark, lines, parsed_dir)
-    counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
-    receipt_status(spark, parsed_dir, registry).write.mode("overwrite").parquet(f"{scratch}/status")
-    status = spark.read.parquet(f"{scratch}/status")
-    for layout in LAYOUTS.values():
-        if layout.table is not None:
-            frames[layout.table], bad = table_frames(spark, parsed_dir, layout, status, ir_frame)
-            rejects.append(bad)
-    rejects += [header_rejects, other_rejects(spark, lines)]
-    if registry is not None:  # without a registry nothing is withheld: spare the pass over all lines
-        counts.opted_lines.update(opted_out_lines(spark, lines, status))
-        counts.add_opted_receipts(status)
 
 
-def _has_header(f: SourceFile, layouts: Sequence[ClinicalLayout]) -> bool:
-    return any(layout.table == f.table and layout.header for layout in layouts)
 
 
-def _remove(wh: Warehouse, path: str) -> None:
-    try:
-        local = wh.local_path(path)
-        shutil.rmtree(local, ignore_errors=True)
-        if local.parent.is_dir() and not any(local.parent.iterdir()):
-            local.parent.rmdir()
-    except InputError:
-        log.warning("scratch %s is not local; remove it with your storage tools", path)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,9 @@ from pyspark.sql import types as T
 
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.hierarchy_files import load_hierarchies
 from jobs.runtime.session import get_spark
-from transforms.kanon import HierarchyError, NoSolutionError, Recoding, encode_histogram, load_hierarchies
+from transforms.kanon import HierarchyError, NoSolutionError, Recoding, encode_histogram
 from transforms.kanon import delimited as dl
 from transforms.kanon.histogram import COUNT, col, qi_histogram
 from transforms.kanon.recode import KEY, qi_key, recoding_frame, with_recoded_qis

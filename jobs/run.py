@@ -14,16 +14,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jobs.anonymize import DEFAULT_PARALLEL, add_extraction_date, anonymize, plan, refuse_published
-from jobs.ingest import run_ingest
-from jobs.publish import publish
+from jobs.anonymize import add_extraction_date, add_parallel
 from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
 from jobs.stages.ingest.clinical import DEFAULT_LAYOUTS
+from jobs.stages.ingest.pipeline import run_ingest
+from jobs.stages.release.anonymize import anonymize
+from jobs.stages.release.plan import plan, refuse_published
+from jobs.stages.release.publish import publish
 from jobs.stages.release.recipients import DEFAULT_REGISTRY
-from jobs.validate import validate
+from jobs.stages.release.validate import validate
 
 log = logging.getLogger("tokumei.run")
 
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
     p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
     p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
-    p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="tables written at once (default: %(default)s)")
+    add_parallel(p)
     p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
     add_extraction_date(p)
     return p
@@ -59,8 +61,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     times["ingest_summary"] = run_ingest(spark, args.input, args.warehouse, cfg.ingest, args.layouts)
     times["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
-    anonymize(spark, cfg, wh, args.release_id, p.policy, p.policy_file, p.keys, p.key_id, p.recipient, p.refs,
-              args.parallel, args.extraction_date)
+    anonymize(spark, cfg, wh, args.release_id, p, args.extraction_date, args.parallel)
     times["anonymize"] = time.perf_counter() - t
     t = time.perf_counter()
     summary = validate(spark, cfg, wh, args.release_id, docs=not args.no_docs)

@@ -45,3 +45,12 @@ def generated(spark, tmp_path_factory) -> Callable[..., Path]:
         return cache[key]
 
     return make
+
+
+@pytest.fixture
+def cache(spark, tmp_path):
+    """What a job gives the transforms to keep frames in (jobs/runtime/cache.py), freed after the test."""
+    from jobs.runtime.cache import RunCache
+
+    with RunCache(tmp_path / "_cache") as kept:
+        yield kept

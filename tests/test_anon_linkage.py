@@ -96,7 +96,7 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     assert by_n[1][3] != by_n[2][3] == by_n[3][3]  # the receipt pseudonym is per receipt
 
 
-def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark):
+def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark, cache):
     """A claim table builds its hash table from the receipt nodes only, a clinical table from the
     clinical ones (a smaller broadcast each); a frame of both kinds joins the whole map. The pids are
     those of the whole map: a clinical patient linked to a receipt gets that receipt's pid."""
@@ -105,7 +105,7 @@ def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark):
     receipts, insurances, eligibility = _claims(spark)
     clinical = _clinical(spark)
     ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
-    pid_map = join_map(link_patients(ids, derive_key(b"k", "pid"), rounds=3))
+    pid_map = join_map(link_patients(ids, derive_key(b"k", "pid"), rounds=3, cache=cache), cache)
     assert sorted(r[CLINICAL] for r in pid_map.collect()) == [False] * 5 + [True]
     lines = spark.createDataFrame([("r1", 1), ("r4", 2)], "receipt_key string, n int")
     labs = spark.createDataFrame([("1312345678", "H001", 3), ("1312345678", "H999", 4)],

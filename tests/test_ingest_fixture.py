@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.ingest import run_ingest
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.counts import version_info
 from jobs.stages.ingest.files import SourceFile
+from jobs.stages.ingest.pipeline import run_ingest
 from transforms.uke.layout import LAYOUTS
 from transforms.uke.read import FOREIGN_UTF8
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.ingest import run_ingest
 from jobs.runtime.config import IngestSettings
 from jobs.runtime.errors import InputError
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.counts import load_registry
 from jobs.stages.ingest.optout import vacuum_purged
+from jobs.stages.ingest.pipeline import run_ingest
 from transforms.uke.layout import LAYOUTS
 
 UKE = [

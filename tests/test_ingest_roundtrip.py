@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.ingest import run_ingest
 from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.pipeline import run_ingest
 from transforms.uke.layout import LAYOUTS
 
 pytestmark = pytest.mark.slow

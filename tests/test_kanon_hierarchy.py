@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from transforms.kanon import HierarchyError, load_hierarchies, parse_hierarchy
+from jobs.runtime.hierarchy_files import load_hierarchies
+from transforms.kanon import HierarchyError, parse_hierarchy
 from transforms.kanon.hierarchy import read_hierarchy_text
 
 ARX = Path("/work/shared/bench/arx")

@@ -16,7 +16,7 @@ from pycanon.anonymity import k_anonymity
 
 from jobs import anonymize, ingest, validate
 from jobs.stages.release.policy_files import load_policy
-from jobs.validate import chosen_labels
+from jobs.stages.release.validate import chosen_labels
 from transforms.release.qi_hierarchies import age_band_labels
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,13 +14,15 @@ import pytest
 from pycanon.anonymity import k_anonymity, l_diversity
 from pyspark.sql import functions as F
 
-from jobs.runtime.config import ConfigError
+from jobs.runtime.config import ConfigError, load_pipeline
 from jobs.runtime.errors import InputError, RefusedError
-from jobs.stages.release.kanon import kanon_stage
-from jobs.stages.release.policy_files import load_policy
+from jobs.stages.release.anonymize import release_errors
+from jobs.stages.release.plan import plan
+from jobs.stages.release.policy_files import load_policy, qi_hierarchies
 from transforms.columns.dates import age_band
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.apply import DROP_ROW, Context, apply_table
+from transforms.release.kanon_stage import kanon_stage
 from transforms.release.qi_hierarchies import age_band_hierarchy, area_rows, to_arx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,7 +51,8 @@ def _stage(spark, patients=PATIENTS, **params):
     policy, path = _policy(**params)
     frames = {PATIENT_FACTS: spark.createDataFrame(patients, FACTS),
               "receipts": spark.createDataFrame(CLAIMS, "pid string, receipt_key string")}
-    return kanon_stage(frames, policy, path, Context({}, "none")), policy
+    with release_errors(policy, path):  # the job's exit codes for what the stage raises
+        return kanon_stage(frames, policy, Context({}, "none"), qi_hierarchies(policy, policy.params.quasi_identifiers)), policy
 
 
 def _released(stage):
@@ -97,7 +101,7 @@ def test_req21_req22_suppressed_patients_and_all_their_rows_are_removed(spark):
     assert (m["prosecutor_risk_max_before"], m["prosecutor_risk_max_after"]) == (1.0, 0.5)
     assert m["share_below_k_before"] == 0.25 and m["sample_uniques_before"] == 2 and m["sample_uniques_after"] == 0
     assert m["loss"] == pytest.approx(0.25) and m["average_class_size"] == 2.0 and m["discernibility"] == 3 * 2**2 + 2 * 8
-    stage.unpersist()
+    stage.free()
 
 
 def test_req21_without_suppression_the_patients_are_generalized_until_k_holds(spark):
@@ -110,7 +114,7 @@ def test_req21_without_suppression_the_patients_are_generalized_until_k_holds(sp
     assert set(out["age_band"]) == {"*"}
     with pytest.raises(RuntimeError, match="must add up"):
         stage.record([{"table": "patients", "rows": 7}])
-    stage.unpersist()
+    stage.free()
 
 
 def test_req21_unknown_values_stay_null_and_form_their_own_class(spark):
@@ -120,14 +124,22 @@ def test_req21_unknown_values_stay_null_and_form_their_own_class(spark):
     assert stage.solution.summary["levels"] == [0, 0, 0] and stage.suppressed == 0
     nulls = out[out["pid"].str.startswith("q")]
     assert nulls[["age_band", "sex", "area"]].isna().all().all() and len(nulls) == 3
-    stage.unpersist()
+    stage.free()
 
 
-def test_req21_missing_hierarchy_is_a_config_error(spark, tmp_path):
-    policy, path = _policy()
-    policy = replace(policy, hierarchies=str(tmp_path))
-    with pytest.raises(ConfigError, match="sex"):
-        kanon_stage({PATIENT_FACTS: spark.createDataFrame(PATIENTS, FACTS)}, policy, path, Context({}, "none"))
+def test_req21_missing_hierarchy_is_a_config_error_before_spark_work(tmp_path, monkeypatch):
+    """The anonymize plan reads the quasi-identifiers' hierarchies: without one, exit 2 naming it."""
+    hierarchies = tmp_path / "hierarchies"
+    shutil.copytree(REPO / "conf" / "hierarchies", hierarchies)
+    (hierarchies / "patients_hierarchy_sex.csv").unlink()
+    text = (REPO / "conf" / "policies" / "anonymized.yaml").read_text(encoding="utf-8")
+    assert "\nhierarchies: conf/hierarchies\n" in text
+    policy = tmp_path / "anonymized.yaml"
+    policy.write_text(text.replace("\nhierarchies: conf/hierarchies\n", f"\nhierarchies: {hierarchies}\n"), encoding="utf-8")
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", "a-test-only-key-not-a-secret")
+    conf = REPO / "conf" / "pipeline.yaml"
+    with pytest.raises(ConfigError, match=r"params\.quasi_identifiers: .*no hierarchy for quasi-identifier 'sex'"):
+        plan(load_pipeline(conf), str(conf), "anonymized", str(policy), None, str(REPO / "conf" / "recipients.yaml"))
 
 
 def test_req21_value_missing_from_a_hierarchy_names_it(spark):
@@ -147,12 +159,12 @@ def test_req21_distinct_l_diversity_where_the_policy_configures_it(spark):
     params = SimpleNamespace(**{**policy.params.__dict__, "quasi_identifiers": ("age_band", "sex"), "k": 2,
                                 "suppression_limit": 0.3, "l": 2, "sensitive": "area"})
     frames = {PATIENT_FACTS: spark.createDataFrame(PATIENTS, FACTS)}
-    stage = kanon_stage(frames, replace(policy, params=params), path, Context({}, "none"))
+    stage = kanon_stage(frames, replace(policy, params=params), Context({}, "none"), qi_hierarchies(policy, params.quasi_identifiers))
     out = _released(stage).fillna("∅")
     record = stage.record([{"table": "patients", "rows": len(out)}])
     assert (record["l"], record["sensitive"]) == (2, "area") and record["quasi_identifiers"] == ["age_band", "sex"]
     assert k_anonymity(out, ["age_band", "sex"]) >= 2 and l_diversity(out, ["age_band", "sex"], ["area"]) >= 2
-    stage.unpersist()
+    stage.free()
 
 
 def test_req21_a_carrier_column_is_recoded_with_the_patients_hierarchy_at_the_chosen_level(spark):

@@ -9,11 +9,11 @@ import pytest
 from deltalake import DeltaTable
 
 from jobs.publish import main as publish_main
-from jobs.publish import publish
 from jobs.runtime import fs
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import RefusedError
 from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.publish import publish
 
 RID = "r-2026-01"
 

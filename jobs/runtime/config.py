@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import yaml
 
 from jobs.runtime.session import SparkSettings
+from transforms.release.assemble import Tuning
+from transforms.release.waiting import NoticeSettings
 
 T = TypeVar("T")
 
@@ -55,22 +57,6 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
-class NoticeSettings:
-    """通知による同意に代わる手続 (requirement 43): a patient's data are provided no earlier than
-    `wait_days` after their first visit following the notice. `started`: the day the notice began
-    (for every institution without its own date in `institutions`, keyed by 医療機関コード).
-    Neither set: no waiting period is applied, and the release record and report say so."""
-
-    started: dt.date | None = None
-    wait_days: int = 30
-    institutions: dict[str, dt.date] = field(default_factory=dict)
-
-    @property
-    def applies(self) -> bool:
-        return self.started is not None or bool(self.institutions)
-
-
-@dataclass(frozen=True)
 class ProducerSettings:
     """Who publishes the release: printed in the 公表 and 明示 notices (requirements 30-32)."""
 
@@ -87,6 +73,7 @@ class PipelineConfig:
     spark: SparkSettings = field(default_factory=SparkSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     notice: NoticeSettings = field(default_factory=NoticeSettings)
+    tuning: Tuning = field(default_factory=Tuning)
     policies: dict[str, str] = field(
         default_factory=lambda: {
             "anonymized": "conf/policies/anonymized.yaml",

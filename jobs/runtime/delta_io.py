@@ -73,6 +73,13 @@ def _skipping_type(dtype: T.DataType) -> bool:
     return isinstance(dtype, (T.NumericType, T.StringType, T.DateType, T.TimestampType, T.TimestampNTZType))
 
 
+def table_bytes(spark: SparkSession, path: str) -> int:
+    """Bytes of the table's current files, from its Delta log (no data is read). Join strategies use it
+    where the optimizer's own estimate would need JVM internals (and Spark Connect has none)."""
+    row = DeltaTable.forPath(spark, path).detail().select("sizeInBytes").first()
+    return int(row["sizeInBytes"] or 0) if row is not None else 0
+
+
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
     row = DeltaTable.forPath(spark, path).detail().select("properties").first()
     return dict(row["properties"] or {}) if row is not None else {}

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from transforms.cache import NO_CACHE, Cache
 from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
 from transforms.identity.keys import id1_of_parts, id2_of_parts, normalize_width, with_id_parts
 
@@ -129,8 +129,9 @@ def _identities(df: DataFrame, node: Column, keep: list[str] | None = None) -> D
 def link_patients(
     identities: DataFrame, key: bytes, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8, unlinked: str = "singleton",
     node_pseudonym_key: bytes | None = None, node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256,
+    cache: Cache = NO_CACHE,
 ) -> DataFrame:
-    """`(node, pid, linked, converged)` for every node: same component -> same pid. Persisted.
+    """`(node, pid, linked, converged)` for every node: same component -> same pid, kept in `cache`.
     `identities`: `(node, id1, id2)`, or `(node, __hid1, __hid2)` as identity_hashes makes them.
 
     The graph is small: its vertices are the distinct ID1 and ID2 values and its edges the distinct
@@ -142,17 +143,17 @@ def link_patients(
     without the key the pid cannot be recomputed.
     `linked` is false for a record with no complete ID (its own pid, or null with unlinked="drop").
     With `node_pseudonym_key`, column `node_pseudonym` is the keyed pseudonym of the node id itself
-    (for receipts: of the receipt key; `node_pseudonym_bits` long), computed in the same pass. Call `.unpersist()` when done.
+    (for receipts: of the receipt key; `node_pseudonym_bits` long), computed in the same pass.
+    `cache.free` the result when done.
     """
     check_unlinked(unlinked)
-    graph = LinkGraph.build(identities, keys, rounds)
+    graph = LinkGraph.build(identities, keys, rounds, cache)
     try:
-        out = graph.pids(key, unlinked, node_pseudonym_key, node_pseudonym, node_pseudonym_bits)
-        out = out.persist(StorageLevel.MEMORY_AND_DISK)
-        out.count()
+        out = cache.keep(graph.pids(key, unlinked, node_pseudonym_key, node_pseudonym, node_pseudonym_bits))
+        out.count()  # computed while the graph is still kept
         return out
     finally:
-        graph.unpersist()
+        graph.free()
 
 
 def check_unlinked(unlinked: str) -> None:
@@ -162,27 +163,29 @@ def check_unlinked(unlinked: str) -> None:
 
 
 class LinkGraph:
-    """The linked graph of one set of identities: every node with its component's label (cached).
+    """The linked graph of one set of identities: every node with its component's label (kept in
+    the cache it was built with; `free()` lets them go).
 
     `pids` is lazy, so a caller can compute the pid of every node in the pass that materializes what
     it needs of them (anonymize: the compact pid map) instead of caching them first; `summary`
     counts nodes, patients and unlinked nodes from the cached graph, without a pass over the pids."""
 
-    def __init__(self, nodes: DataFrame, labels: DataFrame, hcols: list[str], converged: bool) -> None:
-        self.nodes, self.labels, self.hcols, self.converged = nodes, labels, hcols, converged
+    def __init__(self, nodes: DataFrame, labels: DataFrame, hcols: list[str], converged: bool,
+                 cache: Cache = NO_CACHE) -> None:
+        self.nodes, self.labels, self.hcols, self.converged, self.cache = nodes, labels, hcols, converged, cache
 
     @classmethod
-    def build(cls, identities: DataFrame, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8) -> LinkGraph:
+    def build(cls, identities: DataFrame, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8,
+              cache: Cache = NO_CACHE) -> LinkGraph:
         used = [k for k in ("id1", "id2") if k in keys]
         if not used:
             raise ValueError("keys: use id1 and/or id2")
         hcols = [f"__h{k}" for k in used]
         hashed = identities if set(HASH_COLUMNS) <= set(identities.columns) else identity_hashes(identities)
-        nodes = hashed.select("node", *hcols)
-        nodes = nodes.persist(StorageLevel.MEMORY_AND_DISK)  # read twice: for the edges and for the final labels
+        nodes = cache.keep(hashed.select("node", *hcols))  # read twice: for the edges and for the final labels
         edges = nodes.where(cls._present(hcols)).select(*hcols).distinct()
-        labels, converged = _propagate(edges, hcols, rounds)
-        return cls(nodes, labels, hcols, converged)
+        labels, converged = _propagate(edges, hcols, rounds, cache)
+        return cls(nodes, labels, hcols, converged, cache)
 
     @staticmethod
     def _present(hcols: list[str]) -> Column:
@@ -218,14 +221,15 @@ class LinkGraph:
         return {"nodes": nodes, "patients": int(labels["n"]) + (alone if unlinked == "singleton" else 0),
                 "unlinked": alone, "unconverged": 0 if self.converged else nodes}
 
-    def unpersist(self) -> None:
-        self.labels.unpersist()
-        self.nodes.unpersist()
+    def free(self) -> None:
+        self.cache.free(self.labels)
+        self.cache.free(self.nodes)
 
 
-def _propagate(edges: DataFrame, hcols: list[str], rounds: int) -> tuple[DataFrame, bool]:
-    """Min-label propagation over the edges until stable: (edges + `__label`, converged). Cached."""
-    cached = edges.withColumn("__label", _least([F.col(h) for h in hcols])).persist(StorageLevel.MEMORY_AND_DISK)
+def _propagate(edges: DataFrame, hcols: list[str], rounds: int, cache: Cache) -> tuple[DataFrame, bool]:
+    """Min-label propagation over the edges until stable: (edges + `__label`, converged), kept in
+    `cache`; each round's labels are kept until the next round is computed from them."""
+    cached = cache.keep(edges.withColumn("__label", _least([F.col(h) for h in hcols])))
     for _ in range(max(rounds, 1)):
         mins = []
         for h in hcols:
@@ -233,9 +237,9 @@ def _propagate(edges: DataFrame, hcols: list[str], rounds: int) -> tuple[DataFra
             part = Window.partitionBy(F.col(h).isNull(), F.coalesce(F.col(h), *[F.col(o) for o in hcols if o != h]))
             mins.append(F.when(F.col(h).isNotNull(), F.min("__label").over(part)))
         step = cached.withColumn("__prev", F.col("__label")).withColumn("__label", _least([F.col("__label"), *mins]))
-        step = step.persist(StorageLevel.MEMORY_AND_DISK)
-        changed = step.where(F.col("__prev") != F.col("__label")).count()  # also materializes `step`
-        cached.unpersist()
+        step = cache.keep(step)
+        changed = step.where(F.col("__prev") != F.col("__label")).count()  # also computes `step`
+        cache.free(cached)
         cached = step
         if changed == 0:
             return cached, True

@@ -11,7 +11,6 @@ from transforms.kanon.hierarchy import (
     SUPPRESSED,
     Hierarchy,
     HierarchyError,
-    load_hierarchies,
     parse_hierarchy,
 )
 from transforms.kanon.histogram import Histogram, encode_histogram, histogram_from_arrays, qi_histogram
@@ -52,7 +51,6 @@ __all__ = [
     "histogram_risk",
     "join_delimited",
     "lattice_recoding",
-    "load_hierarchies",
     "max_suppressed",
     "mondrian",
     "needs_quoting",

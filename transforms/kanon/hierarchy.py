@@ -3,7 +3,7 @@
 An ARX hierarchy file has one row per leaf (original value) and one column per level: level 0 is the
 value itself, the last level is usually `*`. Files are named `<prefix>_hierarchy_<attr>.csv` and are
 `;`-separated. They hold tens to thousands of rows, so they are parsed in Python; no record-level
-data is involved. Requirement 21 (legal_requirements.md): generalize first, suppress the rest.
+data is involved. Finding and reading the files is the jobs' part (jobs/runtime/hierarchy_files.py). Requirement 21 (legal_requirements.md): generalize first, suppress the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -116,34 +115,3 @@ def _check_tree(table: list[tuple[str, ...]], source: str) -> None:
 
 def read_hierarchy_text(attribute: str, text: str, source: str, sep: str = ";") -> Hierarchy:
     return parse_hierarchy(attribute, csv.reader(io.StringIO(text), delimiter=sep), source)
-
-
-def find_hierarchy_file(directory: Path, attribute: str) -> Path:
-    """The file `<prefix>_hierarchy_<attribute>.csv` in `directory`; exactly one must exist."""
-    if not directory.is_dir():
-        raise HierarchyError(f"{directory}: hierarchy directory not found")
-    matches = sorted(directory.glob(f"*_hierarchy_{attribute}.csv"))
-    if not matches:
-        present = sorted(p.name for p in directory.glob("*_hierarchy_*.csv"))
-        raise HierarchyError(
-            f"{directory}: no hierarchy for quasi-identifier {attribute!r} "
-            f"(expected <prefix>_hierarchy_{attribute}.csv; present: {', '.join(present) or 'none'})"
-        )
-    if len(matches) > 1:
-        raise HierarchyError(
-            f"{directory}: several hierarchies for {attribute!r}: {', '.join(p.name for p in matches)}"
-        )
-    return matches[0]
-
-
-def load_hierarchies(directory: str | Path, attributes: Sequence[str], sep: str = ";") -> dict[str, Hierarchy]:
-    """Read the hierarchy of every attribute from `directory` (small files, read in the driver)."""
-    out: dict[str, Hierarchy] = {}
-    for attribute in attributes:
-        path = find_hierarchy_file(Path(directory), attribute)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise HierarchyError(f"{path}: not UTF-8 text: {exc}") from exc
-        out[attribute] = read_hierarchy_text(attribute, text, str(path), sep)
-    return out

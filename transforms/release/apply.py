@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from transforms.cache import NO_CACHE, Cache
 from transforms.columns import dates, geo, numeric, perturb
 from transforms.columns.classification import with_hierarchy
 from transforms.columns.pseudonym import PSEUDONYM_BITS, KeyPads, hmac_sha256_hex, with_keys
@@ -231,7 +232,8 @@ def _rare_request(df: DataFrame, col: str, rule: Rule, ctx: Context) -> rare.Rar
 
 def plan_rares(frames: Mapping[str, DataFrame], tables: Mapping[str, TablePolicy], ctx: Context,
                project: Callable[[DataFrame, str], DataFrame] | None = None,
-               released: Callable[[DataFrame], DataFrame] | None = None) -> Context:
+               released: Callable[[DataFrame], DataFrame] | None = None, cache: Cache = NO_CACHE,
+               sample: int = rare.SAMPLE) -> Context:
     """`ctx` with the plans of every `rare` rule of `frames`, computed in one Spark query (see
     rare.plan_rare_many); apply_table then uses them instead of a pass over each table.
 
@@ -241,7 +243,8 @@ def plan_rares(frames: Mapping[str, DataFrame], tables: Mapping[str, TablePolicy
     requests = {f"{name}.{col}": _rare_request(project(df, col) if project else df, col, rule, ctx)
                 for name, df in frames.items() for col, rule in tables[name].columns.items()
                 if rule.method == "rare" and col in df.columns}
-    return replace(ctx, rare_plans={**ctx.rare_plans, **rare.plan_rare_many(requests, released=released)})
+    plans = rare.plan_rare_many(requests, released=released, sample=sample, cache=cache)
+    return replace(ctx, rare_plans={**ctx.rare_plans, **plans})
 
 
 def _clip(df: DataFrame, work: DataFrame, col: str, rule: Rule) -> tuple[DataFrame, Column, dict[str, Any]]:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from transforms.cache import NO_CACHE, Cache
 from transforms.kanon.hierarchy import SUPPRESSED, Hierarchy
 from transforms.kanon.histogram import COUNT, col, encode_histogram, qi_histogram
 from transforms.kanon.recode import KEY, Recoding, qi_key
@@ -31,7 +31,6 @@ from transforms.release.qi_hierarchies import UNKNOWN
 
 FLAG = "_kanon_suppressed"
 _OUT = "_kanon_out_{}"
-BROADCAST_PIDS = 2_000_000  # suppressed pids broadcast to every table's join up to this many
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,10 @@ def criteria(policy: Policy) -> Criteria:
                     int(ell) if ell and sensitive else None, sensitive if ell else None)
 
 
-def patients_as_released(facts: DataFrame, table: TablePolicy, ctx: Context) -> Applied:
-    """The policy's rules on the patient facts, cached: the input of the histogram and the release."""
+def patients_as_released(facts: DataFrame, table: TablePolicy, ctx: Context, cache: Cache = NO_CACHE) -> Applied:
+    """The policy's rules on the patient facts, kept in `cache`: the input of the histogram and the release."""
     applied = apply_table(facts, table, ctx, F.col("pid"))
-    applied.df.persist(StorageLevel.MEMORY_AND_DISK)
-    return applied
+    return replace(applied, df=cache.keep(applied.df))
 
 
 def _known(df: DataFrame, names: Sequence[str]) -> DataFrame:

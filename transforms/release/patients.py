@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import reduce
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transforms.cache import NO_CACHE, Cache
 from transforms.columns.geo import prefecture_code
 from transforms.identity.linkage import (
     LinkGraph,
@@ -39,9 +39,9 @@ FACT_COLUMNS = ("pid", "sex", "birth_date", "first_service", "area", "postal_cod
 
 def patient_ids(
     bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
-    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None,
+    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None, cache: Cache = NO_CACHE,
 ) -> DataFrame:
-    """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (cached).
+    """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (kept in `cache`).
 
     With `receipt_pseudonym_key` the keyed pseudonym of each receipt key is computed here, once per
     receipt, instead of once per claim line in every table (the claim tables join this map anyway).
@@ -49,24 +49,24 @@ def patient_ids(
     them the identities are computed from the tables.
     """
     return link_patients(_identities_of(bronze, stored), key, linkage.keys, linkage.rounds, linkage.unlinked,
-                         receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits)
+                         receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits, cache)
 
 
 def patient_map(
     bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
-    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None,
+    receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None, cache: Cache = NO_CACHE,
 ) -> tuple[DataFrame, dict[str, int]]:
     """The pid map every table joins (join_map's form, materialized) and the linkage summary, as
     patient_ids would give them, in one pass over the nodes: the pids are computed as the map is
     materialized, and the summary is counted on the linked graph."""
     check_unlinked(linkage.unlinked)  # before the graph is built
-    graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds)
+    graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds, cache)
     try:
         summary = graph.summary(linkage.unlinked)
         pids = graph.pids(key, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits)
-        return join_map(pids), summary
+        return join_map(pids, cache), summary
     finally:
-        graph.unpersist()
+        graph.free()
 
 
 def _identities_of(bronze: Mapping[str, DataFrame], stored: DataFrame | None) -> DataFrame:
@@ -102,24 +102,17 @@ def node_projection(df: DataFrame, *columns: str) -> DataFrame:
     return df.select(*columns, *_node_keys(node_of(df)))
 
 
-def materialized(df: DataFrame) -> DataFrame:
-    """`df` computed now and kept (memory, then disk) with its lineage cut: plans that join it see a
-    scan of its rows, not the plan that made them. Every table joins the pid map and the lists of
-    removed patients; with their lineage, each table's plan would repeat the linkage, the patient
-    facts and the k-anonymity search, and the plans grew until the driver ran out of memory."""
-    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
-
-
 CLINICAL = "__clinical"  # a map column: the node is a clinical patient's, not a receipt's
 
 
-def join_map(pids: DataFrame) -> DataFrame:
-    """The pid map in the compact form every table joins (materialized): (__k1, __k2, __pid,
+def join_map(pids: DataFrame, cache: Cache = NO_CACHE) -> DataFrame:
+    """The pid map in the compact form every table joins (`cache.materialize`d: each table's plan
+    then scans its rows instead of repeating the linkage): (__k1, __k2, __pid,
     __clinical[, __pre]), pseudonyms as raw bytes instead of hex characters, so broadcasting it stays
     cheap. `__clinical` tells the node kinds apart: a table joins the nodes of its own kind only."""
     extra = [F.unhex(PRE_RECEIPT_KEY).alias("__pre")] if PRE_RECEIPT_KEY in pids.columns else []
-    return materialized(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"),
-                                    is_clinical_node(F.col("node")).alias(CLINICAL), *extra))
+    return cache.materialize(pids.select(*_node_keys(F.col("node")), F.unhex("pid").alias("__pid"),
+                                         is_clinical_node(F.col("node")).alias(CLINICAL), *extra))
 
 
 def _of_kind(pid_map: DataFrame, df: DataFrame) -> DataFrame:
@@ -137,7 +130,7 @@ def _of_kind(pid_map: DataFrame, df: DataFrame) -> DataFrame:
 
 
 def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame],
-                  first_service: DataFrame | None = None) -> DataFrame:
+                  first_service: DataFrame | None = None, cache: Cache = NO_CACHE) -> DataFrame:
     """The pid map with the removal flags `mark` gives each node's patient (held back, suppressed by
     k-anonymity: `__removed_by_<reason>` columns), materialized; the map itself when `mark` flags
     nothing and there is no `first_service`. Tables that join it get their rows' flags in the pid join
@@ -154,7 +147,7 @@ def with_removals(pid_map: DataFrame, mark: Callable[[DataFrame], DataFrame],
         extra = [PATIENT_FIRST_SERVICE]
     if not flags and not extra:
         return pid_map
-    return materialized(marked.select(*pid_map.columns, *flags, *extra))
+    return cache.materialize(marked.select(*pid_map.columns, *flags, *extra))
 
 
 def with_pid(df: DataFrame, pid_map: DataFrame, drop_unlinked: bool = False, broadcast: bool = False,

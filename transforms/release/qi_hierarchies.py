@@ -13,21 +13,18 @@ the medical pipeline share the search:
 
 An unknown value (null) is the leaf `` (empty): it stays unknown below the top level and is released
 as null. Any other quasi-identifier needs a file `<prefix>_hierarchy_<column>.csv` in the policy's
-hierarchy directory; such a file also overrides the generated `age_band` hierarchy.
+hierarchy directory; such a file also overrides the generated `age_band` hierarchy (the job reads
+the files: jobs/stages/release/policy_files.py `qi_hierarchies`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from transforms.kanon.hierarchy import (
     SUPPRESSED,
     Hierarchy,
-    HierarchyError,
-    find_hierarchy_file,
     parse_hierarchy,
-    read_hierarchy_text,
 )
 from transforms.policy import TablePolicy
 
@@ -93,23 +90,10 @@ def to_arx(rows: Sequence[Sequence[str]]) -> str:
     return "".join(";".join(r) + "\n" for r in rows)
 
 
-def patient_hierarchies(table: TablePolicy, qi: Sequence[str], directory: str | Path) -> dict[str, Hierarchy]:
-    """The hierarchy of every quasi-identifier (output column names of the `patients` table).
-
-    A `*_hierarchy_<column>.csv` file in `directory` wins; an `age_band` rule's output without a
-    file gets the generated age hierarchy; anything else is a HierarchyError naming what is missing.
-    """
-    rules = {r.output: r for r in table.columns.values() if r.method != "drop"}
-    out: dict[str, Hierarchy] = {}
-    for name in qi:
-        try:
-            path = find_hierarchy_file(Path(directory), name)
-        except HierarchyError:
-            rule = rules.get(name)
-            if rule is None or rule.method != "age_band":
-                raise
-            out[name] = age_band_hierarchy(int(rule.params["width"]), rule.params.get("top"), name)
-            continue
-        out[name] = read_hierarchy_text(name, path.read_text(encoding="utf-8-sig"), str(path))
-    return out
-
+def generated_hierarchy(table: TablePolicy, name: str) -> Hierarchy | None:
+    """The hierarchy generated for quasi-identifier `name` of the `patients` table: the age hierarchy
+    of its `age_band` rule; None for any other column (it needs a hierarchy file)."""
+    rule = next((r for r in table.columns.values() if r.method != "drop" and r.output == name), None)
+    if rule is None or rule.method != "age_band":
+        return None
+    return age_band_hierarchy(int(rule.params["width"]), rule.params.get("top"), name)

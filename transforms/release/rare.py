@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from transforms.cache import NO_CACHE, Cache
 
 SUPPRESSED = "suppressed"
 ORIGINAL = "code"
@@ -84,7 +85,7 @@ ROWS_PER_PATIENT = 16  # ... plainly common: at least SAMPLE * ROWS_PER_PATIENT 
 
 def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
                    released: Callable[[DataFrame], DataFrame] | None = None, sample: int = SAMPLE,
-                   rows_per_patient: int = ROWS_PER_PATIENT) -> dict[str, RarePlan]:
+                   rows_per_patient: int = ROWS_PER_PATIENT, cache: Cache = NO_CACHE) -> dict[str, RarePlan]:
     """Plans for several rare rules (several tables) from one Spark query: the pairs of every rule
     are tagged and unioned, so the scans run as one job instead of one query per table.
 
@@ -126,8 +127,8 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
         least = {tag: r.threshold * sample * rows_per_patient for tag, r in requests.items()}
         counts = codes.groupBy("__tag", "__rare_code").count().collect()  # one row per code: a summary
         exact = [(r["__tag"], r["__rare_code"]) for r in counts if r["count"] < least[r["__tag"]]]
-    pairs = _pairs(rows, pid, None if exact is None else spark.createDataFrame(exact, "__tag string, __rare_code string"),
-                   sample).persist(StorageLevel.MEMORY_AND_DISK)
+    pairs = cache.keep(_pairs(rows, pid, None if exact is None else spark.createDataFrame(exact, "__tag string, __rare_code string"),
+                              sample))
     recount: DataFrame | None = None
     try:
         stats = {(r["__tag"], r["__code"]): r for r in pairs.groupBy("__tag", "__code").agg(
@@ -136,7 +137,7 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
         if low:  # common by rows, yet the subset holds too few patients: count them exactly
             chosen = spark.createDataFrame(low, "__tag string, __rare_code string")
             recount = _pairs(pick(codes.join(F.broadcast(chosen), ["__tag", "__rare_code"], "left_semi")), pid, None, 1)
-            recount = recount.persist(StorageLevel.MEMORY_AND_DISK)
+            recount = cache.keep(recount)
             stats.update({(r["__tag"], r["__code"]): r for r in recount.groupBy("__tag", "__code").agg(
                 F.sum("__n").alias("rows"), F.count("__pid").alias("patients"), F.min("__exact").alias("exact")).collect()})
             exact_pairs = pairs.where(F.col("__exact")).unionByName(recount)
@@ -148,9 +149,9 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
         return {tag: _plan(exact_pairs.where(F.col("__tag") == tag).drop("__tag", "__exact"), by_tag.get(tag, []), req)
                 for tag, req in requests.items()}
     finally:
-        pairs.unpersist()
+        cache.free(pairs)
         if recount is not None:
-            recount.unpersist()
+            cache.free(recount)
 
 
 def _pairs(rows: DataFrame, pid: str, exact: DataFrame | None, sample: int) -> DataFrame:

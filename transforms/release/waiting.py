@@ -15,9 +15,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from transforms.cache import NO_CACHE, Cache
+from transforms.policy import Policy
+from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.kanon import mark_suppressed
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """通知による同意に代わる手続 (requirement 43): a patient's data are provided no earlier than
+    `wait_days` after their first visit following the notice. `started`: the day the notice began
+    (for every institution without its own date in `institutions`, keyed by 医療機関コード).
+    Neither set: no waiting period is applied, and the release record and report say so.
+    (The `notice` section of conf/pipeline.yaml.)"""
+
+    started: dt.date | None = None
+    wait_days: int = 30
+    institutions: dict[str, dt.date] = field(default_factory=dict)
+
+    @property
+    def applies(self) -> bool:
+        return self.started is not None or bool(self.institutions)
+
 
 VISIT = "__visit"  # the latest day the visit can have been
 SINCE = "__since"  # the earliest day the visit can have been
@@ -60,3 +85,72 @@ def held_back(pids: DataFrame, first: DataFrame, wait_days: int, extraction: dt.
     joined = pids.select("pid").distinct().join(first, "pid", "left")
     due = F.date_add(F.col("first_notified"), wait_days)
     return joined.where(F.col("first_notified").isNull() | (due > F.lit(extraction).cast("date")))
+
+
+@dataclass
+class WaitingPeriod:
+    notice: NoticeSettings
+    extraction_date: dt.date
+    held: int = 0
+    pids: DataFrame | None = None
+    cache: Cache = NO_CACHE  # what keeps `pids`
+    broadcast_pids: int = 2_000_000  # held-back pids broadcast to every table's join up to this many
+
+    def record(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """The `waiting_period` entry of anonymize.json."""
+        if not self.notice.applies:
+            return {"applied": False, "extraction_date": self.extraction_date.isoformat(),
+                    "note": "notice.started が未設定のため、通知後の待機期間（要件43）は適用していません"}
+        rows = {t: int(st.get("rows_removed_by", {}).get("notice", 0)) for t, st in tables.items() if t != "patients"}
+        return {
+            "applied": True, "extraction_date": self.extraction_date.isoformat(), "wait_days": self.notice.wait_days,
+            "notice_started": self.notice.started.isoformat() if self.notice.started else None,
+            "institutions_with_own_date": len(self.notice.institutions),
+            "patients_held_back": self.held, "rows_held_back": {"patients": self.held, **rows},
+        }
+
+    def mark(self, df: DataFrame) -> DataFrame:
+        """`df` (with pid) with the rows of held-back patients flagged for removal (counted as "notice")."""
+        if not self.held or self.pids is None:
+            return df
+        return mark_suppressed(df, self.pids, self.held <= self.broadcast_pids, "notice")
+
+    def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """The written stats with the held-back patients as input rows of `patients` removed for this
+        reason (they were taken out before k-anonymity, so the writing pass never saw them)."""
+        if not self.held or "patients" not in tables:
+            return tables
+        st = dict(tables["patients"])
+        st["rows_in"] = st.get("rows_in", 0) + self.held
+        st["rows_removed"] = st.get("rows_removed", 0) + self.held
+        st["rows_removed_by"] = {**st.get("rows_removed_by", {}), "notice": self.held}
+        return {**tables, "patients": st}
+
+    def free(self) -> None:
+        if self.pids is not None:
+            self.cache.free(self.pids)
+
+
+def waiting_period(frames: dict[str, DataFrame], policy: Policy, notice: NoticeSettings, extraction: dt.date,
+                   receipts: DataFrame, labs: DataFrame | None, cache: Cache = NO_CACHE,
+                   broadcast_pids: int = 2_000_000) -> tuple[dict[str, DataFrame], WaitingPeriod]:
+    """The frames without the patients held back, and what was held back (counted as tables are written)."""
+    wp = WaitingPeriod(notice, extraction, cache=cache, broadcast_pids=broadcast_pids)
+    if not notice.applies:
+        return frames, wp
+    visits = claim_visits(receipts)
+    if labs is not None:
+        visits = visits.unionByName(sample_visits(labs))
+    first = first_notified_visits(visits, notice.started, notice.institutions)
+    facts = frames[PATIENT_FACTS]
+    wp.pids = cache.materialize(held_back(facts, first, notice.wait_days, extraction).select("pid"))
+    wp.held = wp.pids.count()
+    if not wp.held:
+        return frames, wp
+    out = dict(frames)
+    for name, df in frames.items():
+        table = policy.tables[name]
+        if name != PATIENT_FACTS and table.output and "pid" in df.columns:
+            out[name] = wp.mark(df)
+    out[PATIENT_FACTS] = facts.join(wp.pids, "pid", "left_anti")
+    return out, wp

@@ -7,7 +7,7 @@ its legal checks are in transforms/policy.py and transforms/policy/law.py.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,13 @@ import yaml
 
 from jobs.runtime.config import ConfigError, KeySettings, read_yaml, resolve_conf_path
 from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.hierarchy_files import find_hierarchy_file, read_hierarchy_file
 from jobs.runtime.keys import Key, load_key
+from transforms.kanon.hierarchy import Hierarchy, HierarchyError
 from transforms.policy import Policy, PolicyError, clinical_layouts, parse_policy
-from transforms.policy.catalog import Catalog, ColumnInfo, clinical_table, full_catalog
+from transforms.policy.catalog import PATIENT_FACTS, Catalog, ColumnInfo, clinical_table, full_catalog
 from transforms.policy.methods import DERIVED, METHODS
+from transforms.release.qi_hierarchies import generated_hierarchy
 
 # Reference tables that address_area needs (written by the generator helper; columns per brief).
 AREA_FILES = {"prefectures.csv": ("pref_code", "name"), "municipalities.csv": ("jis_code", "pref_code", "pref_name", "municipality")}
@@ -80,6 +83,24 @@ def policy_catalog(data: Mapping[str, Any], file: Path) -> Catalog:
 
 def hierarchy_dir(policy: Policy) -> Path:
     return resolve_conf_path(policy.hierarchies)
+
+
+def qi_hierarchies(policy: Policy, qi: Sequence[str]) -> dict[str, Hierarchy]:
+    """The hierarchy of every quasi-identifier of `patients`: a `*_hierarchy_<column>.csv` file in the
+    policy's hierarchy directory wins; an `age_band` rule's output without one gets the generated age
+    hierarchy; anything else is a HierarchyError naming the directory and what is missing."""
+    out: dict[str, Hierarchy] = {}
+    for name in qi:
+        try:
+            path = find_hierarchy_file(hierarchy_dir(policy), name)
+        except HierarchyError:
+            generated = generated_hierarchy(policy.tables[PATIENT_FACTS], name)
+            if generated is None:
+                raise
+            out[name] = generated
+            continue
+        out[name] = read_hierarchy_file(path, name)
+    return out
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -9,24 +9,20 @@ no generalization meets k within the suppression limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame, Observation
 
-from jobs.runtime.config import ConfigError
-from jobs.runtime.errors import InputError, RefusedError
-from jobs.stages.release.policy_files import hierarchy_dir
-from transforms.kanon.hierarchy import HierarchyError
-from transforms.kanon.lattice import NoSolutionError
+from transforms.cache import NO_CACHE, Cache
+from transforms.kanon.hierarchy import Hierarchy
 from transforms.kanon.solve import Solution
 from transforms.policy import Policy
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.apply import Applied, Context
 from transforms.release.kanon import (
-    BROADCAST_PIDS,
     Criteria,
     criteria,
     histogram_rows,
@@ -40,8 +36,6 @@ from transforms.release.kanon import (
     search,
     split_patients,
 )
-from transforms.release.patients import materialized
-from transforms.release.qi_hierarchies import patient_hierarchies
 from transforms.release.table_stats import stats_from_metrics
 
 
@@ -56,6 +50,8 @@ class KAnonStage:
     suppressed_pids: DataFrame | None = None
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # quasi-identifier -> leaf -> released
     recoded: dict[str, Observation] = field(default_factory=dict)  # output table -> recoded carrier cells
+    cache: Cache = NO_CACHE  # what keeps `applied.df` and `suppressed_pids`
+    broadcast_pids: int = 2_000_000  # suppressed pids broadcast to every table's join up to this many
 
     def recode(self, name: str, df: DataFrame) -> DataFrame:
         """The written frame of table `name` with its quasi-identifier carriers at the chosen levels
@@ -71,7 +67,7 @@ class KAnonStage:
         """`df` (with pid) with the rows of suppressed patients flagged for removal (counted as "kanon")."""
         if not self.suppressed or self.suppressed_pids is None:
             return df
-        return mark_suppressed(df, self.suppressed_pids, self.suppressed <= BROADCAST_PIDS, "kanon")
+        return mark_suppressed(df, self.suppressed_pids, self.suppressed <= self.broadcast_pids, "kanon")
 
     @property
     def suppressed(self) -> int:
@@ -126,45 +122,38 @@ class KAnonStage:
                                  for c, q in table.carriers.items()}
         return out
 
-    def unpersist(self) -> None:
-        self.applied.df.unpersist()
+    def free(self) -> None:
+        self.cache.free(self.applied.df)
         if self.suppressed_pids is not None:
-            self.suppressed_pids.unpersist()
+            self.cache.free(self.suppressed_pids)
 
 
-def kanon_stage(frames: dict[str, DataFrame], policy: Policy, policy_file: Path, ctx: Context) -> KAnonStage:
-    """Search the generalization of `patients` and return the frames and policy to write them with."""
+def kanon_stage(frames: dict[str, DataFrame], policy: Policy, ctx: Context, hierarchies: Mapping[str, Hierarchy],
+                cache: Cache = NO_CACHE, broadcast_pids: int = 2_000_000) -> KAnonStage:
+    """Search the generalization of `patients` and return the frames and policy to write them with.
+    HierarchyError (a value not in its hierarchy) and NoSolutionError pass through."""
     crit = criteria(policy)
     facts = policy.tables[PATIENT_FACTS]
-    try:
-        hierarchies = patient_hierarchies(facts, crit.qi, hierarchy_dir(policy))
-    except HierarchyError as exc:
-        raise ConfigError(policy_file, "params.quasi_identifiers", str(exc)) from None
-    sources = {q: h.source for q, h in hierarchies.items()}
-    applied = patients_as_released(frames[PATIENT_FACTS], facts, ctx)
+    sources = {q: hierarchies[q].source for q in crit.qi}
+    applied = patients_as_released(frames[PATIENT_FACTS], facts, ctx, cache)
     out = dict(frames)
     try:
         rows = histogram_rows(applied.df, crit)  # the one pass over patients; fires the rules' stats
         if not rows:
-            return KAnonStage(crit, applied, None, out, policy, sources)
-        try:
-            solution = search(rows, crit, hierarchies)
-        except HierarchyError as exc:
-            raise InputError(f"table patients: {exc}") from None
-        except NoSolutionError as exc:
-            raise RefusedError(f"k-匿名化（規則34条5号）: 指定の k={crit.k}・抑制上限 {crit.suppression_limit:g} を"
-                               f"満たす一般化がありません。リリースを中止します ({exc})") from None
+            return KAnonStage(crit, applied, None, out, policy, sources, cache=cache, broadcast_pids=broadcast_pids)
+        solution = search(rows, crit, hierarchies)
         mapping = mapping_frame(applied.df, solution.recoding, np.array([r[-1] for r in rows], dtype=np.int64))
         released, pids = split_patients(applied.df, mapping, crit.qi)
         out[PATIENT_FACTS] = released
         stage = KAnonStage(crit, applied, solution, out, release_policy(policy, PATIENT_FACTS, released.columns),
                            sources, labels={q: released_labels(hierarchies[q], lv)
-                                            for q, lv in zip(crit.qi, solution.summary["levels"], strict=True)})
+                                            for q, lv in zip(crit.qi, solution.summary["levels"], strict=True)},
+                           cache=cache, broadcast_pids=broadcast_pids)
     except BaseException:
-        applied.df.unpersist()
+        cache.free(applied.df)
         raise
     if stage.suppressed:
-        stage.suppressed_pids = materialized(pids)
+        stage.suppressed_pids = cache.materialize(pids)
         for name, df in frames.items():
             table = policy.tables[name]
             if name != PATIENT_FACTS and table.output and "pid" in df.columns:

@@ -1,0 +1,161 @@
+"""The I/O half of `tokumei anonymize`: pin the bronze tables, write the frames of the release, record.
+
+transforms/release/assemble.py computes every frame; this module reads bronze at pinned Delta
+versions, writes `WH/staging/<RID>/tables/<table>` (Delta) and, last, `WH/staging/<RID>/anonymize.json`:
+a staging directory without it is incomplete. What the run keeps (the pid maps, the patients'
+lists) lives in one RunCache for the whole run and is freed when it ends, also on failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.runtime import fs
+from jobs.runtime.cache import RunCache
+from jobs.runtime.config import ConfigError, PipelineConfig
+from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer, table_bytes
+from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.ingest.identities import stored_identities
+from jobs.stages.release.plan import Plan, today_jst
+from jobs.stages.release.record import anonymize_record
+from transforms.identity.linkage import derive_key
+from transforms.kanon.hierarchy import HierarchyError
+from transforms.kanon.lattice import NoSolutionError
+from transforms.policy import Policy, PolicyError
+from transforms.policy.catalog import PATIENT_FACTS
+from transforms.release.apply import Context, apply_table
+from transforms.release.assemble import Release, Settings, Sources, assemble, row_id
+
+log = logging.getLogger("tokumei.anonymize")
+
+
+def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str, plan: Plan,
+              extraction_date: dt.date | None = None, parallel: int | None = None) -> dict[str, Any]:
+    """Stage release `rid` from bronze and return its record (also written as anonymize.json)."""
+    created = dt.datetime.now(dt.UTC).isoformat()
+    policy, keys = plan.policy, plan.keys
+    bronze, inputs = read_bronze(spark, wh, policy, plan.policy_file)
+    ctx = Context({k: v.material for k, v in keys.items()}, plan.key_id, plan.refs.hierarchies,
+                  plan.refs.prefectures, plan.refs.municipalities)
+    sources = Sources(bronze, {i["table"]: table_bytes(spark, i["path"]) for i in inputs},
+                      stored_identities(spark, wh, bronze))  # ingest's identity hashes, when they match bronze
+    settings = Settings(policy, ctx, derive_key(keys[plan.key_id].material, "pid"), cfg.notice,
+                        extraction_date or today_jst(), plan.hierarchies, cfg.tuning)
+    staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
+    scratch = wh.local_path(wh.scratch(f"anonymize-{uuid.uuid4().hex[:12]}")) if wh.is_local() else None
+    with RunCache(scratch) as cache:
+        with release_errors(policy, plan.policy_file):
+            release = assemble(sources, settings, cache)
+        if staging_root is not None:
+            fs.remove_tree(staging_root)  # a rerun never mixes with a failed run's leftovers
+        lineage = wh.local_path(wh.staging(rid, "lineage.jsonl")) if staging_root else None
+        with stage_events(lineage, "anonymize", rid) as ev:
+            outputs, tables = _write_tables(spark, wh, rid, release, sources, parallel or cfg.tuning.parallel_tables)
+            ev.outputs.extend(DatasetRef(f"staging/{rid}/tables/{o['table']}", o["delta_version"], o["rows"]) for o in outputs)
+            rows_in = {st["source"]: st["rows_in"] for st in tables.values()}
+            for inp in inputs:
+                if inp["table"] in rows_in:
+                    inp["rows"] = rows_in[inp["table"]]
+            ev.inputs.extend(DatasetRef(f"bronze/{i['table']}", i["delta_version"], i.get("rows")) for i in inputs)
+        kanon = release.kanon.record(outputs, tables) if release.kanon is not None else None
+        waiting = release.waiting.record(tables)
+        tables = release.table_stats(tables)
+    record = anonymize_record(rid, plan, created, inputs, outputs, tables, release.linkage, list(release.frames),
+                              kanon, waiting)
+    fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
+    return record
+
+
+@contextmanager
+def release_errors(policy: Policy, policy_file: Path) -> Iterator[None]:
+    """assemble()'s errors as the contract's: 2 for the policy or the data, 1 when refused."""
+    try:
+        yield
+    except PolicyError as exc:
+        raise as_config_error(exc, policy_file) from None
+    except HierarchyError as exc:
+        raise InputError(f"table patients: {exc}") from None
+    except NoSolutionError as exc:
+        p = policy.params
+        raise RefusedError(f"k-匿名化（規則34条5号）: 指定の k={p.k}・抑制上限 {p.suppression_limit:g} を"
+                           f"満たす一般化がありません。リリースを中止します ({exc})") from None
+
+
+def as_config_error(exc: PolicyError, policy_file: Path) -> ConfigError:
+    return ConfigError(policy_file, exc.key, str(exc)[len(exc.key) + 2:] if exc.key else str(exc))
+
+
+def read_bronze(spark: SparkSession, wh: Warehouse, policy: Policy,
+                policy_file: Path) -> tuple[dict[str, DataFrame], list[dict[str, Any]]]:
+    """Every bronze table the policy rules, at its current version (pinned for the whole run)."""
+    frames, inputs = {}, []
+    for name in policy.tables:
+        path = wh.bronze(name)
+        if name == PATIENT_FACTS or not is_delta(spark, path):
+            continue
+        version = delta_version(spark, wh, path)
+        frames[name] = read_delta(spark, path, version)
+        inputs.append({"table": name, "path": path, "delta_version": version})
+    if "receipts" not in frames:
+        raise InputError(f"{wh.bronze('receipts')}: no bronze receipts table; run `tokumei ingest` first")
+    if wh.is_local():  # default-deny for tables too: a bronze table the policy does not know stops the run
+        root = wh.local_path(wh.bronze_root)
+        unknown = sorted(p.name for p in root.iterdir() if not p.name.startswith("_") and p.name not in policy.tables)
+        if unknown:
+            raise ConfigError(policy_file, f"tables.{unknown[0]}",
+                              f"bronze table {unknown[0]!r} has no rules (default-deny); add it to the policy")
+    return frames, inputs
+
+
+def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, release: Release, sources: Sources,
+                  parallel: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Write every table; `parallel` tables at a time (Spark runs concurrent jobs; small tables and
+    Delta commits then overlap instead of leaving the cores idle). Returns the outputs in policy order
+    and each output table's stats, counted in the writing pass."""
+    policy, bronze = release.policy, sources.bronze
+
+    def one(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        table = policy.tables[name]
+        assert table.output is not None
+        frame = release.frames[name]
+        # The bronze table (the same rows, without the pid join) for table-wide statistics such as quantiles.
+        applied = apply_table(frame, table, release.ctx, row_id(frame), bronze.get(name))
+        path = wh.staging_table(rid, table.output)
+        written = release.post(name, applied.df)
+        pseudonyms = {"pid"} | {r.output for r in table.columns.values() if r.method == "pseudonymize"}
+        release_writer(written, "overwrite", pseudonyms).option("overwriteSchema", "true").save(path)
+        stats = applied.stats()
+        rows = stats["rows_in"] - stats["rows_removed"]  # observed in the writing pass
+        log.info("staged %s -> %s: %s rows", name, table.output, rows)
+        out = {"table": table.output, "source": name, "path": path, "delta_version": delta_version(spark, wh, path),
+               "rows": rows, "columns": written.columns}
+        return out, {"source": name, **stats}
+
+    # Largest first (the Delta files' bytes): the last tables to finish are small ones, so the cores
+    # are not left to a single large table at the end (longest-processing-time-first scheduling).
+    order = sorted(release.frames, key=lambda n: -sources.sizes.get(n, 0))
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        done = dict(zip(order, pool.map(one, order), strict=True))
+    results = [done[n] for n in release.frames]  # the record lists tables in policy order
+    return [out for out, _ in results], {out["table"]: stats for out, stats in results}
+
+
+def delta_version(spark: SparkSession, wh: Warehouse, path: str) -> int:
+    """The table's latest version: from the log's file names when local (no Spark job), else history."""
+    if wh.is_local():
+        log_dir = wh.local_path(path) / "_delta_log"
+        versions = [int(p.name[:20]) for p in log_dir.glob("*.json") if p.name[:20].isdigit()]
+        if versions:
+            return max(versions)
+    return int(last_commit(spark, path)["version"])

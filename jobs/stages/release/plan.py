@@ -1,0 +1,67 @@
+"""Everything a release needs that can be checked before Spark starts: policy, recipient, keys,
+reference tables and quasi-identifier hierarchies (config errors exit 2 here, refusals 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jobs.runtime.config import ConfigError, PipelineConfig
+from jobs.runtime.errors import RefusedError
+from jobs.runtime.keys import Key
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.policy_files import (
+    References,
+    load_policy,
+    load_references,
+    qi_hierarchies,
+    resolve_keys,
+)
+from jobs.stages.release.recipients import Recipient, resolve_recipient
+from transforms.kanon.hierarchy import Hierarchy, HierarchyError
+from transforms.policy import Policy
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def today_jst() -> dt.date:
+    return dt.datetime.now(JST).date()
+
+
+@dataclass(frozen=True)
+class Plan:
+    policy: Policy
+    policy_file: Path
+    recipient: Recipient | None
+    key_id: str  # the release's key: the recipient's own, else the pipeline's
+    keys: dict[str, Key]  # every key the policy's rules use, by key id
+    refs: References
+    hierarchies: dict[str, Hierarchy]  # quasi-identifier of patients -> hierarchy (anonymized profile)
+
+
+def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, recipient_id: str | None,
+         recipients: str) -> Plan:
+    """Load and check the policy, the recipient, the keys and the hierarchies."""
+    if not policy_path and profile not in cfg.policies:
+        raise ConfigError(conf, f"policies.{profile}", "no policy file configured for this profile")
+    policy, policy_file = load_policy(policy_path or cfg.policies[profile])
+    if policy.profile != profile:
+        raise ConfigError(policy_file, "profile", f"the policy is for {policy.profile}, but --profile is {profile}")
+    recipient = resolve_recipient(profile, recipient_id, recipients)
+    key_id = (recipient.key_id if recipient and recipient.key_id else None) or cfg.keys.key_id
+    loaded = resolve_keys(policy, policy_file, cfg.keys, key_id)
+    refs = load_references(policy, policy_file)
+    hierarchies: dict[str, Hierarchy] = {}
+    if policy.profile == "anonymized":
+        try:
+            hierarchies = qi_hierarchies(policy, policy.params.quasi_identifiers)
+        except HierarchyError as exc:
+            raise ConfigError(policy_file, "params.quasi_identifiers", str(exc)) from None
+    return Plan(policy, policy_file, recipient, key_id, loaded, refs, hierarchies)
+
+
+def refuse_published(wh: Warehouse, release_id: str) -> None:
+    if wh.local_path(wh.release(release_id, "manifest.json")).exists():
+        raise RefusedError(f"release {release_id} is already published; releases are immutable: use a new release id")

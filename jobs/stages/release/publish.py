@@ -1,0 +1,117 @@
+"""The publish stage: a validated staged release promoted to `WH/releases/<RID>/`, manifest written last.
+
+A release exists when, and only when, `WH/releases/<RID>/manifest.json` exists (DESIGN.md decision 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from jobs.runtime import fs
+from jobs.runtime.config import PipelineConfig
+from jobs.runtime.delta_io import (
+    STATS_COLUMNS,
+    last_commit,
+    read_delta,
+    release_writer,
+    set_properties,
+    table_properties,
+    table_version,
+    written_rows,
+)
+from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release import report
+from jobs.stages.release.manifest import build_manifest, release_items
+from jobs.stages.release.notices import NoticeContext, creation_notice, explicit_notice, provision_notice
+
+log = logging.getLogger("tokumei.publish")
+_PLOTTED = {"patients": (("age_band", "年齢区分別 患者数"), ("sex", "性別 患者数"), ("area", "地域別 患者数"))}
+
+
+def check_publishable(wh: Warehouse, release_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The staged record and validation summary, or refuse with what to do next."""
+    manifest = wh.local_path(wh.release(release_id, "manifest.json"))
+    if manifest.exists():
+        raise RefusedError(f"release {release_id} is already published ({manifest}); releases are immutable: use a new release id")
+    staged = wh.local_path(wh.staging(release_id, "anonymize.json"))
+    if not staged.exists():
+        raise InputError(f"no staged release {release_id}: {staged} is missing; run `tokumei anonymize` first")
+    summary = wh.local_path(wh.staging(release_id, "validation", "summary.json"))
+    if not summary.exists():
+        raise RefusedError(f"staged release {release_id} was not validated ({summary} is missing); run `tokumei validate` first")
+    validation = fs.read_json(summary)
+    if not validation.get("success"):
+        raise RefusedError(
+            f"staged release {release_id} failed validation; see {summary.parent}/ and fix the policy or the data, "
+            "then run anonymize and validate again"
+        )
+    return fs.read_json(staged), validation
+
+
+def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str) -> dict[str, Any]:
+    staged, validation = check_publishable(wh, release_id)
+    release_dir = wh.local_path(wh.release(release_id))
+    if release_dir.exists():
+        log.warning("removing leftovers of an earlier failed publish of %s at %s", release_id, release_dir)
+        fs.remove_tree(release_dir)
+    lineage_path = wh.local_path(wh.staging(release_id, "lineage.jsonl"))
+    with stage_events(lineage_path, "publish", release_id) as events:
+        outputs = []
+        for table, version in sorted(validation["tables"].items()):
+            source = wh.staging_table(release_id, table)
+            if table_version(spark, source) != version["delta_version"]:
+                raise RefusedError(f"staged table {table} changed after validation; run `tokumei validate` again")
+            target = wh.release_table(release_id, table)
+            df = read_delta(spark, source, version["delta_version"])
+            stats = table_properties(spark, source).get(STATS_COLUMNS)  # the staged table's choice travels
+            release_writer(df, "errorifexists", stats_columns=stats).save(target)
+            rows = written_rows(last_commit(spark, target))
+            # Requirement 29: the legal class travels with the table, visible to any Delta reader.
+            set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})
+            delta_version = table_version(spark, target)
+            outputs.append({"table": table, "path": f"tables/{table}", "delta_version": delta_version,
+                            "rows": rows, "columns": df.columns})
+            events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", version["delta_version"]))
+            events.outputs.append(DatasetRef(f"releases/{release_id}/tables/{table}", delta_version, rows))
+        fs.copy_tree(wh.local_path(wh.staging(release_id, "validation")), release_dir / "validation")
+        items = release_items(outputs, staged)
+        _write_notices(cfg, release_dir, release_id, staged, items)
+    fs.copy_file(lineage_path, release_dir / "lineage.jsonl")
+    manifest = build_manifest(release_id, staged, validation, outputs, items)
+    fs.write_text_atomic(release_dir / "report.html", report.render(manifest, _distributions(spark, wh, release_id, outputs)))
+    fs.write_json_atomic(release_dir / "manifest.json", manifest)  # last: the commit marker
+    return manifest
+
+
+def _distributions(spark: SparkSession, wh: Warehouse, release_id: str, outputs: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+    out: dict[str, list[tuple[str, float]]] = {}
+    for o in outputs:
+        for column, title in _PLOTTED.get(o["table"], ()):
+            if column not in o["columns"]:
+                continue
+            df = read_delta(spark, wh.release_table(release_id, o["table"]))
+            counts = df.groupBy(column).count().orderBy(column).limit(60).collect()
+            out[title] = [(str(r[column]), float(r["count"])) for r in counts]
+    return out
+
+
+def _write_notices(cfg: PipelineConfig, release_dir: Path, release_id: str, staged: dict[str, Any], items: Any) -> None:
+    ctx = NoticeContext(
+        release_id=release_id,
+        regime=staged["regime"],
+        created=dt.date.today(),
+        items=tuple(items),
+        producer=cfg.producer,
+        recipient=(staged.get("recipient") or {}).get("name") if isinstance(staged.get("recipient"), dict) else staged.get("recipient"),
+        period=staged.get("period"),
+    )
+    notices = release_dir / "notices"
+    fs.write_text_atomic(notices / "作成時公表.md", creation_notice(ctx))
+    fs.write_text_atomic(notices / "第三者提供時公表.md", provision_notice(ctx))
+    fs.write_text_atomic(notices / "明示.md", explicit_notice(ctx))
