@@ -7,7 +7,8 @@ line (5-7 items 93点, 8-9 items 99点, 10 or more 103点; fewer than 5 are bill
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -15,8 +16,21 @@ from pyspark.sql import functions as F
 from synth.details import one, sk, unit
 from synth.draws import literal_array, pick
 
-if TYPE_CHECKING:
-    from synth.care import Care
+
+class Care(Protocol):
+    """What the lab tests read of a month of care (synth/care.py's Care provides it)."""
+
+    @property
+    def flags(self) -> Mapping[str, Column]: ...
+
+    def u(self, purpose: str, *extra: Column | int) -> Column: ...
+
+    def points(self, code: str) -> int: ...
+
+    def points_map(self, *codes: str) -> Column: ...
+
+    def si(self, key: Column, cc: str, code: str | Column, days: Column, points: int | Column, **kw: object) -> Column: ...
+
 
 BIOCHEM = tuple(f"1600{n}10" for n in range(210, 225))  # 生化学的検査（１）items 160021010..160022410
 MAX_BUNDLE = 12

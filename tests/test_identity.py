@@ -5,6 +5,7 @@ import re
 import pytest
 from pyspark.sql import functions as F
 
+from transforms.columns import text
 from transforms.identity import keys as i
 from transforms.identity.keys import (
     id1_of_parts,
@@ -110,7 +111,7 @@ def _reference(kind: str, s: str | None) -> str | None:
         return None
 
     def width(t: str) -> str:
-        t = t.translate(str.maketrans(i._FULL_DIGITS + i._FULL_UPPER + i._FULL_LOWER, "0123456789" + i._ASCII_UPPER * 2))
+        t = t.translate(str.maketrans(text.FULL_DIGITS + text.FULL_UPPER + text.FULL_LOWER, "0123456789" + text.ASCII_UPPER * 2))
         return "".join(ch.upper() if ch.isascii() else ch for ch in t)
 
     if kind == "digits":
@@ -130,7 +131,7 @@ def _reference(kind: str, s: str | None) -> str | None:
 def test_req42_translate_normalizations_equal_the_regex_reference_on_random_strings(spark):
     """The one-pass `translate` forms equal a regular-expression reference on 3,000 random strings
     drawn from the characters that matter (widths, kana forms, voiced marks, spaces, dashes)."""
-    alphabet = (i._FULL_DIGITS + "0123456789" + i._FULL_UPPER[:5] + i._FULL_LOWER[:5] + "abcXYZ" + i._HALF_KANA[::3]
+    alphabet = (text.FULL_DIGITS + "0123456789" + text.FULL_UPPER[:5] + text.FULL_LOWER[:5] + "abcXYZ" + i._HALF_KANA[::3]
                 + i._HIRAGANA[::4] + i._KATAKANA[::4] + "゛゜ﾞﾟ" + " \t\u3000・･-－‐―−ｰ" + "漢字")
     rng = random.Random(7)
     values = [None, ""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]

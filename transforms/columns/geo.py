@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from transforms.identity.keys import normalize_width
+from transforms.columns.text import normalize_width
 
 LEVELS = ("prefecture", "municipality")
 _MAX_PREF_LEN = 4  # 神奈川県, 和歌山県, 鹿児島県

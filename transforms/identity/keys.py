@@ -13,10 +13,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-_FULL_DIGITS = "０１２３４５６７８９"
-_FULL_UPPER = "ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
-_FULL_LOWER = "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ"
-_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from transforms.columns.text import WIDTH_FROM, WIDTH_TO
 
 # 半角カナ -> 全角カタカナ, one character at a time; voiced marks are combined afterwards.
 _HALF_KANA = "ｦｧｨｩｪｫｬｭｮｯｰｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜﾝﾞﾟ"
@@ -31,9 +28,6 @@ _VOICED = {
     "゜": ("ハヒフヘホ", "パピプペポ"),
 }
 _DASHES = "－‐―−ｰ-"  # long-vowel look-alikes in names -> ー
-# Full-width digits and Latin letters and ASCII lower case -> ASCII digits and upper case.
-_WIDTH_FROM = _FULL_DIGITS + _FULL_UPPER + _FULL_LOWER + _ASCII_UPPER.lower()
-_WIDTH_TO = "0123456789" + _ASCII_UPPER * 3
 # Separators dropped from keys: Java's \s, the ideographic space and the middle dots.
 _SPACE_CHARS = " \t\n\x0b\f\r\u3000・･"
 _CARD_SEPARATORS = " \t\n\x0b\f\r\u3000-－‐"
@@ -43,14 +37,9 @@ _CARD_SEPARATORS = " \t\n\x0b\f\r\u3000-－‐"
 # identities of every receipt go through these functions on each anonymize and opt-out run.
 
 
-def normalize_width(col: Column) -> Column:
-    """Full-width digits and Latin letters -> ASCII, Latin letters upper-case; other characters unchanged."""
-    return F.translate(col, _WIDTH_FROM, _WIDTH_TO)
-
-
 def _width_without(col: Column, delete: str) -> Column:
     """normalize_width, and the characters of `delete` removed, in one pass; empty -> null."""
-    return F.nullif(F.translate(col, _WIDTH_FROM + delete, _WIDTH_TO), F.lit(""))
+    return F.nullif(F.translate(col, WIDTH_FROM + delete, WIDTH_TO), F.lit(""))
 
 
 def normalize_digits(col: Column) -> Column:
@@ -89,7 +78,7 @@ def normalize_kana(col: Column) -> Column:
     out = F.when(F.contains(out, F.lit("゛")) | F.contains(out, F.lit("゜")), combined).otherwise(out)
     # small kana, dashes, width and spaces: disjoint sets, one pass
     small = _SMALL_KANA + _DASHES
-    return F.nullif(F.translate(out, small + _WIDTH_FROM + _SPACE_CHARS, _LARGE_KANA + "ー" * len(_DASHES) + _WIDTH_TO),
+    return F.nullif(F.translate(out, small + WIDTH_FROM + _SPACE_CHARS, _LARGE_KANA + "ー" * len(_DASHES) + WIDTH_TO),
                     F.lit(""))
 
 

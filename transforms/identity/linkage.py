@@ -18,7 +18,8 @@ from pyspark.sql import functions as F
 
 from transforms.cache import NO_CACHE, Cache
 from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
-from transforms.identity.keys import id1_of_parts, id2_of_parts, normalize_width, with_id_parts
+from transforms.columns.text import normalize_width
+from transforms.identity.keys import id1_of_parts, id2_of_parts, with_id_parts
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
