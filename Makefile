@@ -49,7 +49,7 @@ lint: $(STAMP)
 # A wheel for Databricks/pip and a zip of the packages for spark-submit --py-files.
 dist: $(STAMP)
 	rm -rf dist && $(BIN)/pip wheel --no-deps -q -w dist .
-	$(BIN)/python -c "import zipfile,pathlib; z=zipfile.ZipFile('dist/tokumei.zip','w',zipfile.ZIP_DEFLATED); [z.write(p) for d in ('jobs','transforms','expectations') for p in sorted(pathlib.Path(d).rglob('*.py'))]"
+	$(BIN)/python -c "import zipfile,pathlib; z=zipfile.ZipFile('dist/tokumei.zip','w',zipfile.ZIP_DEFLATED); [z.write(p) for d in ('jobs','transforms','expectations','synth') for p in sorted(pathlib.Path(d).rglob('*.py'))]"
 	@ls -l dist
 
 clean:
