@@ -25,6 +25,7 @@ from transforms.kanon.hierarchy import Hierarchy
 from transforms.policy import Policy
 from transforms.policy.catalog import FIRST_SERVICE, PATIENT_FACTS
 from transforms.release.apply import DROP_ROW, Context, check_schema, plan_rares
+from transforms.release.kanon import BROADCAST_PIDS
 from transforms.release.kanon_stage import KAnonStage, kanon_stage
 from transforms.release.patients import (
     CLINICAL_PATIENTS,
@@ -34,6 +35,7 @@ from transforms.release.patients import (
     with_pid,
     with_removals,
 )
+from transforms.release.rare import SAMPLE
 from transforms.release.waiting import NoticeSettings, WaitingPeriod, waiting_period
 
 
@@ -45,8 +47,8 @@ class Tuning:
     parallel_tables: int = 3  # tables written at the same time (Spark runs concurrent jobs)
     broadcast_nodes: int = 3_000_000  # the pid map (~100 bytes a linked record) is broadcast up to this many
     small_table_bytes: int = 6 << 20  # a table this small gets only its pid-map rows (a semi join), not the map
-    broadcast_pids: int = 2_000_000  # held-back and suppressed pids broadcast to every table's join up to this
-    rare_sample: int = 8  # rare codes: one patient in this many counted for plainly common codes (1: all)
+    broadcast_pids: int = BROADCAST_PIDS  # held-back and suppressed pids broadcast to every table's join up to this
+    rare_sample: int = SAMPLE  # rare codes: one patient in this many counted for plainly common codes (1: all)
 
 
 @dataclass(frozen=True)

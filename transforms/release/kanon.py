@@ -31,6 +31,7 @@ from transforms.release.qi_hierarchies import UNKNOWN
 
 FLAG = "_kanon_suppressed"
 _OUT = "_kanon_out_{}"
+BROADCAST_PIDS = 2_000_000  # removed patients' pids are broadcast to every table's join up to this many
 
 
 @dataclass(frozen=True)

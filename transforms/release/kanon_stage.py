@@ -23,6 +23,7 @@ from transforms.policy import Policy
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.apply import Applied, Context
 from transforms.release.kanon import (
+    BROADCAST_PIDS,
     Criteria,
     criteria,
     histogram_rows,
@@ -51,7 +52,7 @@ class KAnonStage:
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # quasi-identifier -> leaf -> released
     recoded: dict[str, Observation] = field(default_factory=dict)  # output table -> recoded carrier cells
     cache: Cache = NO_CACHE  # what keeps `applied.df` and `suppressed_pids`
-    broadcast_pids: int = 2_000_000  # suppressed pids broadcast to every table's join up to this many
+    broadcast_pids: int = BROADCAST_PIDS  # see transforms/release/kanon.py
 
     def recode(self, name: str, df: DataFrame) -> DataFrame:
         """The written frame of table `name` with its quasi-identifier carriers at the chosen levels
@@ -129,7 +130,7 @@ class KAnonStage:
 
 
 def kanon_stage(frames: dict[str, DataFrame], policy: Policy, ctx: Context, hierarchies: Mapping[str, Hierarchy],
-                cache: Cache = NO_CACHE, broadcast_pids: int = 2_000_000) -> KAnonStage:
+                cache: Cache = NO_CACHE, broadcast_pids: int = BROADCAST_PIDS) -> KAnonStage:
     """Search the generalization of `patients` and return the frames and policy to write them with.
     HierarchyError (a value not in its hierarchy) and NoSolutionError pass through."""
     crit = criteria(policy)

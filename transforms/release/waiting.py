@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from transforms.cache import NO_CACHE, Cache
 from transforms.policy import Policy
 from transforms.policy.catalog import PATIENT_FACTS
-from transforms.release.kanon import mark_suppressed
+from transforms.release.kanon import BROADCAST_PIDS, mark_suppressed
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class WaitingPeriod:
     held: int = 0
     pids: DataFrame | None = None
     cache: Cache = NO_CACHE  # what keeps `pids`
-    broadcast_pids: int = 2_000_000  # held-back pids broadcast to every table's join up to this many
+    broadcast_pids: int = BROADCAST_PIDS  # see transforms/release/kanon.py
 
     def record(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The `waiting_period` entry of anonymize.json."""
@@ -133,7 +133,7 @@ class WaitingPeriod:
 
 def waiting_period(frames: dict[str, DataFrame], policy: Policy, notice: NoticeSettings, extraction: dt.date,
                    receipts: DataFrame, labs: DataFrame | None, cache: Cache = NO_CACHE,
-                   broadcast_pids: int = 2_000_000) -> tuple[dict[str, DataFrame], WaitingPeriod]:
+                   broadcast_pids: int = BROADCAST_PIDS) -> tuple[dict[str, DataFrame], WaitingPeriod]:
     """The frames without the patients held back, and what was held back (counted as tables are written)."""
     wp = WaitingPeriod(notice, extraction, cache=cache, broadcast_pids=broadcast_pids)
     if not notice.applies:
