@@ -26,9 +26,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime import fs
-from jobs.runtime.config import ConfigError, PipelineConfig, load_pipeline
+from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer
-from jobs.runtime.errors import InputError, RefusedError, entrypoint
+from jobs.runtime.errors import ConfigError, InputError, RefusedError, entrypoint
 from jobs.runtime.keys import Key
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.session import get_spark

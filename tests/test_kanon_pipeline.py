@@ -13,8 +13,7 @@ import pytest
 from pycanon.anonymity import k_anonymity, l_diversity
 from pyspark.sql import functions as F
 
-from jobs.runtime.config import ConfigError
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.stages.release.kanon import kanon_stage
 from jobs.stages.release.policy_files import load_policy
 from transforms.columns.dates import age_band

@@ -16,21 +16,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from jobs.runtime.errors import ConfigError
 from jobs.runtime.session import SparkSettings
 
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE = Path("conf/pipeline.yaml")
-
-
-class ConfigError(Exception):
-    """Bad config: the CLI turns it into exit code 2."""
-
-    def __init__(self, file: Path | str, key: str, message: str):
-        self.file, self.key = str(file), key
-        where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + message)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import ConfigError, from_mapping, read_yaml, resolve_conf_path
+from jobs.runtime.config import from_mapping, read_yaml, resolve_conf_path
+from jobs.runtime.errors import ConfigError
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts, position_files
 from transforms.clinical.extract import ClinicalLayout, parse_clinical, select_clinical

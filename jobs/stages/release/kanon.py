@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame, Observation
 
-from jobs.runtime.config import ConfigError
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.stages.release.policy_files import hierarchy_dir
 from transforms.kanon.hierarchy import HierarchyError
 from transforms.kanon.lattice import NoSolutionError
