@@ -26,6 +26,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.anonymize import BROADCAST_NODES, DEFAULT_PARALLEL, SMALL_TABLE_BYTES, anonymize, estimated_size
+from jobs.runtime.args import add_conf, add_profile, add_release_id, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.delta_io import is_delta, release_writer
 from jobs.runtime.session import get_spark
@@ -212,10 +213,10 @@ def write_identities(spark: SparkSession, warehouse: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.anonymize_bench", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True)
-    p.add_argument("--release-id", required=True)
-    p.add_argument("--profile", default="anonymized")
-    p.add_argument("--conf", default="conf/pipeline.yaml")
+    add_warehouse(p)
+    add_release_id(p, "id of the staged release to write")
+    add_profile(p, required=False)
+    add_conf(p)
     p.add_argument("--replicate-from", help="a small warehouse whose bronze tables are copied --copies times first")
     p.add_argument("--copies", type=int, default=1)
     p.add_argument("--write-identities", action="store_true",

@@ -26,6 +26,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime import fs
+from jobs.runtime.args import (
+    add_conf,
+    add_policy,
+    add_profile,
+    add_recipient,
+    add_recipients,
+    add_release_id,
+    add_warehouse,
+)
 from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer
 from jobs.runtime.errors import ConfigError, InputError, RefusedError, entrypoint
@@ -37,7 +46,7 @@ from jobs.stages.ingest.identities import stored_identities
 from jobs.stages.release.kanon import KAnonStage, kanon_stage
 from jobs.stages.release.manifest import code_version
 from jobs.stages.release.policy_files import load_policy, load_references, policy_catalog, resolve_keys
-from jobs.stages.release.recipients import DEFAULT_REGISTRY, Recipient, resolve_recipient
+from jobs.stages.release.recipients import Recipient, resolve_recipient
 from jobs.stages.release.waiting import WaitingPeriod, today_jst, waiting_period
 from transforms.columns.pseudonym import PSEUDONYM_BITS
 from transforms.identity.linkage import derive_key
@@ -68,14 +77,13 @@ SMALL_TABLE_BYTES = 6 << 20
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei anonymize", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="id of the staged release to write")
-    p.add_argument("--profile", required=True, choices=("anonymized", "pseudonymized"),
-                   help="anonymized = 匿名加工医療情報; pseudonymized = 仮名加工医療情報 (needs --recipient)")
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
-    p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    add_warehouse(p)
+    add_release_id(p, "id of the staged release to write")
+    add_profile(p, required=True)
+    add_recipient(p)
+    add_conf(p)
+    add_policy(p)
+    add_recipients(p)
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
                    help="tables written at the same time (default: %(default)s)")
     add_extraction_date(p)

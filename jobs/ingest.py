@@ -18,12 +18,12 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
+from jobs.runtime.args import add_conf, add_layouts, add_warehouse
+from jobs.runtime.config import DEFAULT_LAYOUTS, IngestSettings, load_pipeline
 from jobs.runtime.errors import InputError, entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
-    DEFAULT_LAYOUTS,
     clinical_frames,
     load_layouts,
     opted_out_counts,
@@ -66,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "opt-out (停止の求め) exclusion. Files already in the ledger (same sha256) are skipped.",
     )
     p.add_argument("--input", required=True, help="directory searched recursively for input files")
-    p.add_argument("--warehouse", required=True, help="warehouse root (bronze tables go to WH/bronze/)")
-    p.add_argument("--conf", default=str(DEFAULT_PIPELINE), help="pipeline config (default: %(default)s)")
-    p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
+    add_warehouse(p, "warehouse root (bronze tables go to WH/bronze/)")
+    add_conf(p)
+    add_layouts(p)
     return p
 
 

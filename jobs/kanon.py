@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.runtime.args import add_conf
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import InputError, RefusedError, entrypoint
 from jobs.runtime.session import get_spark
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("lattice", "mondrian"), default="lattice", help="default: lattice")
     p.add_argument("--out", required=True, help="anonymized CSV file to write (one file, with header)")
     p.add_argument("--summary", help="JSON summary to write (levels, Loss, suppressed, classes, timings)")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline settings (its spark section is used)")
+    add_conf(p, "pipeline settings (its spark section is used)")
     return p
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from jobs.runtime import fs
+from jobs.runtime.args import add_conf, add_release_id, add_warehouse
 from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.delta_io import (
     STATS_COLUMNS,
@@ -43,9 +44,9 @@ log = logging.getLogger("tokumei.publish")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei publish", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="the staged release to publish")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
+    add_warehouse(p)
+    add_release_id(p, "the staged release to publish")
+    add_conf(p)
     return p
 
 

@@ -17,12 +17,21 @@ from typing import Any
 from jobs.anonymize import DEFAULT_PARALLEL, add_extraction_date, anonymize, plan, refuse_published
 from jobs.ingest import run_ingest
 from jobs.publish import publish
-from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
+from jobs.runtime.args import (
+    add_conf,
+    add_layouts,
+    add_no_docs,
+    add_policy,
+    add_profile,
+    add_recipient,
+    add_recipients,
+    add_release_id,
+    add_warehouse,
+)
+from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
-from jobs.stages.ingest.clinical import DEFAULT_LAYOUTS
-from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from jobs.validate import validate
 
 log = logging.getLogger("tokumei.run")
@@ -31,17 +40,16 @@ log = logging.getLogger("tokumei.run")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei run", description=__doc__.splitlines()[0])
     p.add_argument("--input", required=True, help="directory searched recursively for UKE files and clinical CSVs")
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="id of the release to publish (letters, digits, . _ -)")
-    p.add_argument("--profile", default="anonymized", choices=("anonymized", "pseudonymized"),
-                   help="anonymized = 匿名加工医療情報 (default); pseudonymized = 仮名加工医療情報 (needs --recipient)")
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
-    p.add_argument("--conf", default=str(DEFAULT_PIPELINE), help="pipeline config (default: %(default)s)")
-    p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
-    p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
+    add_warehouse(p)
+    add_release_id(p, "id of the release to publish (letters, digits, . _ -)")
+    add_profile(p, required=False)
+    add_recipient(p)
+    add_conf(p)
+    add_policy(p)
+    add_recipients(p)
+    add_layouts(p)
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="tables written at once (default: %(default)s)")
-    p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    add_no_docs(p)
     add_extraction_date(p)
     return p
 

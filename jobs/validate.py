@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from expectations.from_policy import checks_for_release
 from expectations.gx_suite import run_checks
 from jobs.runtime import fs
+from jobs.runtime.args import add_conf, add_no_docs, add_release_id, add_warehouse
 from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.delta_io import read_delta, table_version
 from jobs.runtime.errors import InputError, RefusedError, entrypoint
@@ -34,10 +35,10 @@ log = logging.getLogger("tokumei.validate")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei validate", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="the staged release to validate")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
-    p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    add_warehouse(p)
+    add_release_id(p, "the staged release to validate")
+    add_conf(p)
+    add_no_docs(p)
     return p
 
 

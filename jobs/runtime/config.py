@@ -22,7 +22,10 @@ from jobs.runtime.session import SparkSettings
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The conf files a command reads when none is given (relative: see resolve_conf_path).
 DEFAULT_PIPELINE = Path("conf/pipeline.yaml")
+DEFAULT_LAYOUTS = "conf/layouts"  # clinical CSV layouts, one YAML file a table
+DEFAULT_REGISTRY = "conf/recipients.yaml"  # the recipient registry
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import from_mapping, read_yaml, resolve_conf_path
+from jobs.runtime.config import DEFAULT_LAYOUTS, from_mapping, read_yaml, resolve_conf_path
 from jobs.runtime.errors import ConfigError
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts, position_files
@@ -16,7 +16,6 @@ from transforms.clinical.extract import ClinicalLayout, parse_clinical, select_c
 from transforms.identity.optout import IDENTITY_COLUMNS, filter_opted_out, identity_sources, matched_keys
 from transforms.uke.parse import select_rejected
 
-DEFAULT_LAYOUTS = "conf/layouts"
 PATIENT_KEY = ("institution_code", "patient_id")  # a hospital's patient id is unique within it
 
 
