@@ -38,11 +38,6 @@ ERAS: tuple[Era, ...] = (
 EARLIEST, LATEST = ERAS[0].start, ERAS[-1].end
 
 
-class Parsed(NamedTuple):
-    value: Column
-    reason: Column
-
-
 def _era_attr(code: Column, attr: str) -> Column:
     out = F.lit(None)
     for era in reversed(ERAS):
@@ -105,13 +100,3 @@ def ym_value(s: Column) -> Column:
         .otherwise(F.when(_in_window(seireki, F.lit(EARLIEST), F.lit(LATEST)), seireki))
     )
     return value.cast("date")
-
-
-def parse_date(s: Column) -> Parsed:
-    value = date_value(s)
-    return Parsed(value, date_reason(s, value, 7, 8))
-
-
-def parse_ym(s: Column) -> Parsed:
-    value = ym_value(s)
-    return Parsed(value, date_reason(s, value, 5, 6))

@@ -184,7 +184,7 @@ def select_parsed(parsed: DataFrame, layout: RecordLayout) -> DataFrame:
 
 
 def select_rejected(parsed: DataFrame) -> DataFrame:
-    """The bad lines in `_rejects` shape (transforms/uke/rejects.REJECT_COLUMNS)."""
+    """The bad lines in `_rejects` shape (the ingest conforms them to its REJECTS_SCHEMA)."""
     return parsed.where(F.col("_problem").isNotNull()).select(
         "file_sha256",
         F.col("_file_path").alias("file_path"),
