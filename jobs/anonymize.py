@@ -26,15 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime import fs
-from jobs.runtime.args import (
-    add_conf,
-    add_policy,
-    add_profile,
-    add_recipient,
-    add_recipients,
-    add_release_id,
-    add_warehouse,
-)
+from jobs.runtime.args import add_release_options
 from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer
 from jobs.runtime.errors import ConfigError, InputError, RefusedError, entrypoint
@@ -77,13 +69,7 @@ SMALL_TABLE_BYTES = 6 << 20
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei anonymize", description=__doc__.splitlines()[0])
-    add_warehouse(p)
-    add_release_id(p, "id of the staged release to write")
-    add_profile(p, required=True)
-    add_recipient(p)
-    add_conf(p)
-    add_policy(p)
-    add_recipients(p)
+    add_release_options(p, "id of the staged release to write", profile_required=True)
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
                    help="tables written at the same time (default: %(default)s)")
     add_extraction_date(p)

@@ -17,17 +17,7 @@ from typing import Any
 from jobs.anonymize import DEFAULT_PARALLEL, add_extraction_date, anonymize, plan, refuse_published
 from jobs.ingest import run_ingest
 from jobs.publish import publish
-from jobs.runtime.args import (
-    add_conf,
-    add_layouts,
-    add_no_docs,
-    add_policy,
-    add_profile,
-    add_recipient,
-    add_recipients,
-    add_release_id,
-    add_warehouse,
-)
+from jobs.runtime.args import add_layouts, add_no_docs, add_release_options
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
 from jobs.runtime.session import get_spark
@@ -40,13 +30,7 @@ log = logging.getLogger("tokumei.run")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei run", description=__doc__.splitlines()[0])
     p.add_argument("--input", required=True, help="directory searched recursively for UKE files and clinical CSVs")
-    add_warehouse(p)
-    add_release_id(p, "id of the release to publish (letters, digits, . _ -)")
-    add_profile(p, required=False)
-    add_recipient(p)
-    add_conf(p)
-    add_policy(p)
-    add_recipients(p)
+    add_release_options(p, "id of the release to publish (letters, digits, . _ -)", profile_required=False)
     add_layouts(p)
     p.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="tables written at once (default: %(default)s)")
     add_no_docs(p)

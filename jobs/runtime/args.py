@@ -33,15 +33,15 @@ def add_profile(p: argparse.ArgumentParser, *, required: bool) -> None:
                    help=f"anonymized = 匿名加工医療情報{default}; pseudonymized = 仮名加工医療情報 (needs --recipient)")
 
 
-def add_recipient(p: argparse.ArgumentParser) -> None:
+def add_release_options(p: argparse.ArgumentParser, release_id_help: str, *, profile_required: bool) -> None:
+    """What anonymize and run both take, in this order: the warehouse, the release id, the profile and
+    its recipient, the pipeline config, the policy and the recipient registry."""
+    add_warehouse(p)
+    add_release_id(p, release_id_help)
+    add_profile(p, required=profile_required)
     p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
-
-
-def add_policy(p: argparse.ArgumentParser) -> None:
+    add_conf(p)
     p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-
-
-def add_recipients(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
 
 
