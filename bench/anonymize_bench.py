@@ -25,15 +25,15 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from jobs.runtime.args import add_conf, add_profile, add_release_id, add_warehouse
 from jobs.runtime.cache import RunCache
-from jobs.runtime.config import load_pipeline
+from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
 from jobs.runtime.delta_io import is_delta, release_writer, table_bytes
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
 from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.plan import plan
-from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
 from transforms.identity.linkage import derive_key
 from transforms.policy.catalog import PATIENT_FACTS
@@ -217,10 +217,10 @@ def write_identities(spark: SparkSession, warehouse: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.anonymize_bench", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True)
-    p.add_argument("--release-id", required=True)
-    p.add_argument("--profile", default="anonymized")
-    p.add_argument("--conf", default="conf/pipeline.yaml")
+    add_warehouse(p)
+    add_release_id(p, "id of the staged release to write")
+    add_profile(p, required=False)
+    add_conf(p)
     p.add_argument("--replicate-from", help="a small warehouse whose bronze tables are copied --copies times first")
     p.add_argument("--copies", type=int, default=1)
     p.add_argument("--write-identities", action="store_true",

@@ -24,11 +24,11 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from jobs.runtime.config import IngestSettings
+from jobs.runtime.config import DEFAULT_LAYOUTS, IngestSettings
 from jobs.runtime.delta_io import is_delta
 from jobs.runtime.session import SparkSettings, get_spark
 from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.clinical import DEFAULT_LAYOUTS, load_layouts
+from jobs.stages.ingest.clinical import load_layouts
 from jobs.stages.ingest.files import discover, spark_path
 from jobs.stages.ingest.pipeline import run_ingest
 

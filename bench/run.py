@@ -27,7 +27,8 @@ from pyspark.sql import SparkSession
 
 from bench.ingest_bench import bench_ingest
 from jobs import generate
-from jobs.runtime.config import load_pipeline
+from jobs.runtime.args import add_conf
+from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
 from jobs.runtime.delta_io import is_delta
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
@@ -35,7 +36,6 @@ from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.manifest import code_version
 from jobs.stages.release.plan import plan
 from jobs.stages.release.publish import publish
-from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from jobs.stages.release.validate import validate
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--months", type=int, default=12)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--dir", default="build/bench", help="data, warehouse and baselines (default: %(default)s)")
-    p.add_argument("--conf", default="conf/pipeline.yaml")
+    add_conf(p)
     p.add_argument("--parallel", type=int, help="default: tuning.parallel_tables in --conf")
     p.add_argument("--reuse-input", action="store_true", help="keep DIR/input from an earlier run with the same scale")
     args = p.parse_args(argv)

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 
 # A keyed pseudonym: 128 bits (the default, transforms/columns/pseudonym.PSEUDONYM_BITS) or 256 bits, in hex.
 HEX_PSEUDONYM = r"^[0-9a-f]{32}([0-9a-f]{32})?$"
-YEAR_MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-POSTAL3 = r"^[0-9]{3}$"
 
 # Identifier shapes that must never appear in a free string column of a release (requirements 8, 11-13).
 # Applied only to columns whose policy says they hold text, not to code columns (a 7-digit 傷病名
@@ -34,7 +32,6 @@ class TableChecks:
     # Source columns the policy drops; named separately so a failure says which identifier leaked.
     forbidden_columns: tuple[str, ...] = ()
     pseudonyms: tuple[str, ...] = ()
-    not_null: tuple[str, ...] = ()
     regex: dict[str, str] = field(default_factory=dict)
     text_columns: tuple[str, ...] = ()  # scanned for IDENTIFIER_PATTERNS
     value_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -45,4 +42,3 @@ class TableChecks:
     min_diversity: tuple[tuple[str, ...], str, int] | None = None
     # (code column, patient column, T): every code value is held by at least T distinct patients.
     min_patients_per_code: tuple[tuple[str, str, int], ...] = ()
-    min_rows: int = 0

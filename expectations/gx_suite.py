@@ -59,11 +59,8 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
         leaked = sorted(set(checks.columns) & set(checks.forbidden_columns))
         raise ValueError(f"{checks.table}: the policy both outputs and forbids {leaked}")
     out: list[gxe.Expectation] = [gxe.ExpectTableColumnsToMatchSet(column_set=list(checks.columns), exact_match=True)]
-    if checks.min_rows:
-        out.append(gxe.ExpectTableRowCountToBeBetween(min_value=checks.min_rows))
     for col in checks.pseudonyms:
         out += [gxe.ExpectColumnValuesToNotBeNull(column=col), gxe.ExpectColumnValuesToMatchRegex(column=col, regex=HEX_PSEUDONYM)]
-    out += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in checks.not_null]
     out += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=r) for c, r in checks.regex.items()]
     out += [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(v)) for c, v in checks.value_sets.items()]
     out += [gxe.ExpectColumnMaxToBeBetween(column=c, max_value=m) for c, m in checks.max_values.items()]

@@ -11,43 +11,24 @@ recipient, release id already published, k not reachable within the suppression 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Sequence
 
+from jobs.runtime.args import add_extraction_date, add_parallel, add_release_options
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
 from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.plan import plan, refuse_published
-from jobs.stages.release.recipients import DEFAULT_REGISTRY
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei anonymize", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="id of the staged release to write")
-    p.add_argument("--profile", required=True, choices=("anonymized", "pseudonymized"),
-                   help="anonymized = 匿名加工医療情報; pseudonymized = 仮名加工医療情報 (needs --recipient)")
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
-    p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    add_release_options(p, "id of the staged release to write", profile_required=True)
     add_parallel(p)
     add_extraction_date(p)
     return p
-
-
-def add_parallel(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--parallel", type=int, help="tables written at the same time "
-                                                "(default: tuning.parallel_tables in the pipeline config)")
-
-
-def add_extraction_date(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extraction-date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
-                   help="the day the release is extracted, for the waiting period after the notice "
-                        "(requirement 43; default: today in Japan)")
 
 
 @entrypoint

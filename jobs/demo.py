@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jobs import generate, run
+from jobs.runtime.args import add_conf
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.warehouse import Warehouse
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--release-id", default="demo")
-    p.add_argument("--conf", default="conf/pipeline.yaml")
+    add_conf(p)
     return p
 
 

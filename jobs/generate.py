@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import synth
+from jobs.runtime.args import add_conf
 from jobs.runtime.config import load_pipeline, resolve_conf_path
 from jobs.runtime.errors import InputError, entrypoint
 from jobs.runtime.session import get_spark
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--era-dates", action="store_true", help="write 和暦 dates (GYYMMDD/GYYMM) instead of 西暦")
     p.add_argument("--start-month", default="2025-01", help="first service month YYYY-MM (default 2025-01)")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (Spark settings)")
+    add_conf(p, "pipeline config (Spark settings)")
     p.add_argument("--catalogs", default="conf/hierarchies", help="directory of the reference CSVs")
     p.add_argument("--overwrite", action="store_true", help="replace uke/, clinical/ and _truth/ in --out")
     return p

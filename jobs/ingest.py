@@ -11,12 +11,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
+from jobs.runtime.args import add_conf, add_layouts, add_warehouse
+from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
-    DEFAULT_LAYOUTS,
     load_layouts,
 )
 from jobs.stages.ingest.files import discover
@@ -31,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         "opt-out (停止の求め) exclusion. Files already in the ledger (same sha256) are skipped.",
     )
     p.add_argument("--input", required=True, help="directory searched recursively for input files")
-    p.add_argument("--warehouse", required=True, help="warehouse root (bronze tables go to WH/bronze/)")
-    p.add_argument("--conf", default=str(DEFAULT_PIPELINE), help="pipeline config (default: %(default)s)")
-    p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
+    add_warehouse(p, "warehouse root (bronze tables go to WH/bronze/)")
+    add_conf(p)
+    add_layouts(p)
     return p
 
 

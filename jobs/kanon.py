@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jobs.runtime.args import add_conf
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import InputError, RefusedError, entrypoint
 from jobs.runtime.hierarchy_files import load_hierarchies
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("lattice", "mondrian"), default="lattice", help="default: lattice")
     p.add_argument("--out", required=True, help="anonymized CSV file to write (one file, with header)")
     p.add_argument("--summary", help="JSON summary to write (levels, Loss, suppressed, classes, timings)")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline settings (its spark section is used)")
+    add_conf(p, "pipeline settings (its spark section is used)")
     return p
 
 

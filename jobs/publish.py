@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from jobs.runtime.args import add_conf, add_release_id, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
@@ -21,9 +22,9 @@ from jobs.stages.release.publish import check_publishable, publish
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei publish", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="the staged release to publish")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
+    add_warehouse(p)
+    add_release_id(p, "the staged release to publish")
+    add_conf(p)
     return p
 
 

@@ -14,17 +14,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jobs.anonymize import add_extraction_date, add_parallel
-from jobs.runtime.config import DEFAULT_PIPELINE, load_pipeline
+from jobs.runtime.args import add_extraction_date, add_layouts, add_no_docs, add_parallel, add_release_options
+from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
-from jobs.stages.ingest.clinical import DEFAULT_LAYOUTS
 from jobs.stages.ingest.pipeline import run_ingest
 from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.plan import plan, refuse_published
 from jobs.stages.release.publish import publish
-from jobs.stages.release.recipients import DEFAULT_REGISTRY
 from jobs.stages.release.validate import validate
 
 log = logging.getLogger("tokumei.run")
@@ -33,17 +31,10 @@ log = logging.getLogger("tokumei.run")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei run", description=__doc__.splitlines()[0])
     p.add_argument("--input", required=True, help="directory searched recursively for UKE files and clinical CSVs")
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="id of the release to publish (letters, digits, . _ -)")
-    p.add_argument("--profile", default="anonymized", choices=("anonymized", "pseudonymized"),
-                   help="anonymized = 匿名加工医療情報 (default); pseudonymized = 仮名加工医療情報 (needs --recipient)")
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
-    p.add_argument("--conf", default=str(DEFAULT_PIPELINE), help="pipeline config (default: %(default)s)")
-    p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
-    p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
+    add_release_options(p, "id of the release to publish (letters, digits, . _ -)", profile_required=False)
+    add_layouts(p)
     add_parallel(p)
-    p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    add_no_docs(p)
     add_extraction_date(p)
     return p
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from jobs.runtime.args import add_conf, add_no_docs, add_release_id, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
 from jobs.runtime.session import get_spark
@@ -19,10 +20,10 @@ from jobs.stages.release.validate import staged_record, validate
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei validate", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", required=True, help="warehouse root (local path or URI)")
-    p.add_argument("--release-id", required=True, help="the staged release to validate")
-    p.add_argument("--conf", default="conf/pipeline.yaml", help="pipeline config (default: %(default)s)")
-    p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
+    add_warehouse(p)
+    add_release_id(p, "the staged release to validate")
+    add_conf(p)
+    add_no_docs(p)
     return p
 
 

@@ -56,7 +56,6 @@ class Care:
 
         self.chemo, self.fluids = injection("ペムブロリズマブ"), injection("ソリタ", "生理食塩液")
         self.outpatient_inj = injection("インスリン", "デノスマブ", "アダリムマブ")
-        self.cancer = [i for i, d in enumerate(cat.diseases) if d.icd10[0] == "C"]
         self.flags = {
             "dm": self._has(("E10", "E11", "E12", "E13", "E14")), "thyroid": self._has(("E03", "E05", "E06")),
             "hf": self._has(("I50",)), "cataract": self._has(("H26",)), "cancer": self._has(("C",)),

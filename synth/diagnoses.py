@@ -17,8 +17,6 @@ from transforms.uke.dates import ERAS
 
 UNCODED = "0000999"
 UNCODED_NAMES = ("右膝関節痛", "左肩痛", "両下肢浮腫の疑い", "頭部打撲後遺症", "右手指しびれ", "腰部違和感", "心窩部不快感")
-SY_TYPE = ("struct<idx:int,disease_code:string,start_date:date,outcome:string,modifier_codes:string,"
-           "disease_name:string,main_flag:string,supplement:string>")
 KEYS = ("person_id", "inst_id", "m")
 
 

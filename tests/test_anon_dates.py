@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
@@ -8,6 +9,9 @@ from transforms.columns.dates import (
     age,
     age_at,
     age_band,
+    band_label,
+    band_labels,
+    band_of_age,
     generalize_birth,
     generalize_date,
     shift_date,
@@ -113,3 +117,12 @@ def test_age_band_labels_pad_to_two_digits_and_keep_three(spark):
                                "b date, a date")
     got = [r[0] for r in df.select(age_band(F.col("b"), F.col("a"), 5, None)).collect()]
     assert got == ["100-104", "05-09"]
+
+
+@pytest.mark.parametrize(("width", "top"), [(5, 90), (10, 90), (5, 86), (5, None), (10, None)])
+def test_the_age_band_column_writes_band_label_of_every_age_to_130(spark, width, top):
+    """The Spark column and the label list (hierarchy leaves, validation) share one definition."""
+    ages = spark.createDataFrame([(a,) for a in range(131)] + [(None,)], "years int")
+    got = [(r["years"], r["band"]) for r in ages.select("years", band_of_age(F.col("years"), width, top).alias("band")).collect()]
+    assert got == [(a, band_label(a, width, top)) for a in range(131)] + [(None, None)]
+    assert {band for _, band in got if band is not None} <= set(band_labels(width, top))

@@ -2,8 +2,7 @@ import datetime as dt
 
 import pytest
 
-from jobs.runtime.config import ConfigError
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.stages.release.recipients import load_registry, resolve_recipient
 
 REGISTRY = """recipients:

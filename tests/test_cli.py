@@ -6,6 +6,7 @@ Spark starts, so they take a second each.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,22 @@ def test_missing_config_file_exits_2_naming_it(tmp_path):
     missing = tmp_path / "nope.yaml"
     result = _cli("validate", "--warehouse", str(tmp_path / "wh"), "--release-id", "r1", "--conf", str(missing))
     assert result.returncode == 2 and f"{missing}: file not found" in result.stderr
+
+
+SHARED_OPTIONS = ("--conf", "--warehouse", "--release-id", "--profile", "--recipient", "--policy", "--recipients",
+                  "--layouts", "--no-docs")
+
+
+@pytest.mark.parametrize("option", SHARED_OPTIONS)
+def test_shared_options_are_defined_once_in_jobs_runtime_args(option):
+    root = Path(__file__).resolve().parents[1]
+    defined = sorted(str(p.relative_to(root)) for p in (root / "jobs").rglob("*.py")
+                     if f'add_argument("{option}"' in p.read_text(encoding="utf-8"))
+    # jobs/demo.py's --release-id is optional with a default ("demo"): a different option.
+    assert defined == (["jobs/demo.py", "jobs/runtime/args.py"] if option == "--release-id" else ["jobs/runtime/args.py"])
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_reads_conf_pipeline_yaml_by_default(command):
+    parser = importlib.import_module(COMMANDS[command][0]).build_parser()
+    assert parser.get_default("conf") == "conf/pipeline.yaml"

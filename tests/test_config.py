@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime.config import ConfigError, load_pipeline
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.errors import ConfigError
 
 GOOD = """
 keys:

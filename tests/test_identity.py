@@ -9,9 +9,7 @@ from transforms.columns import text
 from transforms.identity import keys as i
 from transforms.identity.keys import (
     id1_of_parts,
-    id1_source,
     id2_of_parts,
-    id2_source,
     normalize_branch,
     normalize_card,
     normalize_digits,
@@ -62,6 +60,14 @@ def test_req42_number_fields_normalize(spark, fn, raw, want):
     assert _one(spark, fn, raw) == want
 
 
+def _ids(df):
+    """ID1, ID1 without 枝番 and ID2 the way linkage and opt-out build them (with_id_parts, then the IDs)."""
+    c = F.col
+    parts = with_id_parts(df, c("ins"), c("sym"), c("num"), c("br"), c("born"), c("sex"), c("kana"))
+    return parts.select(id1_of_parts().alias("id1"), id1_of_parts(with_branch=False).alias("id1_nb"),
+                        id2_of_parts().alias("id2")).collect()
+
+
 def test_req42_id1_and_id2_sources_match_across_writing_styles_and_need_core_fields(spark):
     rows = [
         ("06139992", "１２３", "４５６", "01", dt.date(1950, 2, 3), "1", "ヤマダ　タロウ"),
@@ -70,10 +76,7 @@ def test_req42_id1_and_id2_sources_match_across_writing_styles_and_need_core_fie
         (None, "123", "456", "01", dt.date(1950, 2, 3), "1", "ヤマダタロウ"),
     ]
     df = spark.createDataFrame(rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
-    out = df.select(
-        id1_source(F.col("ins"), F.col("sym"), F.col("num"), F.col("br"), F.col("born"), F.col("sex")).alias("id1"),
-        id2_source(F.col("kana"), F.col("born"), F.col("sex")).alias("id2"),
-    ).collect()
+    out = _ids(df)
     assert out[0]["id1"] == "ID1\x1f06139992\x1f123\x1f456\x1f01\x1f19500203\x1f1"
     assert out[1]["id1"] == out[0]["id1"]  # spaces, full-width digits, a lost leading zero, 枝番 "1"
     assert out[2]["id1"] == "ID1\x1f06139992\x1f\x1f456\x1f\x1f19500203\x1f1"
@@ -82,9 +85,7 @@ def test_req42_id1_and_id2_sources_match_across_writing_styles_and_need_core_fie
     assert out[2]["id2"] is None
 
 
-def test_req42_ids_from_parts_equal_the_one_expression_ids(spark):
-    """with_id_parts + id1_of_parts / id2_of_parts (the fast form linkage and opt-out use) give the
-    same strings as id1_source / id2_source, including voiced marks and hiragana."""
+def test_req42_ids_fold_voiced_marks_and_hiragana_and_can_leave_out_the_branch(spark):
     rows = [
         ("06139992", "１２３", "４５６", "01", dt.date(1950, 2, 3), "1", "ﾊﾟｸ ｼﾞｭﾝ"),
         (" 6139992", None, "456", None, dt.date(1950, 2, 3), "2", "やまだ　はなこ"),
@@ -92,17 +93,15 @@ def test_req42_ids_from_parts_equal_the_one_expression_ids(spark):
         ("06139992", "1", "2", "3", None, "1", "ア"),
     ]
     df = spark.createDataFrame(rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
-    c = F.col
-    want = df.select(
-        id1_source(c("ins"), c("sym"), c("num"), c("br"), c("born"), c("sex")).alias("a"),
-        id1_source(c("ins"), c("sym"), c("num"), F.lit(None), c("born"), c("sex")).alias("b"),
-        id2_source(c("kana"), c("born"), c("sex")).alias("c"),
-    ).collect()
-    parts = with_id_parts(df, c("ins"), c("sym"), c("num"), c("br"), c("born"), c("sex"), c("kana"))
-    got = parts.select(id1_of_parts().alias("a"), id1_of_parts(with_branch=False).alias("b"), id2_of_parts().alias("c"))
-    assert got.collect() == want
-    assert want[2]["c"] == "ID2\x1fガパ\x1f19500203\x1f1" and want[0]["c"] == "ID2\x1fパクジユン\x1f19500203\x1f1"
-    assert want[3] == (None, None, None)
+    got = [tuple(r) for r in _ids(df)]
+    assert got == [
+        ("ID1\x1f06139992\x1f123\x1f456\x1f01\x1f19500203\x1f1", "ID1\x1f06139992\x1f123\x1f456\x1f\x1f19500203\x1f1",
+         "ID2\x1fパクジユン\x1f19500203\x1f1"),
+        ("ID1\x1f06139992\x1f\x1f456\x1f\x1f19500203\x1f2", "ID1\x1f06139992\x1f\x1f456\x1f\x1f19500203\x1f2",
+         "ID2\x1fヤマダハナコ\x1f19500203\x1f2"),
+        (None, None, "ID2\x1fガパ\x1f19500203\x1f1"),
+        (None, None, None),
+    ]
 
 
 def _reference(kind: str, s: str | None) -> str | None:

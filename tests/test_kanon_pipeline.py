@@ -14,8 +14,8 @@ import pytest
 from pycanon.anonymity import k_anonymity, l_diversity
 from pyspark.sql import functions as F
 
-from jobs.runtime.config import ConfigError, load_pipeline
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.config import load_pipeline
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.stages.release.anonymize import release_errors
 from jobs.stages.release.plan import plan
 from jobs.stages.release.policy_files import load_policy, qi_hierarchies

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from jobs.runtime.config import ConfigError, NoticeSettings, from_mapping
+from jobs.runtime.config import NoticeSettings, from_mapping
+from jobs.runtime.errors import ConfigError
 from transforms.release.waiting import claim_visits, first_notified_visits, held_back, sample_visits
 
 D = dt.date

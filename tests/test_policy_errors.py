@@ -7,7 +7,7 @@ import pytest
 from test_anon_bronze import write_test_conf
 
 from jobs.anonymize import main
-from jobs.runtime.config import ConfigError
+from jobs.runtime.errors import ConfigError
 from jobs.stages.release.policy_files import load_policy
 
 RECEIPT_ID = "      receipt_key: {method: pseudonymize, as: receipt_id}   # join key between claim tables (req 14)\n"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from jobs.runtime.errors import ConfigError
 from jobs.runtime.session import SparkSettings
 from transforms.release.assemble import Tuning
 from transforms.release.waiting import NoticeSettings
@@ -23,16 +24,10 @@ from transforms.release.waiting import NoticeSettings
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The conf files a command reads when none is given (relative: see resolve_conf_path).
 DEFAULT_PIPELINE = Path("conf/pipeline.yaml")
-
-
-class ConfigError(Exception):
-    """Bad config: the CLI turns it into exit code 2."""
-
-    def __init__(self, file: Path | str, key: str, message: str):
-        self.file, self.key = str(file), key
-        where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + message)
+DEFAULT_LAYOUTS = "conf/layouts"  # clinical CSV layouts, one YAML file a table
+DEFAULT_REGISTRY = "conf/recipients.yaml"  # the recipient registry
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,16 @@ def _parent_facet() -> dict[str, Any]:
     return {"parent": facet}
 
 
+def _version_facets(ref: DatasetRef) -> dict[str, Any]:
+    if ref.version is None:
+        return {}
+    return {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(ref.version))}
+
+
 def _inputs(refs: list[DatasetRef]) -> list[InputDataset]:
     out = []
     for ref in refs:
-        facets: dict[str, Any] = {}
-        if ref.version is not None:
-            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(ref.version))
+        facets = _version_facets(ref)
         input_facets: dict[str, Any] = {}
         if ref.assertions:
             assertions = [
@@ -88,9 +92,7 @@ def _inputs(refs: list[DatasetRef]) -> list[InputDataset]:
 def _outputs(refs: list[DatasetRef]) -> list[OutputDataset]:
     out = []
     for ref in refs:
-        facets: dict[str, Any] = {}
-        if ref.version is not None:
-            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(ref.version))
+        facets = _version_facets(ref)
         output_facets: dict[str, Any] = {}
         if ref.rows is not None:
             output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(

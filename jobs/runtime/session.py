@@ -17,12 +17,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from jobs.runtime.errors import JavaMissingError
+
 MIN_JAVA = 17
 DEFAULT_IVY_DIR = Path.home() / ".cache" / "tokumei" / "ivy"
-
-
-class JavaMissingError(RuntimeError):
-    """Java is absent or too old for Spark 4."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "expectations": frozenset({"transforms.policy", "transforms.release", "transforms.kanon"}),
     # jobs: the runtime is below the stages, the stages below the command files
     "jobs.runtime": frozenset({*_TRANSFORMS_ROOMS, "transforms"}),
-    "jobs.stages": frozenset({"jobs.runtime", *_TRANSFORMS_ROOMS, "transforms", "expectations"}),
+    "jobs.stages": frozenset({"jobs.runtime", *_TRANSFORMS_ROOMS, "transforms", "expectations", "synth"}),
     "jobs": frozenset({"jobs.runtime", "jobs.stages", *_TRANSFORMS_ROOMS, "transforms", "expectations", "synth"}),
     "bench": frozenset({"jobs", "jobs.runtime", "jobs.stages", *_TRANSFORMS_ROOMS, "transforms", "synth"}),
     "dags": frozenset(),  # the DAGs pass arguments to the commands; they import none of our code

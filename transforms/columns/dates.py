@@ -13,6 +13,11 @@ from pyspark.sql import functions as F
 from transforms.columns.pseudonym import KeyPads, hmac_sha256_hex
 
 UNITS = ("year", "quarter", "year_month")
+# Without a top, band_of_age writes a band for any age, however old; the list of its labels (the leaves
+# of k-anonymity's age hierarchy, the values validation accepts) stops below this age. Nobody has
+# lived to 150 (the oldest on record: 122), so an older age is a wrong birth or service date, which
+# validation refuses instead of releasing it.
+AGE_LIMIT = 150
 
 
 def generalize_date(col: Column, unit: str) -> Column:
@@ -54,11 +59,11 @@ def age_band(birth: Column, at: Column, width: int = 5, top: int | None = 90) ->
 
 
 def band_of_age(years: Column, width: int = 5, top: int | None = 90) -> Column:
-    """The band label of an age. `years` is used several times: on a large frame pass a column
-    computed in an earlier projection (apply_table does), not the age_at expression, which would
-    then run once per use (apply_table on 1.1M receipts: 7.75 s that way, 3.30 s with the column)."""
-    if width < 1 or (top is not None and top < 1):
-        raise ValueError("width and top must be positive")
+    """The band label of an age (the Spark twin of `band_label`). `years` is used several times: on a
+    large frame pass a column computed in an earlier projection (apply_table does), not the age_at
+    expression, which would then run once per use (apply_table on 1.1M receipts: 7.75 s that way,
+    3.30 s with the column)."""
+    _check_band(width, top)
     lo = F.floor(years / width).cast("int") * width
     hi = lo + width - 1 if top is None else F.least(lo + width - 1, F.lit(top - 1))
     label = F.when(years.isNotNull(), F.concat(_two_digits(lo), F.lit("-"), _two_digits(hi)))
@@ -70,6 +75,35 @@ def band_of_age(years: Column, width: int = 5, top: int | None = 90) -> Column:
 def _two_digits(n: Column) -> Column:
     """`"%02d"` without java.util.Formatter (which costs more per row than the age itself)."""
     return F.when((n >= 0) & (n < 10), F.concat(F.lit("0"), n.cast("string"))).otherwise(n.cast("string"))
+
+
+def band_label(age: int, width: int = 5, top: int | None = 90) -> str:
+    """The label band_of_age writes for `age` (for a band, pass its youngest age): "00-04", "85-89",
+    "90+" (width 5, top 90); a band that reaches the top ends below it ("85-85" with top 86); without
+    a top, three digits from 100 ("100-104")."""
+    _check_band(width, top)
+    if top is not None and age >= top:
+        return f"{top}+"
+    lo = age // width * width
+    hi = lo + width - 1 if top is None else min(lo + width - 1, top - 1)
+    return f"{lo:02d}-{hi:02d}"
+
+
+def band_starts(width: int = 5, top: int | None = 90) -> tuple[int, ...]:
+    """The youngest age of every band, in order: the top band starts at `top`; without a top, the
+    bands stop below AGE_LIMIT."""
+    _check_band(width, top)
+    return tuple(range(0, AGE_LIMIT, width)) if top is None else (*range(0, top, width), top)
+
+
+def band_labels(width: int = 5, top: int | None = 90) -> tuple[str, ...]:
+    """Every label band_of_age can write for an age below AGE_LIMIT, youngest first ("90+" last)."""
+    return tuple(band_label(age, width, top) for age in band_starts(width, top))
+
+
+def _check_band(width: int, top: int | None) -> None:
+    if width < 1 or (top is not None and top < 1):
+        raise ValueError("width and top must be positive")
 
 
 def generalize_birth(birth: Column, unit: str, at: Column | None = None, top: int | None = None) -> Column:

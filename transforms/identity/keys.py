@@ -93,28 +93,14 @@ def _date_key(birth_date: Column) -> Column:
     return F.date_format(birth_date, "yyyyMMdd")
 
 
-def id1_source(
-    insurer_no: Column, card_symbol: Column, card_number: Column, branch_no: Column, birth_date: Column, sex: Column
-) -> Column:
-    """Canonical ID1 string, or null when the insurance identity is incomplete.
-
-    A tag and a unit separator make ID1 and ID2 inputs disjoint and unambiguous. On a large frame,
-    prefer `with_id_parts` + `id1_of_parts` (the same string, computed in two projections).
-    """
-    ins, num, born, sx = normalize_insurer(insurer_no), normalize_card(card_number), _date_key(birth_date), normalize_digits(sex)
-    return _id1(ins, F.coalesce(normalize_card(card_symbol), F.lit("")), num, normalize_branch(branch_no), born, sx)
-
-
-def id2_source(kana_name: Column, birth_date: Column, sex: Column) -> Column:
-    """Canonical ID2 string, or null when the kana name, birth date or sex is missing."""
-    return _id2(normalize_kana(kana_name), _date_key(birth_date), normalize_digits(sex))
-
-
 def _id1(ins: Column, sym: Column, num: Column, branch: Column, born: Column, sx: Column) -> Column:
+    """Canonical ID1 string, or null when the insurance identity is incomplete. A tag and a unit
+    separator make ID1 and ID2 inputs disjoint and unambiguous."""
     return F.when(_all_present(ins, num, born, sx), F.concat_ws("\u001f", F.lit("ID1"), ins, sym, num, branch, born, sx))
 
 
 def _id2(kana: Column, born: Column, sx: Column) -> Column:
+    """Canonical ID2 string, or null when the kana name, birth date or sex is missing."""
     return F.when(_all_present(kana, born, sx), F.concat_ws("\u001f", F.lit("ID2"), kana, born, sx))
 
 

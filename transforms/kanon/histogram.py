@@ -54,7 +54,6 @@ class Histogram:
     codes: np.ndarray  # (rows, len(qi)) int32 leaf ids
     counts: np.ndarray  # (rows,) int64 records
     sensitive: np.ndarray | None = None  # (rows,) int32 ids of the sensitive value
-    sensitive_values: tuple[str, ...] = ()
 
     @property
     def records(self) -> int:
@@ -84,7 +83,7 @@ def encode_histogram(
         dtype=np.int32,
         count=len(rows),
     )
-    return Histogram(tuple(qi), codes, counts, sens, tuple(labels))
+    return Histogram(tuple(qi), codes, counts, sens)
 
 
 def histogram_from_arrays(

@@ -4,9 +4,10 @@ Requirement 21 (legal_requirements.md): generalize first, suppress the residual 
 hierarchies are the ARX kind (one row per leaf, one column per level) so that `tokumei kanon` and
 the medical pipeline share the search:
 
-- `age_band` (from the policy's `age_band` rule, generated so it always matches what
-  `transforms.columns.dates.age_band` writes): the rule's bands (5 years) -> 2x width (10) -> 4x width (20)
-  -> `*`. The top band (`90+`, requirement 17) stays one band at every level below `*`.
+- `age_band` (from the policy's `age_band` rule, generated from the labels
+  `transforms.columns.dates.band_labels` lists, so it always matches what the rule writes): the rule's
+  bands (5 years) -> 2x width (10) -> 4x width (20) -> `*`. The top band (`90+`, requirement 17) stays
+  one band at every level below `*`.
 - `sex`: `conf/hierarchies/patients_hierarchy_sex.csv` (1 男, 2 女 -> `*`).
 - `area`: `conf/hierarchies/patients_hierarchy_area.csv`, 都道府県 JIS code -> 地方 (8 地方区分)
   -> `*`, generated from prefectures.csv by `area_rows` (a test keeps the file equal to it).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from transforms.columns.dates import band_label, band_labels, band_starts
 from transforms.kanon.hierarchy import (
     SUPPRESSED,
     Hierarchy,
@@ -30,7 +32,6 @@ from transforms.policy import TablePolicy
 
 UNKNOWN = ""  # the leaf of a null quasi-identifier
 AGE_LEVELS = 3  # bands of width w, 2w, 4w; then `*`
-AGE_LIMIT = 120  # without a top band, bands go up to 119 (as expectations.from_policy.age_bands)
 # 地方区分 (8 regions) by JIS X 0401 code range.
 REGIONS: tuple[tuple[int, int, str], ...] = (
     (1, 1, "北海道"), (2, 7, "東北"), (8, 14, "関東"), (15, 23, "中部"), (24, 30, "近畿"),
@@ -40,33 +41,14 @@ REGIONS: tuple[tuple[int, int, str], ...] = (
 
 def age_band_labels(width: int, top: int | None, level: int = 0) -> tuple[str, ...]:
     """Every label of the age hierarchy at `level` (level 0: what the age_band rule writes)."""
-    if level >= AGE_LEVELS:
-        return (SUPPRESSED,)
-    w = width * 2**level
-    limit = top if top is not None else AGE_LIMIT
-    bands = [f"{lo:02d}-{min(lo + w - 1, limit - 1):02d}" for lo in range(0, limit, w)]
-    return (*bands, f"{top}+") if top is not None else tuple(bands)
-
-
-def _generalize_band(label: str, width: int, top: int | None, level: int) -> str:
-    if level >= AGE_LEVELS:
-        return SUPPRESSED
-    if label == UNKNOWN or label.endswith("+"):
-        return label
-    lo = int(label.split("-")[0])
-    w = width * 2**level
-    base = lo // w * w
-    limit = top if top is not None else AGE_LIMIT
-    return f"{base:02d}-{min(base + w - 1, limit - 1):02d}"
+    return (SUPPRESSED,) if level >= AGE_LEVELS else band_labels(width * 2**level, top)
 
 
 def age_band_hierarchy(width: int, top: int | None, attribute: str = "age_band") -> Hierarchy:
-    """The age-band hierarchy for an `age_band` rule of `width` and `top`."""
-    rows = [
-        [_generalize_band(leaf, width, top, level) for level in range(AGE_LEVELS + 1)]
-        for leaf in (*age_band_labels(width, top), UNKNOWN)
-    ]
-    rows[-1][-1] = SUPPRESSED
+    """The age-band hierarchy for an `age_band` rule of `width` and `top`: a band's label at level l is
+    the band of width `width * 2**l` that holds it (the top band is the same at every width)."""
+    rows = [[band_label(age, width * 2**level, top) for level in range(AGE_LEVELS)] for age in band_starts(width, top)]
+    rows = [[*row, SUPPRESSED] for row in [*rows, [UNKNOWN] * AGE_LEVELS]]
     return parse_hierarchy(attribute, rows, f"age_band(width={width}, top={top})")
 
 

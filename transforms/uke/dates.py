@@ -38,11 +38,6 @@ ERAS: tuple[Era, ...] = (
 EARLIEST, LATEST = ERAS[0].start, ERAS[-1].end
 
 
-class Parsed(NamedTuple):
-    value: Column
-    reason: Column
-
-
 def _era_attr(code: Column, attr: str) -> Column:
     out = F.lit(None)
     for era in reversed(ERAS):
@@ -69,21 +64,28 @@ def date_reason(s: Column, value: Column, era_len: int = 7, seireki_len: int = 8
     )
 
 
+def _era_to_date(s: Column, rest: Column) -> Column:
+    """A 和暦 field `G YY <rest>` as a 西暦 date (rest: MMDD, or MM01 for a month); null for year 00 or
+    an impossible date."""
+    year = _era_attr(F.substring(s, 1, 1), "first_year") + F.substring(s, 2, 2).try_cast("int") - 1
+    return F.try_to_date(F.when(F.substring(s, 2, 2) != "00", F.format_string("%04d%s", year, rest)), "yyyyMMdd")
+
+
+def _by_length(s: Column, era_len: int, seireki_len: int, era_value: Column, seireki: Column) -> Column:
+    """The 和暦 value for a field of `era_len` characters, else the 西暦 one within EARLIEST..LATEST."""
+    return (
+        F.when(~_shape_ok(s, era_len, seireki_len), F.lit(None))
+        .when(F.length(s) == era_len, era_value)
+        .otherwise(F.when(_in_window(seireki, F.lit(EARLIEST), F.lit(LATEST)), seireki))
+    ).cast("date")
+
+
 def date_value(s: Column) -> Column:
     """`GYYMMDD` (和暦) or `YYYYMMDD` (西暦) -> DATE; null when empty, malformed or impossible."""
-    length = F.length(s)
     era = F.substring(s, 1, 1)
-    era_year = _era_attr(era, "first_year") + F.substring(s, 2, 2).try_cast("int") - 1
-    era_text = F.format_string("%04d%s", era_year, F.substring(s, 4, 4))
-    era_date = F.try_to_date(F.when(F.substring(s, 2, 2) != "00", era_text), "yyyyMMdd")
+    era_date = _era_to_date(s, F.substring(s, 4, 4))
     era_ok = _in_window(era_date, _era_attr(era, "start"), _era_attr(era, "end"))
-    seireki = F.try_to_date(s, "yyyyMMdd")
-    value = (
-        F.when(~_shape_ok(s, 7, 8), F.lit(None))
-        .when(length == 7, F.when(era_ok, era_date))
-        .otherwise(F.when(_in_window(seireki, F.lit(EARLIEST), F.lit(LATEST)), seireki))
-    )
-    return value.cast("date")
+    return _by_length(s, 7, 8, F.when(era_ok, era_date), F.try_to_date(s, "yyyyMMdd"))
 
 
 def ym_value(s: Column) -> Column:
@@ -92,26 +94,7 @@ def ym_value(s: Column) -> Column:
     A 和暦 month is valid when it overlaps its 元号: 平成31年4月 and 令和元年5月 both exist, and
     昭和64年1月 (1-7 January 1989) does too.
     """
-    length = F.length(s)
     era = F.substring(s, 1, 1)
-    era_year = _era_attr(era, "first_year") + F.substring(s, 2, 2).try_cast("int") - 1
-    era_text = F.format_string("%04d%s01", era_year, F.substring(s, 4, 2))
-    era_month = F.try_to_date(F.when(F.substring(s, 2, 2) != "00", era_text), "yyyyMMdd")
+    era_month = _era_to_date(s, F.concat(F.substring(s, 4, 2), F.lit("01")))
     overlaps = (F.last_day(era_month) >= _era_attr(era, "start")) & (era_month <= _era_attr(era, "end"))
-    seireki = F.try_to_date(F.concat(s, F.lit("01")), "yyyyMMdd")
-    value = (
-        F.when(~_shape_ok(s, 5, 6), F.lit(None))
-        .when(length == 5, F.when(overlaps, era_month))
-        .otherwise(F.when(_in_window(seireki, F.lit(EARLIEST), F.lit(LATEST)), seireki))
-    )
-    return value.cast("date")
-
-
-def parse_date(s: Column) -> Parsed:
-    value = date_value(s)
-    return Parsed(value, date_reason(s, value, 7, 8))
-
-
-def parse_ym(s: Column) -> Parsed:
-    value = ym_value(s)
-    return Parsed(value, date_reason(s, value, 5, 6))
+    return _by_length(s, 5, 6, F.when(overlaps, era_month), F.try_to_date(F.concat(s, F.lit("01")), "yyyyMMdd"))

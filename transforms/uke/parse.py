@@ -12,7 +12,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.uke.dates import Parsed, date_reason, date_value, ym_value
+from transforms.uke.dates import date_reason, date_value, ym_value
 from transforms.uke.layout import CHILD_TYPES, Field, RecordLayout
 from transforms.uke.rejects import field_problem, problem, reject_context
 
@@ -52,12 +52,6 @@ def number_value(s: Column, kind: str) -> Column:
 
 def number_reason(s: Column, value: Column) -> Column:
     return F.when(s.isNotNull() & value.isNull(), F.lit("bad_number"))
-
-
-def parse_number(raw: Column, kind: str) -> Parsed:
-    s = clean_code(raw)
-    value = number_value(s, kind)
-    return Parsed(value, number_reason(s, value))
 
 
 def _days_cleaned(ascii_fields: Column, pos: int) -> Column:
@@ -190,7 +184,7 @@ def select_parsed(parsed: DataFrame, layout: RecordLayout) -> DataFrame:
 
 
 def select_rejected(parsed: DataFrame) -> DataFrame:
-    """The bad lines in `_rejects` shape (transforms/uke/rejects.REJECT_COLUMNS)."""
+    """The bad lines in `_rejects` shape (the ingest conforms them to its REJECTS_SCHEMA)."""
     return parsed.where(F.col("_problem").isNotNull()).select(
         "file_sha256",
         F.col("_file_path").alias("file_path"),

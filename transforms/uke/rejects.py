@@ -28,10 +28,6 @@ REASONS: dict[str, tuple[str, str]] = {
     "bad_header": ("ヘッダー行が様式と一致しない", "CSV header does not match the declared layout"),
 }
 
-REJECT_COLUMNS = (
-    "file_sha256", "file_path", "line_no", "record_type", "reason", "detail", "raw_text", "raw_hex",
-)
-
 
 def problem(reason: str, when: Column, detail: str | Column = "") -> Column:
     """A (reason, detail) struct when `when` holds, else null."""

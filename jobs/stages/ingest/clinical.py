@@ -8,14 +8,14 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import ConfigError, from_mapping, read_yaml, resolve_conf_path
+from jobs.runtime.config import DEFAULT_LAYOUTS, from_mapping, read_yaml, resolve_conf_path
+from jobs.runtime.errors import ConfigError
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts, position_files
 from transforms.clinical.extract import ClinicalLayout, parse_clinical, select_clinical
 from transforms.identity.optout import IDENTITY_COLUMNS, filter_opted_out, identity_sources, matched_keys
 from transforms.uke.parse import select_rejected
 
-DEFAULT_LAYOUTS = "conf/layouts"
 PATIENT_KEY = ("institution_code", "patient_id")  # a hospital's patient id is unique within it
 
 

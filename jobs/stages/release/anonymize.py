@@ -21,9 +21,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.runtime import fs
 from jobs.runtime.cache import RunCache
-from jobs.runtime.config import ConfigError, PipelineConfig
+from jobs.runtime.config import PipelineConfig
 from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer, table_bytes
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import stored_identities

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jobs.runtime.config import ConfigError, PipelineConfig
-from jobs.runtime.errors import RefusedError
+from jobs.runtime.config import PipelineConfig
+from jobs.runtime.errors import ConfigError, RefusedError
 from jobs.runtime.keys import Key
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.release.policy_files import (

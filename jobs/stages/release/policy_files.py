@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from jobs.runtime.config import ConfigError, KeySettings, read_yaml, resolve_conf_path
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.config import KeySettings, read_yaml, resolve_conf_path
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.runtime.hierarchy_files import find_hierarchy_file, read_hierarchy_file
 from jobs.runtime.keys import Key, load_key
 from transforms.kanon.hierarchy import Hierarchy, HierarchyError

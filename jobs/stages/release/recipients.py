@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.runtime.config import ConfigError, read_yaml, resolve_conf_path
-from jobs.runtime.errors import InputError, RefusedError
+from jobs.runtime.config import DEFAULT_REGISTRY, read_yaml, resolve_conf_path
+from jobs.runtime.errors import ConfigError, InputError, RefusedError
 
-DEFAULT_REGISTRY = "conf/recipients.yaml"
 TYPES = ("I", "II")  # 認定仮名加工医療情報利用事業者 第一種 (own environment) / 第二種 (our remote environment)
 _FIELDS = {"name", "type", "certification_id", "valid_until", "key_id", "purpose"}
 
