@@ -25,7 +25,8 @@ class Cache(Protocol):
         ...
 
     def free(self, df: DataFrame) -> None:
-        """Let go of a frame `keep` or `materialize` returned; a frame it does not know is ignored."""
+        """Let go of a frame `keep` or `materialize` returned (nothing may read it afterwards, nor
+        a frame computed from it that was not kept); a frame it does not know is ignored."""
         ...
 
 

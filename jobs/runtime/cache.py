@@ -29,7 +29,7 @@ class RunCache:
     def __init__(self, scratch: Path | None = None) -> None:
         self.scratch = scratch
         self._kept: list[DataFrame] = []
-        self._files: list[Path] = []
+        self._files: list[tuple[DataFrame, Path]] = []  # materialized frames and their files
         self._ids = itertools.count()
 
     def keep(self, df: DataFrame) -> DataFrame:
@@ -42,19 +42,25 @@ class RunCache:
             return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         path = self.scratch / f"frame-{next(self._ids):04d}"
         df.write.mode("overwrite").parquet(str(path))
-        self._files.append(path)
-        return df.sparkSession.read.parquet(str(path))
+        read = df.sparkSession.read.parquet(str(path))
+        self._files.append((read, path))
+        return read
 
     def free(self, df: DataFrame) -> None:
         for i, kept in enumerate(self._kept):
             if kept is df:
                 self._kept.pop(i).unpersist()
                 return
+        for i, (read, path) in enumerate(self._files):
+            if read is df:
+                self._files.pop(i)
+                shutil.rmtree(path, ignore_errors=True)
+                return
 
     def close(self) -> None:
         while self._kept:
             self._kept.pop().unpersist()
-        for path in self._files:
+        for _, path in self._files:
             shutil.rmtree(path, ignore_errors=True)
         self._files.clear()
         if self.scratch is not None and self.scratch.is_dir() and not any(self.scratch.iterdir()):
