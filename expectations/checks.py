@@ -42,3 +42,6 @@ class TableChecks:
     min_diversity: tuple[tuple[str, ...], str, int] | None = None
     # (code column, patient column, T): every code value is held by at least T distinct patients.
     min_patients_per_code: tuple[tuple[str, str, int], ...] = ()
+    # (k, m) on a frame of (pid, class, item) rows: every combination of at most m items of a patient,
+    # with the patient's class (quasi-identifiers), is held by at least k patients ((k, k^m), req 22).
+    min_itemset_support: tuple[int, int] | None = None

@@ -44,6 +44,13 @@ class ExpectCodesHeldByAtLeastTPatients(gxe.UnexpectedRowsExpectation):
     description = "コードごとに T 人以上の患者（希少コードなし）"
 
 
+class ExpectItemCombinationsHeldByAtLeastK(gxe.UnexpectedRowsExpectation):
+    """Every combination of at most m items of a patient, with their quasi-identifiers, is held by at
+    least k patients ((k, k^m)-anonymity; requirements 21-22)."""
+
+    description = "準識別子と任意の m 項目（傷病名・月）の組合せごとに k 人以上（(k, k^m)-匿名性）"
+
+
 class ExpectNoIdentifierShapedValues(gxe.UnexpectedRowsExpectation):
     """No value of a text column looks like a phone, e-mail, postcode or My Number (reqs 8, 11-13)."""
 
@@ -77,6 +84,9 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
         value = f"COALESCE(CAST({_quote(sensitive)} AS STRING), '')"  # null is a value of its own, as in the search
         query = f"SELECT {cols}, COUNT(DISTINCT {value}) AS l FROM {{batch}} GROUP BY {cols} HAVING COUNT(DISTINCT {value}) < {int(ell)}"
         out.append(ExpectSensitiveValuesDiverseInEveryClass(unexpected_rows_query=query))
+    if checks.min_itemset_support:
+        k, m = checks.min_itemset_support
+        out.append(ExpectItemCombinationsHeldByAtLeastK(unexpected_rows_query=itemset_query(k, m)))
     for code, patient, t in checks.min_patients_per_code:
         query = (
             f"SELECT {_quote(code)}, COUNT(DISTINCT {_quote(patient)}) AS n FROM {{batch}} "
@@ -84,6 +94,20 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
         )
         out.append(ExpectCodesHeldByAtLeastTPatients(unexpected_rows_query=query))
     return out
+
+
+def itemset_query(k: int, m: int) -> str:
+    """Combinations of 1..m distinct items of one patient (columns pid, q, item) held by fewer than k
+    patients of the same q: one self-join per size, counted per class and combination."""
+    parts = []
+    for size in range(1, m + 1):
+        aliases = [f"s{i}" for i in range(1, size + 1)]
+        joins = " ".join(f"JOIN s {a} ON {a}.pid = s1.pid AND {a}.item > {prev}.item"
+                         for prev, a in zip(aliases, aliases[1:], strict=False))
+        items = ", ".join(f"{a}.item" for a in aliases)
+        parts.append(f"SELECT s1.q, {size} AS size, concat_ws(' + ', {items}) AS items, COUNT(*) AS n FROM s s1 {joins} "
+                     f"GROUP BY s1.q, {items} HAVING COUNT(*) < {int(k)}")
+    return "WITH s AS (SELECT DISTINCT pid, q, item FROM {batch}) " + " UNION ALL ".join(parts)
 
 
 def _identifier_query(columns: Iterable[str]) -> str:

@@ -12,6 +12,8 @@ from transforms.policy.law import (
 from transforms.policy.model import (
     MAX_AGE_TOP,
     REGIMES,
+    KmItem,
+    KmParams,
     Linkage,
     Policy,
     PolicyError,
@@ -28,6 +30,8 @@ __all__ = [
     "NEVER_KEEP",
     "RARE_CODE_COLUMNS",
     "REGIMES",
+    "KmItem",
+    "KmParams",
     "Linkage",
     "Policy",
     "PolicyError",

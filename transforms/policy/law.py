@@ -123,8 +123,10 @@ def _check_anonymized(key: str, where: tuple[str, str], label: str, info: Column
                                "use generalize_date or date_shift (requirement 22)")
     if info.kind == "days" and m != "drop":
         raise PolicyError(key, f"{label}: per-day patterns reveal service dates; drop them (requirement 22)")
-    if where in RARE_CODE_COLUMNS and m not in ("rare", "drop"):
-        raise PolicyError(key, f"{label}: rare codes must be handled (method rare, or drop; requirement 18)")
+    km_items = {(i.table, i.code) for i in params.km.items} if params.km else set()
+    if where in RARE_CODE_COLUMNS and m not in ("rare", "drop") and not (m == "keep" and where in km_items):
+        raise PolicyError(key, f"{label}: rare codes must be handled (method rare, drop, or keep as an item of "
+                               f"params.km; requirement 18)")
     if m in ("age", "age_band") or (m == "generalize_date" and where[1] == "birth_date"):
         if where[1] == "birth_date" and p.get("at") is None:
             raise PolicyError(f"{key}.at", "a birth date is top-coded at the service date: give `at` (requirement 17)")

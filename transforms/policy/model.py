@@ -46,6 +46,39 @@ class TablePolicy:
 
 
 @dataclass(frozen=True)
+class KmItem:
+    """One kind of item an attacker may know: `code` of table `table` at its month `time` (a column of
+    the table, or of `receipts` joined on receipt_key). The code climbs the hierarchy `file` (its
+    code column `key`, then `levels`, finest first)."""
+
+    table: str
+    code: str
+    time: str
+    file: str
+    key: str
+    levels: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.code}"
+
+
+@dataclass(frozen=True)
+class KmParams:
+    """(k, k^m)-anonymity (DESIGN.md decision 7; reqs 21-22): quasi-identifiers plus any m items of a
+    patient are held by at least k patients. `suppression_limit`: the share of item rows that may be
+    suppressed; beyond it the release is refused."""
+
+    m: int = 2
+    suppression_limit: float = 0.05
+    items: tuple[KmItem, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        return {"m": self.m, "suppression_limit": self.suppression_limit,
+                "items": [{**i.__dict__, "levels": list(i.levels)} for i in self.items]}
+
+
+@dataclass(frozen=True)
 class ProfileParams:
     k: int = 10
     age_top: int = MAX_AGE_TOP
@@ -54,6 +87,7 @@ class ProfileParams:
     suppression_limit: float = 0.05
     l: int = 0  # distinct l-diversity of `sensitive` within every class of patients (0: off)  # noqa: E741
     sensitive: str = ""  # a column of the release table patients (not a quasi-identifier)
+    km: KmParams | None = None  # (k, k^m)-anonymity over the items of the claims (anonymized profile)
 
 
 @dataclass(frozen=True)
@@ -79,7 +113,8 @@ class Policy:
         return {
             "profile": self.profile, "regime": self.regime, "hierarchies": self.hierarchies,
             "clinical_layouts": dict(self.clinical_layouts),
-            "params": {**self.params.__dict__, "quasi_identifiers": list(self.params.quasi_identifiers)},
+            "params": {**self.params.__dict__, "quasi_identifiers": list(self.params.quasi_identifiers),
+                       "km": self.params.km.record() if self.params.km else None},
             "linkage": {**self.linkage.__dict__, "keys": list(self.linkage.keys)},
             "tables": {
                 t.name: {

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from transforms.policy.catalog import Catalog, ColumnInfo
+from transforms.policy.km import check_km, parse_km
 from transforms.policy.law import check_carriers, check_table
 from transforms.policy.methods import DERIVED, METHODS, MethodSpec, check_params
 from transforms.policy.model import (
@@ -58,6 +59,7 @@ def parse_policy(data: Mapping[str, Any], catalog: Catalog) -> Policy:
     if dup:
         raise PolicyError("tables", f"two tables are released as {sorted(dup)[0]!r}")
     _check_quasi_identifiers(params, tables)
+    check_km(params.km, tables, catalog)
     if profile == "anonymized":
         tables = {n: check_carriers(t, tables, params) for n, t in tables.items()}
     hier = data.get("hierarchies", "conf/hierarchies")
@@ -150,12 +152,14 @@ def _params(raw: Any, profile: str) -> ProfileParams:
     fields = ProfileParams.__dataclass_fields__
     _no_unknown(raw, set(fields), "params")
     for name, value in raw.items():
+        if name == "km":
+            continue
         want = (float if name == "suppression_limit" else list if name == "quasi_identifiers"
             else str if name == "sensitive" else int)
         if isinstance(value, bool) or not isinstance(value, (want, int) if want is float else want):
             raise PolicyError(f"params.{name}", f"expected {want.__name__}, got {value!r}")
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    p = ProfileParams(**values)
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k != "km"}
+    p = ProfileParams(**values, km=parse_km(raw.get("km"), profile))
     if p.k < 1 or p.rare_threshold < 1:
         raise PolicyError("params", "k and rare_threshold must be >= 1")
     if profile == "anonymized" and not 0 < p.age_top <= MAX_AGE_TOP:

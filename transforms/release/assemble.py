@@ -12,8 +12,8 @@ anonymize.py) pins the inputs, writes the frames and records what happened.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -27,6 +27,7 @@ from transforms.policy.catalog import FIRST_SERVICE, PATIENT_FACTS
 from transforms.release.apply import DROP_ROW, Context, check_schema, plan_rares
 from transforms.release.kanon import BROADCAST_PIDS
 from transforms.release.kanon_stage import KAnonStage, kanon_stage
+from transforms.release.km_stage import KmStage, km_stage
 from transforms.release.patients import (
     CLINICAL_PATIENTS,
     node_projection,
@@ -71,6 +72,8 @@ class Settings:
     extraction_date: dt.date
     hierarchies: Mapping[str, Hierarchy]  # quasi-identifier -> hierarchy (anonymized profile)
     tuning: Tuning = Tuning()
+    # source table -> its released month columns, recoded with the items' period ((k, k^m) stage)
+    time_carriers: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,11 +86,14 @@ class Release:
     linkage: dict[str, Any]
     waiting: WaitingPeriod
     kanon: KAnonStage | None
+    km: KmStage | None = None
 
     def post(self, name: str, df: DataFrame) -> DataFrame:
         """The last step before table `name` is written: its quasi-identifier carriers recoded to the
-        level k-anonymity chose (req 21), so that a join on pid gives nothing finer than `patients`."""
-        return self.kanon.recode(name, df) if self.kanon is not None else df
+        level k-anonymity chose (req 21), so that a join on pid gives nothing finer than `patients`,
+        and its month columns to the period the items were released at (issue 16)."""
+        df = self.kanon.recode(name, df) if self.kanon is not None else df
+        return self.km.recode_times(name, df) if self.km is not None else df
 
     def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The written stats with what k-anonymity and the waiting period removed before the writing pass."""
@@ -134,6 +140,10 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     if policy.profile == "anonymized":
         kanon = kanon_stage(frames, policy, ctx, settings.hierarchies, cache, tuning.broadcast_pids)
         frames, write_policy = kanon.frames, kanon.policy
+    km = None  # (k, k^m): the patients' items with their released quasi-identifiers (issue 16, req 22)
+    if kanon is not None and policy.params.km is not None:
+        km = km_stage(frames, policy, policy.params.km, kanon.frames[PATIENT_FACTS], kanon.crit.qi, bronze["receipts"],
+                      ctx.hierarchies, settings.time_carriers, cache)
 
     # Every removal (held back, suppressed) folded into the pid map: each table joins one map for pid
     # and flags, instead of the map and then each list of removed patients on the pid. Tables with
@@ -143,12 +153,14 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     for name in list(frames):
         if name != PATIENT_FACTS and name in bronze and "pid" in frames[name].columns:
             frames[name] = joined(bronze[name], size(name), final_map, drop_unlinked)
+            if km is not None:
+                frames[name] = km.release(name, frames[name], bronze["receipts"])
 
     # Rare-code plans (req 18) from the bronze code columns: their union gets pid in one join.
     coded = {n: bronze[n] for n, df in frames.items() if n in bronze and "pid" in df.columns}
     ctx = plan_rares(coded, write_policy.tables, ctx, node_projection,
                      lambda df: joined(df, size(*coded), final_map, drop_unlinked), cache, tuning.rare_sample)
-    return Release(frames, write_policy, ctx, linkage, waiting, kanon)
+    return Release(frames, write_policy, ctx, linkage, waiting, kanon, km)
 
 
 def _marks(waiting: WaitingPeriod, kanon: KAnonStage | None) -> Callable[[DataFrame], DataFrame]:

@@ -160,32 +160,25 @@ def recode(base: DataFrame, specs: Sequence[ItemSpec], node: Node) -> DataFrame:
             .groupBy("pid", "__q", "__item").agg(F.sum("__rows").alias("__rows")))
 
 
-def _violations(items: DataFrame, crit: KmCriteria) -> DataFrame | None:
-    """`(pid, __q, __item)` to remove this round (see the module docstring), or None when none is needed.
-    One action per size checked."""
+def _drops(items: DataFrame, crit: KmCriteria, size: int) -> DataFrame:
+    """`(pid, __q, __item)`: what the violations of combinations of `size` items take away (see the
+    module docstring; lazy). Size 1: the items held by fewer than k patients of the class. Larger: of
+    each violating combination, its item the fewest patients of the class hold."""
     singles = items.groupBy("__q", "__item").agg(F.count(F.lit(1)).alias("__n"))
-    bad = singles.where(F.col("__n") < crit.k).select("__q", "__item")
-    removal = items.join(bad, ["__q", "__item"], "left_semi").select("pid", "__q", "__item")
-    if removal.limit(1).count():
-        return removal
+    if size == 1:
+        bad = singles.where(F.col("__n") < crit.k).select("__q", "__item")
+        return items.join(bad, ["__q", "__item"], "left_semi").select("pid", "__q", "__item")
     sets = items.select("pid", "__q", F.col("__item").alias("__i1"))
-    for size in range(2, crit.m + 1):
-        nxt = items.select("pid", "__q", F.col("__item").alias(f"__i{size}"))
-        sets = sets.join(nxt, ["pid", "__q"], "inner").where(F.col(f"__i{size}") > F.col(f"__i{size - 1}"))
-        cols = [f"__i{i}" for i in range(1, size + 1)]
-        support = sets.groupBy("__q", *cols).agg(F.count(F.lit(1)).alias("__n"))
-        bad_sets = support.where(F.col("__n") < crit.k).select("__q", *cols)
-        held = sets.join(bad_sets, ["__q", *cols], "left_semi")
-        if not held.limit(1).count():
-            continue
-        # Each patient holding a violating set loses its item held by the fewest patients of the class.
-        ranked = held
-        for i in range(1, size + 1):
-            s = singles.select("__q", F.col("__item").alias(f"__i{i}"), F.col("__n").alias(f"__s{i}"))
-            ranked = ranked.join(s, ["__q", f"__i{i}"], "left")
-        dropped = ranked.select("pid", "__q", _least_support_greatest_item(size).alias("__item"))
-        return dropped.distinct()
-    return None
+    for i in range(2, size + 1):
+        nxt = items.select("pid", "__q", F.col("__item").alias(f"__i{i}"))
+        sets = sets.join(nxt, ["pid", "__q"], "inner").where(F.col(f"__i{i}") > F.col(f"__i{i - 1}"))
+    cols = [f"__i{i}" for i in range(1, size + 1)]
+    support = sets.groupBy("__q", *cols).agg(F.count(F.lit(1)).alias("__n"))
+    held = sets.join(support.where(F.col("__n") < crit.k).select("__q", *cols), ["__q", *cols], "left_semi")
+    for i in range(1, size + 1):
+        s = singles.select("__q", F.col("__item").alias(f"__i{i}"), F.col("__n").alias(f"__s{i}"))
+        held = held.join(s, ["__q", f"__i{i}"], "left")
+    return held.select("pid", "__q", _least_support_greatest_item(size).alias("__item")).distinct()
 
 
 def _least_support_greatest_item(size: int) -> Column:
@@ -208,14 +201,18 @@ def suppress(items: DataFrame, crit: KmCriteria, budget: int, cache: Cache
     current = cache.materialize(items)
     removed: list[DataFrame] = []
     rows = 0
+    keys = ["pid", "__q", "__item"]
     for rounds in range(1, MAX_ROUNDS + 1):
-        found = _violations(current, crit)
-        if found is None:
+        for size in range(1, crit.m + 1):  # the smallest size with a violation this round
+            gone = cache.materialize(current.join(_drops(current, crit, size), keys, "left_semi"))
+            n = gone.agg(F.count(F.lit(1)).alias("items"), F.sum("__rows").alias("rows")).first()
+            if n is not None and n["items"]:
+                break
+            cache.free(gone)
+        else:
             return removed, current, rows, rounds - 1
-        gone = cache.materialize(current.join(found, ["pid", "__q", "__item"], "left_semi"))
-        n = gone.agg(F.sum("__rows").alias("n")).first()
-        rows += int(n["n"] or 0) if n is not None else 0
-        nxt = cache.materialize(current.join(found, ["pid", "__q", "__item"], "left_anti"))
+        rows += int(n["rows"] or 0)
+        nxt = cache.materialize(current.join(gone, keys, "left_anti"))
         cache.free(current)
         current = nxt
         removed.append(gone)
@@ -242,6 +239,7 @@ def search(items: DataFrame, specs: Sequence[ItemSpec], crit: KmCriteria, cache:
         return cost / total if total else Fraction(0)
 
     gen = {node: generalization(node) for node in nodes}
+    first = _first_round_rows(base, specs, nodes, crit.k)
     best: Evaluation | None = None
     best_parts: list[DataFrame] = []
     tried: list[dict[str, Any]] = []
@@ -249,6 +247,10 @@ def search(items: DataFrame, specs: Sequence[ItemSpec], crit: KmCriteria, cache:
     for node in sorted(nodes, key=lambda n: (gen[n], sum(n), n)):
         if best is not None and gen[node] >= best.loss:
             break
+        if first[node] > budget:  # its first round alone suppresses too much: no need to run it
+            tried.append({"levels": list(node), "feasible": False, "item_rows_suppressed": first[node],
+                          "generalization_loss_ncp": float(gen[node]), "loss_ncp": None})
+            continue
         parts, kept, rows, rounds = suppress(recode(base, specs, node), crit, budget, cache)
         cache.free(kept)
         feasible = parts is not None
@@ -270,6 +272,19 @@ def search(items: DataFrame, specs: Sequence[ItemSpec], crit: KmCriteria, cache:
     _free_all(cache, best_parts)
     cache.free(base)
     return KmSolution(tuple(specs), crit, best.node, total, best.rows_suppressed, best.loss, gen[best.node], removed, tried)
+
+
+def _first_round_rows(base: DataFrame, specs: Sequence[ItemSpec], nodes: Sequence[Node], k: int) -> dict[Node, int]:
+    """Per node, the item rows its first round suppresses (items held by fewer than k patients of their
+    class), all nodes in one pass: a lower bound of what the node suppresses in the end."""
+    at = F.explode(F.array(*[F.struct(F.lit(i).alias("node"), item_at(specs, n).alias("item"))
+                             for i, n in enumerate(nodes)])).alias("__at")
+    per = (base.select("pid", "__q", "__rows", at).groupBy("__at.node", "__q", "__at.item", "pid")
+           .agg(F.sum("__rows").alias("__rows")))
+    support = per.groupBy("node", "__q", "item").agg(F.count(F.lit(1)).alias("n"), F.sum("__rows").alias("rows"))
+    low = support.where(F.col("n") < k).groupBy("node").agg(F.sum("rows").alias("rows")).collect()  # one row a node
+    counts = {int(r["node"]): int(r["rows"]) for r in low}
+    return {n: counts.get(i, 0) for i, n in enumerate(nodes)}
 
 
 def _free_all(cache: Cache, frames: Sequence[DataFrame]) -> None:

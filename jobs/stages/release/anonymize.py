@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs.runtime import fs
 from jobs.runtime.cache import RunCache
@@ -27,6 +28,7 @@ from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import stored_identities
+from jobs.stages.release.km_check import released_items, released_patients
 from jobs.stages.release.plan import Plan, today_jst
 from jobs.stages.release.record import anonymize_record
 from transforms.identity.linkage import derive_key
@@ -36,6 +38,8 @@ from transforms.policy import Policy, PolicyError
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.apply import Context, apply_table
 from transforms.release.assemble import Release, Settings, Sources, assemble, row_id
+from transforms.release.km import NoKmSolution
+from transforms.release.risk import attacker_risk
 
 log = logging.getLogger("tokumei.anonymize")
 
@@ -51,7 +55,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     sources = Sources(bronze, {i["table"]: table_bytes(spark, i["path"]) for i in inputs},
                       stored_identities(spark, wh, bronze))  # ingest's identity hashes, when they match bronze
     settings = Settings(policy, ctx, derive_key(keys[plan.key_id].material, "pid"), cfg.notice,
-                        extraction_date or today_jst(), plan.hierarchies, cfg.tuning)
+                        extraction_date or today_jst(), plan.hierarchies, cfg.tuning, plan.time_carriers)
     staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
     scratch = wh.local_path(wh.scratch(f"anonymize-{uuid.uuid4().hex[:12]}")) if wh.is_local() else None
     with RunCache(scratch) as cache:
@@ -69,10 +73,12 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
                     inp["rows"] = rows_in[inp["table"]]
             ev.inputs.extend(DatasetRef(f"bronze/{i['table']}", i["delta_version"], i.get("rows")) for i in inputs)
         kanon = release.kanon.record(outputs, tables) if release.kanon is not None else None
+        km = release.km.record(tables) if release.km is not None else None
+        risk = _risk(spark, release, policy, outputs) if release.km is not None else None
         waiting = release.waiting.record(tables)
         tables = release.table_stats(tables)
     record = anonymize_record(rid, plan, created, inputs, outputs, tables, release.linkage, list(release.frames),
-                              kanon, waiting)
+                              kanon, waiting, km, risk)
     fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
     return record
 
@@ -90,6 +96,24 @@ def release_errors(policy: Policy, policy_file: Path) -> Iterator[None]:
         p = policy.params
         raise RefusedError(f"k-匿名化（規則34条5号）: 指定の k={p.k}・抑制上限 {p.suppression_limit:g} を"
                            f"満たす一般化がありません。リリースを中止します ({exc})") from None
+    except NoKmSolution as exc:
+        raise RefusedError(
+            f"(k, k^m)-匿名化（規則34条5号）: 傷病名等の項目をどの水準まで一般化しても、抑制の上限内で「準識別子と"
+            f"任意の {policy.params.km.m if policy.params.km else '?'} 項目」の組合せを k={policy.params.k} 人以上に"
+            f"できません。リリースを中止します。次のいずれかを見直してください: params.km.suppression_limit を上げる、"
+            f"params.km.m を下げる、params.quasi_identifiers を減らす（または粗くする）、対象期間・対象者を広げる ({exc})"
+        ) from None
+
+
+def _risk(spark: SparkSession, release: Release, policy: Policy, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Re-identification risk at the attacker levels of transforms/release/risk.py: before the (k, k^m)
+    stage (the items as k-anonymity left them) and after, measured on the staged tables themselves."""
+    assert release.km is not None
+    staged = {o["table"]: read_delta(spark, o["path"], o["delta_version"]) for o in outputs}
+    patients = released_patients(policy, staged).select("pid", F.col("q").alias("__q"))
+    items = released_items(policy, staged).select("pid", F.col("code").alias("__code"), F.col("time").alias("__time"))
+    crit = release.km.solution.crit
+    return {"before": release.km.risk_before(), "after": attacker_risk(patients, items, crit.k, crit.m)}
 
 
 def as_config_error(exc: PolicyError, policy_file: Path) -> ConfigError:

@@ -78,7 +78,7 @@ def build_manifest(
     items: list[Item],
 ) -> dict[str, Any]:
     known = {"release_id", "profile", "regime", "created_at", "policy", "key", "recipient", "inputs", "outputs",
-             "counts", "privacy", "processing_steps", "code_version", "labels", "period"}
+             "counts", "privacy", "processing_steps", "code_version", "labels", "period", "km", "risk"}
     return {
         "manifest_version": MANIFEST_VERSION,
         "release_id": release_id,
@@ -95,6 +95,8 @@ def build_manifest(
         "outputs": outputs,
         "counts": staged.get("counts", {}),
         "privacy": privacy_summary(staged),
+        "km": staged.get("km"),  # (k, k^m) over the items: levels, suppression, information loss
+        "risk": staged.get("risk"),  # re-identification risk at each attacker level, before and after
         "processing_steps": staged.get("processing_steps", {}),
         "validation": {
             "success": validation.get("success"),

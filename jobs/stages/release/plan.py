@@ -16,12 +16,14 @@ from jobs.stages.release.policy_files import (
     References,
     load_policy,
     load_references,
+    policy_catalog,
     qi_hierarchies,
     resolve_keys,
 )
 from jobs.stages.release.recipients import Recipient, resolve_recipient
 from transforms.kanon.hierarchy import Hierarchy, HierarchyError
 from transforms.policy import Policy
+from transforms.policy.km import time_carriers
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -39,6 +41,7 @@ class Plan:
     keys: dict[str, Key]  # every key the policy's rules use, by key id
     refs: References
     hierarchies: dict[str, Hierarchy]  # quasi-identifier of patients -> hierarchy (anonymized profile)
+    time_carriers: dict[str, tuple[str, ...]]  # table -> its released month columns ((k, k^m) recodes them)
 
 
 def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, recipient_id: str | None,
@@ -59,7 +62,8 @@ def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, 
             hierarchies = qi_hierarchies(policy, policy.params.quasi_identifiers)
         except HierarchyError as exc:
             raise ConfigError(policy_file, "params.quasi_identifiers", str(exc)) from None
-    return Plan(policy, policy_file, recipient, key_id, loaded, refs, hierarchies)
+    carriers = time_carriers(policy, policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file))
+    return Plan(policy, policy_file, recipient, key_id, loaded, refs, hierarchies, carriers)
 
 
 def refuse_published(wh: Warehouse, release_id: str) -> None:

@@ -123,14 +123,21 @@ def check_hierarchy_files(policy: Policy, file: Path) -> None:
                 needs[rule["file"]] = (rule["key"], *levels)
             if rule.method == "address_area":
                 needs.update(AREA_FILES)
-            for name, columns in needs.items():
-                path = root / name
-                if not path.is_file():
-                    raise ConfigError(file, key, f"hierarchy file {path} not found")
-                header, _ = read_csv_rows(path)
-                missing = [c for c in columns if c not in header]
-                if missing:
-                    raise ConfigError(file, key, f"{path} has no column {missing[0]!r}; columns: {', '.join(header)}")
+            _check_files(root, file, key, needs)
+    for i, item in enumerate(policy.params.km.items if policy.params.km else ()):
+        _check_files(root, file, f"params.km.items[{i}].file", {item.file: (item.key, *item.levels)})
+
+
+def _check_files(root: Path, file: Path, key: str, needs: dict[str, tuple[str, ...]]) -> None:
+    """Each file exists in the hierarchy directory and has the columns the rule names."""
+    for name, columns in needs.items():
+        path = root / name
+        if not path.is_file():
+            raise ConfigError(file, key, f"hierarchy file {path} not found")
+        header, _ = read_csv_rows(path)
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise ConfigError(file, key, f"{path} has no column {missing[0]!r}; columns: {', '.join(header)}")
 
 
 def key_ids(policy: Policy, default_key_id: str) -> dict[str, str]:
@@ -176,6 +183,10 @@ def load_references(policy: Policy, file: Path) -> References:
             if name and name not in hierarchies:
                 _, rows = read_csv_rows(root / name)
                 hierarchies[name] = {r[rule["key"]]: r for r in rows if r.get(rule["key"])}
+    for item in policy.params.km.items if policy.params.km else ():
+        if item.file not in hierarchies:
+            _, rows = read_csv_rows(root / item.file)
+            hierarchies[item.file] = {r[item.key]: r for r in rows if r.get(item.key)}
     prefectures: dict[str, str] = {}
     municipalities: dict[str, str] = {}
     if (root / "prefectures.csv").is_file():

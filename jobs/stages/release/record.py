@@ -16,7 +16,8 @@ from transforms.policy.steps import processing_steps
 
 def anonymize_record(rid: str, plan: Plan, created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                      tables: dict[str, Any], linkage: dict[str, Any], sources: Sequence[str],
-                     kanon: dict[str, Any] | None = None, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+                     kanon: dict[str, Any] | None = None, waiting: dict[str, Any] | None = None,
+                     km: dict[str, Any] | None = None, risk: dict[str, Any] | None = None) -> dict[str, Any]:
     """`sources`: the bronze tables (and patient facts) the release tables were made from."""
     policy, policy_file, keys = plan.policy, plan.policy_file, plan.keys
     catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file)
@@ -26,6 +27,9 @@ def anonymize_record(rid: str, plan: Plan, created: str, inputs: list[dict[str, 
     if kanon is not None:  # item 5 done here (reqs 21-22): what was generalized and how many patients suppressed
         steps["5_dataset_properties"].update(status="applied", levels=kanon["levels"],
                                              suppressed_patients=kanon["suppressed_patients"], note="applied to patients")
+    if km is not None:  # (k, k^m) over the items of the claims (req 22)
+        steps["5_dataset_properties"].update(km={"m": km["m"], "levels": km["levels"],
+                                                 "item_rows_suppressed": km["item_rows_suppressed"]})
     return {
         "release_id": rid,
         "profile": policy.profile,
@@ -56,4 +60,6 @@ def anonymize_record(rid: str, plan: Plan, created: str, inputs: list[dict[str, 
         "quasi_identifiers": list(policy.params.quasi_identifiers),
         "params": dict(policy.effective()["params"]),
         **({"kanon": kanon} if kanon is not None else {}),
+        **({"km": km} if km is not None else {}),
+        **({"risk": risk} if risk is not None else {}),
     }

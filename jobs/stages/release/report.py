@@ -59,6 +59,77 @@ def bar_chart(title: str, data: list[tuple[str, float]], width: int = 640) -> st
     return "".join(parts)
 
 
+def paired_bar_chart(title: str, rows: list[tuple[str, float, float]], width: int = 720) -> str:
+    """Two bars per row (処理前 grey, 処理後 blue) as inline SVG; values are shares (0..1), shown in %."""
+    if not rows:
+        return ""
+    bar, gap, label_w, plot_w = 13, 10, 260, width - 260 - 70
+    height = len(rows) * (2 * bar + gap) + 46
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>",
+             f"<title>{_e(title)}</title>", f"<text x='0' y='14' font-size='13'>{_e(title)}</text>",
+             f"<rect x='{label_w}' y='22' width='10' height='10' fill='#9a9a9a'/><text x='{label_w + 14}' y='31' font-size='11'>処理前</text>",
+             f"<rect x='{label_w + 70}' y='22' width='10' height='10' fill='#3b6ea5'/><text x='{label_w + 84}' y='31' font-size='11'>処理後</text>"]
+    for i, (label, before, after) in enumerate(rows):
+        y = 40 + i * (2 * bar + gap)
+        parts.append(f"<text x='0' y='{y + bar + 4}' font-size='12'>{_e(label)}</text>")
+        for j, (value, color) in enumerate(((before, "#9a9a9a"), (after, "#3b6ea5"))):
+            w = plot_w * max(0.0, min(1.0, value))
+            parts.append(f"<rect x='{label_w}' y='{y + j * bar}' width='{w:.1f}' height='{bar - 1}' fill='{color}'/>")
+            parts.append(f"<text x='{label_w + w + 4:.1f}' y='{y + j * bar + bar - 3}' font-size='11'>{value * 100:.1f}%</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_RISK_LEVELS = (  # risk level -> what the attacker knows, in the report's words
+    ("qi", "準識別子（年齢区分・性別・地域）"),
+    ("months", "＋受診した月の集合"),
+    ("codes", "＋傷病名の集合"),
+)
+_LEVEL_NAMES = {"code": "傷病名コード（元の値）", "icd10": "ICD-10", "icd10_3": "ICD-10 3桁分類", "icd10_block": "ICD-10 ブロック",
+                "icd10_chapter": "ICD-10 章", "month": "月", "quarter": "四半期", "half": "半年", "year": "年"}
+
+
+def risk_section(manifest: dict[str, Any]) -> str:
+    """(k, k^m): the attacker levels before and after, and what the items cost (issue 16 item 4)."""
+    risk, km = manifest.get("risk"), manifest.get("km")
+    if not risk or not km:
+        return ("<h2>攻撃者の知識に対する再識別リスク（(k, k^m)-匿名性）</h2><p class='note'>このリリースには (k, k^m) の"
+                "処理がありません（ポリシーの params.km が未設定、または仮名加工医療情報）。</p>")
+    before, after = risk["before"], risk["after"]
+    k, m = km["k"], km["m"]
+    rows: list[tuple[str, float, float]] = []
+    table: list[tuple[Any, ...]] = []
+    for key, label in _RISK_LEVELS:
+        b, a = before[key], after[key]
+        rows.append((f"{label}: 一意", b["unique_share"], a["unique_share"]))
+        table.append((label, "一意（1人だけ）の患者の割合", _pct(b["unique_share"]), _pct(a["unique_share"])))
+        table.append((label, f"{k}人未満の組に入る患者の割合", _pct(b["below_k_share"]), _pct(a["below_k_share"])))
+    for j in range(1, m + 1):
+        b, a = before[f"items_{j}"], after[f"items_{j}"]
+        label = f"＋（傷病名, 月）のうち任意の{j}項目"
+        rows.append((label, b["singled_out_share"], a["singled_out_share"]))
+        table.append((label, f"{k}人未満に絞り込まれうる患者の割合", _pct(b["singled_out_share"]), _pct(a["singled_out_share"])))
+    loss = []
+    for column, info in km["items"].items():
+        loss.append((column, "処理前", _LEVEL_NAMES.get("code", "code"), _LEVEL_NAMES["month"], "0.0%", "0.0000"))
+        loss.append((column, "処理後", _LEVEL_NAMES.get(info["level"], info["level"]), _LEVEL_NAMES.get(info["time_level"], info["time_level"]),
+                     _pct(km["suppressed_share"]), f"{km['loss_ncp']:.4f}"))
+    return f"""<h2>攻撃者の知識に対する再識別リスク（(k, k^m)-匿名性, k={k}, m={m}）</h2>
+<p>年齢区分・性別・地域に加えて、患者の（傷病名, 受診月）を最大 {m} 項目知っている人がいても、どの組合せも {k} 人以上に
+共有されるよう、傷病名と月を一般化し、残る項目を患者ごとに抑制しました（施行規則34条5号）。</p>
+{_table(table, ("攻撃者が知っていること", "指標", "処理前", "処理後"))}
+{paired_bar_chart("再識別リスク（患者の割合）", rows)}
+<h3>項目列ごとの情報損失</h3>
+{_table(loss, ("項目列", "", "傷病名の公開レベル", "月の公開粒度", "抑制した項目行の割合", "情報損失（NCP, 0〜1）"))}
+{paired_bar_chart("抑制した項目行の割合と情報損失（NCP）", [("抑制した項目行", 0.0, km["suppressed_share"]), ("情報損失（NCP）", 0.0, km["loss_ncp"])])}
+<p class="note">処理前: k-匿名化の後・(k, k^m) の前の項目で測定。処理後: ステージングされたリリースのテーブル自体から測定。
+NCP は一般化した値が表す元の値の幅（0 = 元の値、1 = 全く不明）で、抑制した行は 1 として平均します。</p>"""
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
 def render(manifest: dict[str, Any], distributions: dict[str, list[tuple[str, float]]]) -> str:
     v = manifest.get("validation", {})
     verdict = "<span class='ok'>合格</span>" if v.get("success") else "<span class='ng'>不合格</span>"
@@ -83,6 +154,7 @@ def render(manifest: dict[str, Any], distributions: dict[str, list[tuple[str, fl
 <h2>処理件数</h2>{_table(counts, ("区分", "件数"))}
 <h2>加工の各措置（施行規則34条）</h2>{_table(steps, ("措置", "内容"))}
 <h2>再識別リスクと有用性</h2>{_table(privacy, ("指標", "値"))}
+{risk_section(manifest)}
 <h2>分布</h2>{charts or "<p class='note'>分布の集計はありません。</p>"}
 <p class="note">本報告書は集計値のみを含み、個票を含みません。提供前に作成時公表・提供時公表（notices/）を確認してください。</p>
 </body></html>

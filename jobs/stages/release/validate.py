@@ -18,6 +18,7 @@ from jobs.runtime.delta_io import read_delta, table_version
 from jobs.runtime.errors import InputError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
+from jobs.stages.release.km_check import KM_ITEMS, km_checks, km_items_frame
 from jobs.stages.release.policy_files import load_policy_checked, policy_catalog, qi_hierarchies
 from transforms.policy import Policy
 from transforms.release.qi_hierarchies import UNKNOWN
@@ -47,6 +48,9 @@ def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             versions[table] = table_version(spark, path)
             df = read_delta(spark, path, versions[table])
             frames[table] = (df, checks_for_release(policy, staged, table, df.columns, catalog, labels))
+        items = km_items_frame(policy, {t: df for t, (df, _) in frames.items()})
+        if items is not None:  # (k, k^m) counted on the released tables themselves (issue 16)
+            frames[KM_ITEMS] = (items, km_checks(policy))
         results = run_checks(frames, docs_dir=out_dir / "gx" if docs else None)
         summary = _summarize(results, versions)
         for table, result in results.items():
@@ -55,7 +59,8 @@ def validate(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
                 (e["expectation_type"], bool(e["success"]), e.get("kwargs", {}).get("column"))
                 for e in result["expectations"]
             )
-            events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", versions[table], assertions=assertions))
+            if table in versions:
+                events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", versions[table], assertions=assertions))
         fs.write_json_atomic(out_dir / "summary.json", summary)
     return summary
 
@@ -70,12 +75,18 @@ def chosen_labels(policy: Policy, kanon: dict[str, Any] | None) -> dict[str, tup
 
 
 def _summarize(results: dict[str, Any], versions: dict[str, int]) -> dict[str, Any]:
-    tables, failed, evaluated = {}, [], 0
+    """Per staged table (with the Delta version publish checks again) and per derived check (the
+    (k, k^m) items rebuilt from several tables), what failed."""
+    tables, derived, failed, evaluated = {}, {}, [], 0
     for table, result in results.items():
         bad = [e["expectation_type"] + (f"({e['kwargs']['column']})" if e.get("kwargs", {}).get("column") else "")
                for e in result["expectations"] if not e["success"]]
         evaluated += result["statistics"]["evaluated_expectations"]
         failed += [f"{table}: {b}" for b in bad]
-        tables[table] = {"delta_version": versions[table], "success": bool(result["success"]), "failed": bad,
-                         "evaluated": result["statistics"]["evaluated_expectations"]}
-    return {"success": not failed and bool(results), "expectations": evaluated, "failed": failed, "tables": tables}
+        entry = {"success": bool(result["success"]), "failed": bad, "evaluated": result["statistics"]["evaluated_expectations"]}
+        if table in versions:
+            tables[table] = {"delta_version": versions[table], **entry}
+        else:
+            derived[table] = entry
+    return {"success": not failed and bool(results), "expectations": evaluated, "failed": failed, "tables": tables,
+            "derived": derived}
