@@ -80,12 +80,12 @@ ELIGIBILITY = [dict(receipt_key=f"{SHA}:000001", line_no=4, insurer_no="06130011
 # Threshold 2 (test policy): 高血圧症 3 patients (kept); 2型糖尿病 (山田) and 脂質異常症 (佐藤) are each
 # alone in their ICD-10 code and block, together in chapter IV; 0000999 is in no hierarchy.
 DIAGNOSES = [
-    dict(receipt_key=f"{SHA}:000001", line_no=5, disease_code="8812872", start_date=D(2024, 12, 24), disease_name="高血圧症"),
-    dict(receipt_key=f"{SHA}:000001", line_no=6, disease_code="8896703", start_date=D(2025, 1, 5), supplement="山田太郎"),
-    dict(receipt_key=f"{SHA}:000003", line_no=17, disease_code="8812872", start_date=D(2020, 4, 1)),
+    dict(receipt_key=f"{SHA}:000001", line_no=5, disease_code="8833421", start_date=D(2024, 12, 24), disease_name="高血圧症"),
+    dict(receipt_key=f"{SHA}:000001", line_no=6, disease_code="2500015", start_date=D(2025, 1, 5), supplement="山田太郎"),
+    dict(receipt_key=f"{SHA}:000003", line_no=17, disease_code="8833421", start_date=D(2020, 4, 1)),
     dict(receipt_key=f"{SHA}:000003", line_no=18, disease_code="0000999", start_date=D(2025, 1, 2), disease_name="寿限無の疑い"),
-    dict(receipt_key=f"{SHA}:000004", line_no=22, disease_code="8812872", start_date=D(2025, 2, 2)),
-    dict(receipt_key=f"{SHA}:000004", line_no=23, disease_code="8950757", start_date=D(2025, 2, 2)),
+    dict(receipt_key=f"{SHA}:000004", line_no=22, disease_code="8833421", start_date=D(2025, 2, 2)),
+    dict(receipt_key=f"{SHA}:000004", line_no=23, disease_code="8844446", start_date=D(2025, 2, 2)),
 ]
 DRUGS = [
     dict(receipt_key=f"{SHA}:000001", line_no=7, drug_code="611200001", amount=Decimal("1"), points=12, count=1,
