@@ -30,7 +30,7 @@ venv: $(STAMP)
 
 demo: check-java $(STAMP)
 	@# The demo key is a throwaway value for synthetic data only; real keys come from a secret provider.
-	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-demo-only-not-a-secret} $(BIN)/python -m jobs.demo \
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-demo-only-not-a-secret-synthetic-data-only} $(BIN)/python -m jobs.demo \
 	    --dir $(DEMO_DIR) --patients $(DEMO_PATIENTS) --months $(DEMO_MONTHS) --release-id $(DEMO_RID)
 
 test: check-java $(STAMP)
@@ -40,7 +40,7 @@ test-fast: check-java $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: check-java $(STAMP)
-	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs transforms expectations tests bench

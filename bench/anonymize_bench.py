@@ -29,13 +29,14 @@ from jobs.runtime.args import add_conf, add_profile, add_release_id, add_warehou
 from jobs.runtime.cache import RunCache
 from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
 from jobs.runtime.delta_io import is_delta, release_writer, table_bytes
+from jobs.runtime.keys import Key, load_key_checked
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
 from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.plan import plan
 from transforms.columns.pseudonym import PSEUDONYM_BITS, hmac_sha256_hex, with_keys
-from transforms.identity.linkage import derive_key
+from transforms.identity.linkage import derive_key, link_key
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.assemble import Tuning
 from transforms.release.patients import CLINICAL_PATIENTS, patient_map, with_pid
@@ -97,7 +98,7 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
             copy(t)
         copies.append(time.perf_counter() - start)
     ratios = [a / ((copies[i] + copies[i + 1]) / 2) for i, a in enumerate(anon_runs)]
-    extra = _floor(spark, wh, policy, keys[p.key_id].material, tables, copy, copies[-1], cfg.tuning) if floor else {}
+    extra = _floor(spark, wh, policy, keys[p.key_id].material, p.link, tables, copy, copies[-1], cfg.tuning) if floor else {}
     if wh.is_local():
         shutil.rmtree(wh.local_path(copy_root), ignore_errors=True)
     claim_lines = sum(n for t, n in rows.items() if t in CLAIM_TABLES)
@@ -113,7 +114,7 @@ def bench_anonymize(spark: SparkSession, warehouse: str, release_id: str, profil
     }
 
 
-def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: list[str],
+def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, link: Key, tables: list[str],
            copy: Callable[[str], None], copy_before: float, tuning: Tuning) -> dict[str, Any]:
     """Two floors under anonymize (see bench_anonymize), each timed against the plain copies around it:
 
@@ -123,10 +124,11 @@ def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: 
       HMAC(label) and, on claim tables, `receipt_id` = HMAC(receipt_key) per row, no join."""
     t0 = time.perf_counter()
     bronze = {t: spark.read.format("delta").load(wh.bronze(t)) for t in tables}
-    stored = stored_identities(spark, wh, bronze)
+    stored = stored_identities(spark, wh, bronze, link)
     sizes = {t: table_bytes(spark, wh.bronze(t)) for t in tables}
     cache = RunCache(wh.local_path(wh.scratch("bench-floor")) if wh.is_local() else None)
-    pid_map, summary = patient_map(bronze, derive_key(key, "pid"), policy.linkage, stored=stored, cache=cache)
+    pid_map, summary = patient_map(bronze, derive_key(key, "pid"), policy.linkage, stored=stored, cache=cache,
+                                   link_key=link_key(link.material))
     map_s = time.perf_counter() - t0
     root, linked_root = wh.staging("floor-copy"), wh.staging("floor-linked")
 
@@ -174,7 +176,7 @@ def _floor(spark: SparkSession, wh: Warehouse, policy: Any, key: bytes, tables: 
             "floor_linked_s": round(linked_s, 2), "floor_linked_ratio": round(linked_s / ((copy_after + copy_last) / 2), 3)}
 
 
-def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int) -> dict[str, int]:
+def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int, key: Key) -> dict[str, int]:
     """Write `copies` copies of every bronze table of `source` into `target`, each copy a new set of
     receipts and people (receipt keys, kana names, card and patient numbers get the copy number)."""
     src, dst = Warehouse(source), Warehouse(target)
@@ -197,18 +199,18 @@ def replicate_bronze(spark: SparkSession, source: str, target: str, copies: int)
         df = df.drop("__copy")
         df.write.format("delta").mode("overwrite").save(dst.bronze(path.name))
         out[path.name] = spark.read.format("delta").load(dst.bronze(path.name)).count()
-    write_identities(spark, target)
+    write_identities(spark, target, key)
     return out
 
 
-def write_identities(spark: SparkSession, warehouse: str) -> int:
+def write_identities(spark: SparkSession, warehouse: str, key: Key) -> int:
     """(Re)write `bronze/_identities` from the warehouse's bronze tables, as ingest writes it for the
     rows it adds (jobs/stages/ingest/identities.py): for a warehouse made by `replicate_bronze`, or ingested before
     the table existed. Returns its rows."""
     wh = Warehouse(warehouse)
     names = ("receipts", "insurances", "eligibility", CLINICAL_PATIENTS)
     frames = {t: spark.read.format("delta").load(wh.bronze(t)) for t in names if is_delta(spark, wh.bronze(t))}
-    rows = identity_rows(frames)
+    rows = identity_rows(frames, key)
     if rows is None:
         return 0
     rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(wh.bronze(IDENTITIES))
@@ -230,14 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--floor", action="store_true",
                    help="also time the copy with only the pid join (the least a release with pid on every row costs)")
     args = p.parse_args(argv)
-    spark = get_spark(load_pipeline(args.conf).spark)
+    cfg = load_pipeline(args.conf)
+    link = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)
+    spark = get_spark(cfg.spark)
     if args.replicate_from:
         t0 = time.perf_counter()
-        counts = replicate_bronze(spark, args.replicate_from, args.warehouse, args.copies)
+        counts = replicate_bronze(spark, args.replicate_from, args.warehouse, args.copies, link)
         print(json.dumps({"replicated": counts, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
     elif args.write_identities:
         t0 = time.perf_counter()
-        n = write_identities(spark, args.warehouse)
+        n = write_identities(spark, args.warehouse, link)
         print(json.dumps({"identities": n, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
     print(json.dumps(bench_anonymize(spark, args.warehouse, args.release_id, args.profile, args.conf, args.parallel,
                                      args.rounds, args.floor),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from jobs.runtime.args import add_conf, add_layouts, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
+from jobs.runtime.keys import load_key_checked
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
@@ -43,9 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_pipeline(args.conf)
     layouts = load_layouts(args.layouts)
     # Size and line-length limits, and the sha256 of every file, before Spark starts.
+    key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)  # keys the stored linkage labels
     files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes)
     spark = get_spark(cfg.spark)
-    summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts)
+    summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts, key)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from jobs.runtime.config import KeySettings
-from jobs.runtime.errors import InputError
+from jobs.runtime.errors import ConfigError, InputError
 from transforms.columns.pseudonym import key_fingerprint
 
 PROVIDERS = ("env", "file", "databricks")
+# A pseudonym key is at least 32 bytes (256 bits) of secret: HMAC-SHA256 is only as strong as its key,
+# and a short one can be guessed against released pseudonyms of known identifiers (requirement 15(c)).
+MIN_KEY_BYTES = 32
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -41,6 +44,14 @@ class Key:
     __str__ = __repr__
 
 
+def load_key_checked(settings: KeySettings, key_id: str, conf: str | Path) -> Key:
+    """load_key, a missing or short key as a config error naming the pipeline config's key id (exit 2)."""
+    try:
+        return load_key(settings, key_id)
+    except InputError as exc:
+        raise ConfigError(conf, "keys.key_id", str(exc)) from None
+
+
 def env_var_name(settings: KeySettings, key_id: str) -> str:
     return settings.env_prefix + re.sub(r"[^A-Za-z0-9]", "_", key_id).upper()
 
@@ -50,14 +61,21 @@ def load_key(settings: KeySettings, key_id: str | None = None) -> Key:
     if not _KEY_ID.match(key_id):
         raise InputError(f"key id {key_id!r}: use 1-64 letters, digits, '.', '_' or '-'")
     if settings.provider == "env":
-        return Key(key_id, _from_env(settings, key_id))
-    if settings.provider == "file":
-        return Key(key_id, _from_file(settings, key_id))
-    if settings.provider == "databricks":
-        return Key(key_id, _from_databricks(settings, key_id))
-    raise InputError(
-        f"conf/pipeline.yaml: keys.provider: unknown provider {settings.provider!r}; use {', '.join(PROVIDERS)}"
-    )
+        material = _from_env(settings, key_id)
+    elif settings.provider == "file":
+        material = _from_file(settings, key_id)
+    elif settings.provider == "databricks":
+        material = _from_databricks(settings, key_id)
+    else:
+        raise InputError(
+            f"conf/pipeline.yaml: keys.provider: unknown provider {settings.provider!r}; use {', '.join(PROVIDERS)}"
+        )
+    if len(material) < MIN_KEY_BYTES:
+        raise InputError(
+            f"pseudonym key {key_id!r} is {len(material)} bytes; a key needs at least {MIN_KEY_BYTES} random bytes "
+            f"(256 bits). Generate one with: python -c \"import secrets; print(secrets.token_hex(32))\""
+        )
+    return Key(key_id, material)
 
 
 def _from_env(settings: KeySettings, key_id: str) -> bytes:

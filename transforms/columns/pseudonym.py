@@ -14,6 +14,7 @@ reads the pads from those columns.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -75,5 +76,7 @@ def hmac_sha256_hex(col: Column, key: KeyPads, bits: int = 256) -> Column:
 
 
 def key_fingerprint(key: bytes) -> str:
-    """A public fingerprint that identifies a key without revealing it (for the manifest)."""
-    return hashlib.sha256(b"tokumei-key-fingerprint\0" + key).hexdigest()[:16]
+    """A public fingerprint that tells whoever holds a key whether a release was made with it (for
+    the manifest): an HMAC under the key of a fixed label, like every other value derived from a key
+    here, never a bare hash of the key bytes (the same digest any other tool would print for it)."""
+    return hmac.new(key, b"tokumei-key-fingerprint", hashlib.sha256).hexdigest()[:16]

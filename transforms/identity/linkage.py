@@ -86,16 +86,27 @@ def _first_per_node(rows: DataFrame, cols: list[str]) -> DataFrame:
 # pass (three joins and the normalization of every receipt). Bump the version when the
 # normalization in transforms/identity/keys.py or the ID strings change: tables of an older version are
 # not used (anonymize computes the identities itself).
-HASH_VERSION = 1
+HASH_VERSION = 2  # 2: keyed labels (HMAC-SHA256 under the link key, its first 64 bits); 1 was xxhash64
 HASH_COLUMNS = ("__hid1", "__hid2")
 
 
-def identity_hashes(ids: DataFrame) -> DataFrame:
-    """`ids` (node, id1, id2, ...) with the ID strings replaced by their 64-bit hashes `__hid1, __hid2`
-    (null when the ID is incomplete): what link_patients needs, and all that is stored."""
+def link_key(master: bytes) -> bytes:
+    """The key of the linkage labels: the producer's own, the same for every release (the labels never
+    leave the restricted zone; each release's pids are keyed again with the release's key)."""
+    return derive_key(master, "link-label")
+
+
+def identity_hashes(ids: DataFrame, key: bytes) -> DataFrame:
+    """`ids` (node, id1, id2, ...) with the ID strings replaced by 64-bit keyed labels `__hid1, __hid2`
+    (null when the ID is incomplete): what link_patients needs, and all that is stored. Keyed: without
+    the link key nobody can test an insurance number or a name against a stored label."""
     rest = [c for c in ids.columns if c not in ("node", "id1", "id2")]
-    return ids.select("node", *[F.when(F.col(k).isNotNull(), F.xxhash64(F.col(k))).alias(f"__h{k}") for k in ("id1", "id2")],
-                      *rest)
+    keyed, pads = with_keys(ids, {"label": key})
+
+    def label(c: str) -> Column:
+        return F.conv(F.substring(hmac_sha256_hex(F.col(c), pads["label"]), 1, 16), 16, -10).cast("long")
+
+    return keyed.select("node", *[F.when(F.col(k).isNotNull(), label(k)).alias(f"__h{k}") for k in ("id1", "id2")], *rest)
 
 
 def nodes_of_stored(stored: DataFrame) -> DataFrame:
@@ -130,7 +141,7 @@ def _identities(df: DataFrame, node: Column, keep: list[str] | None = None) -> D
 def link_patients(
     identities: DataFrame, key: bytes, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8, unlinked: str = "singleton",
     node_pseudonym_key: bytes | None = None, node_pseudonym: str = "node_pseudonym", node_pseudonym_bits: int = 256,
-    cache: Cache = NO_CACHE,
+    cache: Cache = NO_CACHE, label_key: bytes | None = None,
 ) -> DataFrame:
     """`(node, pid, linked, converged)` for every node: same component -> same pid, kept in `cache`.
     `identities`: `(node, id1, id2)`, or `(node, __hid1, __hid2)` as identity_hashes makes them.
@@ -148,7 +159,7 @@ def link_patients(
     `cache.free` the result when done.
     """
     check_unlinked(unlinked)
-    graph = LinkGraph.build(identities, keys, rounds, cache)
+    graph = LinkGraph.build(identities, keys, rounds, cache, label_key or link_key(key))
     try:
         out = cache.keep(graph.pids(key, unlinked, node_pseudonym_key, node_pseudonym, node_pseudonym_bits))
         out.count()  # computed while the graph is still kept
@@ -177,12 +188,18 @@ class LinkGraph:
 
     @classmethod
     def build(cls, identities: DataFrame, keys: tuple[str, ...] = ("id1", "id2"), rounds: int = 8,
-              cache: Cache = NO_CACHE) -> LinkGraph:
+              cache: Cache = NO_CACHE, label_key: bytes | None = None) -> LinkGraph:
+        """`label_key` keys the labels of identities that are not labelled yet (identity_hashes)."""
         used = [k for k in ("id1", "id2") if k in keys]
         if not used:
             raise ValueError("keys: use id1 and/or id2")
         hcols = [f"__h{k}" for k in used]
-        hashed = identities if set(HASH_COLUMNS) <= set(identities.columns) else identity_hashes(identities)
+        if set(HASH_COLUMNS) <= set(identities.columns):
+            hashed = identities
+        elif label_key is None:
+            raise ValueError("identities without labels need the label key (linkage.link_key)")
+        else:
+            hashed = identity_hashes(identities, label_key)
         nodes = cache.keep(hashed.select("node", *hcols))  # read twice: for the edges and for the final labels
         edges = nodes.where(cls._present(hcols)).select(*hcols).distinct()
         labels, converged = _propagate(edges, hcols, rounds, cache)

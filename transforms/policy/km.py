@@ -20,8 +20,8 @@ from typing import Any
 from transforms.policy.catalog import Catalog
 from transforms.policy.model import KmItem, KmParams, Policy, PolicyError, TablePolicy
 
-DEFAULT_ITEM = {"table": "diagnoses", "code": "disease_code", "time": "service_month", "file": "diseases.csv",
-                "key": "disease_code", "levels": ["icd10", "icd10_block", "icd10_chapter"]}
+DEFAULT_ITEM = {"table": "diagnoses", "code": "disease_code", "time": "service_month", "file": "disease_hierarchy.csv",
+                "key": "disease_code", "levels": ["icd10", "icd10_3", "icd10_chapter"]}
 _KEYS = {"m", "suppression_limit", "items"}
 _ITEM_KEYS = set(DEFAULT_ITEM)
 

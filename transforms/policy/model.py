@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REGIMES = {"anonymized": "匿名加工医療情報", "pseudonymized": "仮名加工医療情報"}
+KEY_SCOPES = {"anonymized": "release", "pseudonymized": "recipient"}  # the default of params.key_scope
 MAX_AGE_TOP = 90  # requirement 17: 90 and over is one band; configurable only downwards
 
 
@@ -88,6 +89,9 @@ class ProfileParams:
     l: int = 0  # distinct l-diversity of `sensitive` within every class of patients (0: off)  # noqa: E741
     sensitive: str = ""  # a column of the release table patients (not a quasi-identifier)
     km: KmParams | None = None  # (k, k^m)-anonymity over the items of the claims (anonymized profile)
+    # Which pseudonyms two releases share (reqs 15, 16, 38): "release" = none (a key per recipient and
+    # release), "recipient" = every delivery to one recipient keeps its pids. Default per profile.
+    key_scope: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from transforms.policy.km import check_km, parse_km
 from transforms.policy.law import check_carriers, check_table
 from transforms.policy.methods import DERIVED, METHODS, MethodSpec, check_params
 from transforms.policy.model import (
+    KEY_SCOPES,
     MAX_AGE_TOP,
     REGIMES,
     Linkage,
@@ -155,10 +156,14 @@ def _params(raw: Any, profile: str) -> ProfileParams:
         if name == "km":
             continue
         want = (float if name == "suppression_limit" else list if name == "quasi_identifiers"
-            else str if name == "sensitive" else int)
+            else str if name in ("sensitive", "key_scope") else int)
         if isinstance(value, bool) or not isinstance(value, (want, int) if want is float else want):
             raise PolicyError(f"params.{name}", f"expected {want.__name__}, got {value!r}")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k != "km"}
+    values["key_scope"] = values.get("key_scope") or KEY_SCOPES[profile]
+    if values["key_scope"] not in ("release", "recipient"):
+        raise PolicyError("params.key_scope", f"{values['key_scope']!r}: release (no pseudonym shared between "
+                                              "releases) or recipient (deliveries to one recipient share pids)")
     p = ProfileParams(**values, km=parse_km(raw.get("km"), profile))
     if p.k < 1 or p.rare_threshold < 1:
         raise PolicyError("params", "k and rare_threshold must be >= 1")

@@ -74,6 +74,7 @@ class Settings:
     tuning: Tuning = Tuning()
     # source table -> its released month columns, recoded with the items' period ((k, k^m) stage)
     time_carriers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    link_key: bytes | None = None  # keys the linkage labels (linkage.link_key); None: derived from pid_key
 
 
 @dataclass
@@ -108,7 +109,7 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     for name, df in bronze.items():  # default-deny at run time, before anything is computed
         check_schema(df, policy.tables[name], with_pid=False)
     pid_map, summary = patient_map(bronze, settings.pid_key, policy.linkage, *_receipt_pseudonym(policy, ctx),
-                                   stored=sources.stored, cache=cache)
+                                   stored=sources.stored, cache=cache, link_key=settings.link_key)
     linkage = {**summary, "identities": "stored" if sources.stored is not None else "computed"}
     drop_unlinked = policy.linkage.unlinked == "drop"
     broadcast = summary["nodes"] <= tuning.broadcast_nodes
@@ -142,8 +143,9 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
         frames, write_policy = kanon.frames, kanon.policy
     km = None  # (k, k^m): the patients' items with their released quasi-identifiers (issue 16, req 22)
     if kanon is not None and policy.params.km is not None:
-        km = km_stage(frames, policy, policy.params.km, kanon.frames[PATIENT_FACTS], kanon.crit.qi, bronze["receipts"],
-                      ctx.hierarchies, settings.time_carriers, cache)
+        km = km_stage(frames, policy, policy.params.km, kanon, bronze["receipts"], settings.hierarchies, ctx.hierarchies,
+                      settings.time_carriers, cache)
+        frames = kanon.frames  # `patients` at the levels (k, k^m) left it
 
     # Every removal (held back, suppressed) folded into the pid map: each table joins one map for pid
     # and flags, instead of the map and then each list of removed patients on the pid. Tables with

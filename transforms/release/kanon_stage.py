@@ -9,12 +9,13 @@ no generalization meets k within the suppression limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
 
 from transforms.cache import NO_CACHE, Cache
 from transforms.kanon.hierarchy import Hierarchy
@@ -31,6 +32,7 @@ from transforms.release.kanon import (
     mark_suppressed,
     metrics,
     patients_as_released,
+    recode_carrier,
     recode_carriers,
     release_policy,
     released_labels,
@@ -52,6 +54,7 @@ class KAnonStage:
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # quasi-identifier -> leaf -> released
     recoded: dict[str, Observation] = field(default_factory=dict)  # output table -> recoded carrier cells
     cache: Cache = NO_CACHE  # what keeps `applied.df` and `suppressed_pids`
+    raised_from: list[int] | None = None  # the levels the search chose, when (k, k^m) raised them (coarsen)
     broadcast_pids: int = BROADCAST_PIDS  # see transforms/release/kanon.py
 
     def recode(self, name: str, df: DataFrame) -> DataFrame:
@@ -109,6 +112,9 @@ class KAnonStage:
             "suppressed_rows": {self.crit.table: self.suppressed, **rows},
             "carriers": self._carriers(levels, empty),
             "metrics": metrics(self.solution.summary) if self.solution else {"patients_before": 0},
+            # (k, k^m) raised the levels: the metrics above are those of the levels the search chose
+            **({"levels_chosen_by_search": dict(zip(self.crit.qi, self.raised_from, strict=True))}
+               if self.raised_from is not None else {}),
         }
 
     def _carriers(self, levels: list[int], empty: set[str]) -> dict[str, dict[str, Any]]:
@@ -122,6 +128,26 @@ class KAnonStage:
             out[table.output] = {c: {"quasi_identifier": q, "level": level.get(q, 0), "cells_recoded": int(counts.get(c) or 0)}
                                  for c, q in table.carriers.items()}
         return out
+
+    @property
+    def levels(self) -> list[int]:
+        return list(self.solution.summary["levels"]) if self.solution else [0] * len(self.crit.qi)
+
+    def coarsen(self, levels: Sequence[int], hierarchies: Mapping[str, Hierarchy]) -> None:
+        """Release `patients` (and the carriers) at `levels`, each at least as general as the level the
+        search chose: classes only merge, so k (and l) still hold and nobody more is suppressed. The
+        (k, k^m) stage does this when the items cannot be protected at the chosen levels (issue 16)."""
+        if self.solution is None or list(levels) == self.levels:
+            return
+        if any(new < old for new, old in zip(levels, self.levels, strict=True)):
+            raise ValueError(f"levels {list(levels)} are finer than the chosen {self.levels}")
+        self.labels = {q: released_labels(hierarchies[q], lv) for q, lv in zip(self.crit.qi, levels, strict=True)}
+        released = self.frames[PATIENT_FACTS]
+        leaves = self.applied.df.join(released.select("pid"), "pid", "left_semi")
+        self.frames[PATIENT_FACTS] = leaves.select(*[recode_carrier(F.col(c), self.labels[c]).alias(c) if c in self.labels
+                                                     else F.col(c) for c in released.columns])
+        self.raised_from = self.levels
+        self.solution.summary["levels"] = list(levels)
 
     def free(self) -> None:
         self.cache.free(self.applied.df)

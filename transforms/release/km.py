@@ -266,6 +266,7 @@ def search(items: DataFrame, specs: Sequence[ItemSpec], crit: KmCriteria, cache:
         else:
             _free_all(cache, parts or [])
     if best is None or best.removed is None:
+        cache.free(base)
         raise NoKmSolution(f"no generalization of {', '.join(s.name for s in specs)} and time keeps (k={crit.k}, "
                            f"m={crit.m}) within the suppression limit {crit.suppression_limit:g} of {total} item rows")
     removed = cache.materialize(best.removed)

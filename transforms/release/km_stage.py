@@ -11,6 +11,7 @@ suppress. Then every table is made to agree with it, so that no join undoes it:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transforms.cache import Cache
+from transforms.kanon.hierarchy import Hierarchy
 from transforms.policy import KmParams, Policy
 from transforms.policy.catalog import PATIENT_FACTS
-from transforms.release.km import KmCriteria, KmSolution, search, with_km_flags
+from transforms.release.kanon import recode_carrier, released_labels
+from transforms.release.kanon_stage import KAnonStage
+from transforms.release.km import KmCriteria, KmSolution, NoKmSolution, search, with_km_flags
 from transforms.release.km_items import (
     TIME_LEVELS,
     UNKNOWN_CODE,
@@ -41,8 +45,9 @@ class KmStage:
     solution: KmSolution
     mappings: dict[str, DataFrame]  # item name -> its code mapping (small)
     time_carriers: Mapping[str, Sequence[str]]  # source table -> its released month columns (output names)
-    patients: DataFrame  # (pid, __q): the released patients and their class
-    items: DataFrame  # (pid, __q, __spec, __code, __month, __rows): their items before the stage
+    patients: DataFrame  # (pid, __q): the released patients and their class before this stage
+    items: DataFrame  # (pid, __q, __spec, __code, __month, __rows): their items before this stage
+    raised_from: list[int] | None = None  # the quasi-identifiers' levels k-anonymity chose, when raised here
 
     def risk_before(self) -> dict[str, Any]:
         """The attacker levels of transforms/release/risk.py on the items as they were before this stage."""
@@ -92,6 +97,7 @@ class KmStage:
             per_item[spec.name] = {"level": spec.code_levels[level], "levels": list(spec.code_levels),
                                    "time_level": self.time_level}
         return {**s.summary(), "items": per_item, "rows_removed": {t: n for t, n in rows.items() if n},
+                "quasi_identifier_levels_raised_from": self.raised_from,
                 "time_carriers": {t: list(c) for t, c in self.time_carriers.items() if c}}
 
 
@@ -100,15 +106,46 @@ def item_specs(km: KmParams, hierarchies: Mapping[str, Mapping[str, Mapping[str,
     return tuple(ItemSpec(i.name, i.table, i.code, i.time, i.levels, hierarchies.get(i.file, {})) for i in km.items)
 
 
-def km_stage(frames: Mapping[str, DataFrame], policy: Policy, km: KmParams, patients: DataFrame, qi: Sequence[str],
-             receipts: DataFrame, hierarchies: Mapping[str, Mapping[str, Mapping[str, str]]],
+def km_stage(frames: Mapping[str, DataFrame], policy: Policy, km: KmParams, kanon: KAnonStage,
+             receipts: DataFrame, qi_hierarchies: Mapping[str, Hierarchy],
+             hierarchies: Mapping[str, Mapping[str, Mapping[str, str]]],
              time_carriers: Mapping[str, Sequence[str]], cache: Cache) -> KmStage:
-    """Search the items' generalization for the released `patients` (pid and quasi-identifiers at their
-    released level). NoKmSolution passes through."""
+    """Search the items' generalization for the patients k-anonymity released, with their quasi-
+    identifiers at the levels it chose. When no generalization of the items stays within the
+    suppression limit there, the quasi-identifiers are raised (the least ARX loss first) until one
+    does, and k-anonymity's release is coarsened to those levels (Poulis et al. generalize the
+    relational part too); NoKmSolution when even the coarsest fails."""
     specs = item_specs(km, hierarchies)
-    released = patients.select("pid", qi_key(qi).alias("__q"))
-    items = item_rows(frames, specs, receipts, released)
-    solution = search(items, specs, KmCriteria(int(policy.params.k), km.m, km.suppression_limit), cache)
-    mappings = {s.name: cache.keep(code_mapping(s, patients)) for s in specs}
-    carriers = {name: cols for name, cols in time_carriers.items() if name != PATIENT_FACTS}
-    return KmStage(solution, mappings, carriers, released, items)
+    crit = KmCriteria(int(policy.params.k), km.m, km.suppression_limit)
+    qi = list(kanon.crit.qi)
+    leaves = kanon.applied.df.join(kanon.frames[PATIENT_FACTS].select("pid"), "pid", "left_semi")
+    raw = cache.keep(item_rows(frames, specs, receipts, leaves.select("pid", F.lit("").alias("__q"))).drop("__q"))
+    error: NoKmSolution | None = None
+    before: DataFrame | None = None  # the patients' classes at the levels k-anonymity chose
+    for levels in _qi_nodes(qi, kanon.levels, qi_hierarchies):
+        labels = {q: released_labels(qi_hierarchies[q], lv) for q, lv in zip(qi, levels, strict=True)}
+        released = leaves.select("pid", *[recode_carrier(F.col(q), labels[q]).alias(q) for q in qi])
+        patients = released.select("pid", qi_key(qi).alias("__q"))
+        before = patients if before is None else before
+        try:
+            solution = search(raw.join(patients, "pid"), specs, crit, cache)
+        except NoKmSolution as exc:
+            error = error or exc
+            continue
+        kanon.coarsen(levels, qi_hierarchies)
+        mappings = {s.name: cache.keep(code_mapping(s, patients)) for s in specs}
+        carriers = {name: cols for name, cols in time_carriers.items() if name != PATIENT_FACTS}
+        return KmStage(solution, mappings, carriers, before, raw.join(before, "pid"), raised_from=kanon.raised_from)
+    assert error is not None
+    raise error
+
+
+def _qi_nodes(qi: Sequence[str], chosen: Sequence[int], hierarchies: Mapping[str, Hierarchy]) -> list[list[int]]:
+    """Every combination of levels at least as general as `chosen`, by ARX loss (the mean over the
+    quasi-identifiers of the mean share of leaves a value stands for), then by the sum of levels."""
+    ranges = [range(c, hierarchies[q].depth) for q, c in zip(qi, chosen, strict=True)]
+
+    def loss(levels: Sequence[int]) -> float:
+        return sum(float(hierarchies[q].share(lv).mean()) for q, lv in zip(qi, levels, strict=True)) / max(len(qi), 1)
+
+    return sorted((list(n) for n in itertools.product(*ranges)), key=lambda n: (loss(n), sum(n), n))

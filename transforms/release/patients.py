@@ -28,6 +28,9 @@ from transforms.identity.linkage import (
     receipt_identities,
     sex_code,
 )
+from transforms.identity.linkage import (
+    link_key as linkage_label_key,
+)
 from transforms.policy import Linkage
 from transforms.policy.catalog import FIRST_SERVICE, PATIENT_FIRST_SERVICE
 from transforms.release.apply import DROP_ROW, PRE_RECEIPT_KEY, REMOVED_BY
@@ -40,6 +43,7 @@ FACT_COLUMNS = ("pid", "sex", "birth_date", "first_service", "area", "postal_cod
 def patient_ids(
     bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
     receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None, cache: Cache = NO_CACHE,
+    link_key: bytes | None = None,
 ) -> DataFrame:
     """`(node, pid, linked, converged[, __pre_receipt_key])` over receipts and clinical patients (kept in `cache`).
 
@@ -49,18 +53,20 @@ def patient_ids(
     them the identities are computed from the tables.
     """
     return link_patients(_identities_of(bronze, stored), key, linkage.keys, linkage.rounds, linkage.unlinked,
-                         receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits, cache)
+                         receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits, cache, link_key)
 
 
 def patient_map(
     bronze: Mapping[str, DataFrame], key: bytes, linkage: Linkage, receipt_pseudonym_key: bytes | None = None,
     receipt_pseudonym_bits: int = 256, stored: DataFrame | None = None, cache: Cache = NO_CACHE,
+    link_key: bytes | None = None,
 ) -> tuple[DataFrame, dict[str, int]]:
     """The pid map every table joins (join_map's form, materialized) and the linkage summary, as
     patient_ids would give them, in one pass over the nodes: the pids are computed as the map is
     materialized, and the summary is counted on the linked graph."""
     check_unlinked(linkage.unlinked)  # before the graph is built
-    graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds, cache)
+    graph = LinkGraph.build(_identities_of(bronze, stored), linkage.keys, linkage.rounds, cache,
+                            link_key or linkage_label_key(key))
     try:
         summary = graph.summary(linkage.unlinked)
         pids = graph.pids(key, linkage.unlinked, receipt_pseudonym_key, PRE_RECEIPT_KEY, receipt_pseudonym_bits)

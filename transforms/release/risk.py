@@ -5,10 +5,10 @@ Levels of knowledge (each adds to the one before):
 - `qi`: the quasi-identifiers (age band, sex, area at the released level);
 - `months`: the set of months the patient was treated in;
 - `codes`: the set of the patient's diagnosis codes;
-- `items_j` (j = 1..m): any j of the patient's (code, month) items.
+- `items_j` (j = 1..m): any j or fewer of the patient's (code, month) items.
 For the first three, the share of patients who are unique (a class of one) and the share in a class
-of fewer than k; for `items_j`, the share of patients for whom some j of their items, with their
-quasi-identifiers, are held by fewer than k patients (singled out).
+of fewer than k; for `items_j`, the share of patients for whom some combination of at most j of their
+items, with their quasi-identifiers, is held by fewer than k patients (singled out).
 """
 
 from __future__ import annotations
@@ -45,12 +45,15 @@ def attacker_risk(patients: DataFrame, items: DataFrame, k: int, m: int) -> dict
         out[level] = _shares(keyed, k, total)
     held = distinct.join(patients, "pid").select("pid", "__q", F.concat_ws("|", "__code", "__time").alias("__item"))
     sets = held.select("pid", "__q", F.array("__item").alias("__set"), F.col("__item").alias("__last"))
+    exposed: DataFrame | None = None  # patients singled out by some combination of at most j items
     for j in range(1, m + 1):
         if j > 1:
             nxt = held.select("pid", "__q", F.col("__item").alias("__next"))
             sets = sets.join(nxt, ["pid", "__q"]).where(F.col("__next") > F.col("__last")).select(
                 "pid", "__q", F.concat("__set", F.array("__next")).alias("__set"), F.col("__next").alias("__last"))
         support = sets.groupBy("__q", "__set").agg(F.count(F.lit(1)).alias("n"))
-        exposed = sets.join(support.where(F.col("n") < k), ["__q", "__set"], "left_semi").select("pid").distinct().count()
-        out[f"items_{j}"] = {"singled_out_share": exposed / total if total else 0.0}
+        found = sets.join(support.where(F.col("n") < k), ["__q", "__set"], "left_semi").select("pid")
+        exposed = found if exposed is None else exposed.unionByName(found)
+        n = exposed.distinct().count()
+        out[f"items_{j}"] = {"singled_out_share": n / total if total else 0.0}
     return out

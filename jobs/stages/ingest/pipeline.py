@@ -14,8 +14,9 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import IngestSettings
+from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
 from jobs.runtime.errors import InputError
+from jobs.runtime.keys import Key, load_key
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
     DEFAULT_LAYOUTS,
@@ -59,12 +60,15 @@ def run_ingest(
     warehouse: str,
     settings: IngestSettings | None = None,
     layouts_dir: str = DEFAULT_LAYOUTS,
+    key: Key | None = None,
 ) -> dict[str, Any]:
-    """The whole ingest on an existing session (used by `tokumei run`, tests and the bench)."""
+    """The whole ingest on an existing session (used by `tokumei run`, tests and the bench). `key`: the
+    producer's key (keys.key_id) that keys the stored linkage labels; default: the one conf/pipeline.yaml names."""
     settings = settings or IngestSettings()
     layouts = load_layouts(layouts_dir)
     files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes)
-    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts)
+    key = key or load_key(load_pipeline(DEFAULT_PIPELINE).keys)
+    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts, key)
 
 
 def execute(
@@ -74,6 +78,7 @@ def execute(
     wh: Warehouse,
     settings: IngestSettings,
     layouts: Sequence[ClinicalLayout],
+    key: Key,
 ) -> dict[str, Any]:
     # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke/read.py).
     spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
@@ -104,7 +109,7 @@ def execute(
         return summary
     scratch = wh.scratch(run_id)
     try:
-        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id)
+        counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id, key)
     finally:
         _remove(wh, scratch)
     rows = ledger_rows(new, counts, run_id, registry is not None)
@@ -124,6 +129,7 @@ def _ingest(
     ledger: list[dict[str, Any]],
     registry: DataFrame | None,
     run_id: str,
+    key: Key,
 ) -> RunCounts:
     scratch = wh.scratch(run_id)
     counts = RunCounts()
@@ -153,7 +159,7 @@ def _ingest(
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
-    identities = identity_rows(frames)  # what linkage needs, stored once (jobs/stages/ingest/identities.py)
+    identities = identity_rows(frames, key)  # what linkage needs, stored once (jobs/stages/ingest/identities.py)
     if identities is not None:
         targets[wh.bronze(IDENTITIES)] = identities
         expected[IDENTITIES] = expected.get("receipts", 0) + expected.get(CLINICAL_PATIENTS, 0)

@@ -31,7 +31,7 @@ from jobs.stages.ingest.identities import stored_identities
 from jobs.stages.release.km_check import released_items, released_patients
 from jobs.stages.release.plan import Plan, today_jst
 from jobs.stages.release.record import anonymize_record
-from transforms.identity.linkage import derive_key
+from transforms.identity.linkage import derive_key, link_key
 from transforms.kanon.hierarchy import HierarchyError
 from transforms.kanon.lattice import NoSolutionError
 from transforms.policy import Policy, PolicyError
@@ -50,12 +50,14 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     created = dt.datetime.now(dt.UTC).isoformat()
     policy, keys = plan.policy, plan.keys
     bronze, inputs = read_bronze(spark, wh, policy, plan.policy_file)
-    ctx = Context({k: v.material for k, v in keys.items()}, plan.key_id, plan.refs.hierarchies,
-                  plan.refs.prefectures, plan.refs.municipalities)
+    scope = plan.key_scope(rid)  # every key of the release derived for its recipient (and release): reqs 15, 16, 38
+    ctx = Context({k: derive_key(v.material, "scope:" + scope["label"]) for k, v in keys.items()}, plan.key_id,
+                  plan.refs.hierarchies, plan.refs.prefectures, plan.refs.municipalities)
     sources = Sources(bronze, {i["table"]: table_bytes(spark, i["path"]) for i in inputs},
-                      stored_identities(spark, wh, bronze))  # ingest's identity hashes, when they match bronze
-    settings = Settings(policy, ctx, derive_key(keys[plan.key_id].material, "pid"), cfg.notice,
-                        extraction_date or today_jst(), plan.hierarchies, cfg.tuning, plan.time_carriers)
+                      stored_identities(spark, wh, bronze, plan.link))  # ingest's identity hashes, when they match
+    settings = Settings(policy, ctx, derive_key(ctx.keys[plan.key_id], "pid"), cfg.notice,
+                        extraction_date or today_jst(), plan.hierarchies, cfg.tuning, plan.time_carriers,
+                        link_key(plan.link.material))
     staging_root = wh.local_path(wh.staging(rid)) if wh.is_local() else None
     scratch = wh.local_path(wh.scratch(f"anonymize-{uuid.uuid4().hex[:12]}")) if wh.is_local() else None
     with RunCache(scratch) as cache:
@@ -77,7 +79,7 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         risk = _risk(spark, release, policy, outputs) if release.km is not None else None
         waiting = release.waiting.record(tables)
         tables = release.table_stats(tables)
-    record = anonymize_record(rid, plan, created, inputs, outputs, tables, release.linkage, list(release.frames),
+    record = anonymize_record(rid, plan, scope, created, inputs, outputs, tables, release.linkage, list(release.frames),
                               kanon, waiting, km, risk)
     fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
     return record

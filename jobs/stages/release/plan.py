@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.runtime.config import PipelineConfig
 from jobs.runtime.errors import ConfigError, RefusedError
-from jobs.runtime.keys import Key
+from jobs.runtime.keys import Key, load_key_checked
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.release.policy_files import (
     References,
@@ -42,6 +42,17 @@ class Plan:
     refs: References
     hierarchies: dict[str, Hierarchy]  # quasi-identifier of patients -> hierarchy (anonymized profile)
     time_carriers: dict[str, tuple[str, ...]]  # table -> its released month columns ((k, k^m) recodes them)
+    link: Key  # the producer's own key (keys.key_id): keys the linkage labels, the same for every release
+
+    def key_scope(self, release_id: str) -> dict[str, str]:
+        """Which key derivation the release's pseudonyms use (reqs 15, 16, 38). `release`: a key per
+        recipient and release, so no two releases share a pseudonym; `recipient`: every delivery to
+        the recipient shares its pids. A release without a recipient (open or one-off) always has
+        its own key. The label is public (recorded in the manifest); the keys derived from it are not."""
+        who = self.recipient.id if self.recipient else None
+        scope = self.policy.params.key_scope if who else "release"
+        label = f"recipient:{who or 'open'}" + (f"/release:{release_id}" if scope == "release" else "")
+        return {"scope": scope, "label": label}
 
 
 def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, recipient_id: str | None,
@@ -55,6 +66,7 @@ def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, 
     recipient = resolve_recipient(profile, recipient_id, recipients)
     key_id = (recipient.key_id if recipient and recipient.key_id else None) or cfg.keys.key_id
     loaded = resolve_keys(policy, policy_file, cfg.keys, key_id)
+    link = load_key_checked(cfg.keys, cfg.keys.key_id, conf)
     refs = load_references(policy, policy_file)
     hierarchies: dict[str, Hierarchy] = {}
     if policy.profile == "anonymized":
@@ -63,7 +75,7 @@ def plan(cfg: PipelineConfig, conf: str, profile: str, policy_path: str | None, 
         except HierarchyError as exc:
             raise ConfigError(policy_file, "params.quasi_identifiers", str(exc)) from None
     carriers = time_carriers(policy, policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file))
-    return Plan(policy, policy_file, recipient, key_id, loaded, refs, hierarchies, carriers)
+    return Plan(policy, policy_file, recipient, key_id, loaded, refs, hierarchies, carriers, link)
 
 
 def refuse_published(wh: Warehouse, release_id: str) -> None:

@@ -14,7 +14,7 @@ from transforms.policy.labels import table_labels
 from transforms.policy.steps import processing_steps
 
 
-def anonymize_record(rid: str, plan: Plan, created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+def anonymize_record(rid: str, plan: Plan, scope: dict[str, str], created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                      tables: dict[str, Any], linkage: dict[str, Any], sources: Sequence[str],
                      kanon: dict[str, Any] | None = None, waiting: dict[str, Any] | None = None,
                      km: dict[str, Any] | None = None, risk: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def anonymize_record(rid: str, plan: Plan, created: str, inputs: list[dict[str, 
         "code_version": code_version(),
         "policy": {"path": str(policy_file), "sha256": policy.sha256(),
                    "file_sha256": hashlib.sha256(policy_file.read_bytes()).hexdigest()},
-        "key": {"key_id": plan.key_id, "fingerprint": keys[plan.key_id].fingerprint,
+        "key": {"key_id": plan.key_id, "fingerprint": keys[plan.key_id].fingerprint, **scope,
                 "all": [{"key_id": k.key_id, "fingerprint": k.fingerprint} for k in keys.values()]},
         "recipient": plan.recipient.record() if plan.recipient else None,
         "inputs": inputs,

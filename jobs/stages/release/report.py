@@ -117,6 +117,7 @@ def risk_section(manifest: dict[str, Any]) -> str:
     return f"""<h2>攻撃者の知識に対する再識別リスク（(k, k^m)-匿名性, k={k}, m={m}）</h2>
 <p>年齢区分・性別・地域に加えて、患者の（傷病名, 受診月）を最大 {m} 項目知っている人がいても、どの組合せも {k} 人以上に
 共有されるよう、傷病名と月を一般化し、残る項目を患者ごとに抑制しました（施行規則34条5号）。</p>
+{_raised(manifest)}
 {_table(table, ("攻撃者が知っていること", "指標", "処理前", "処理後"))}
 {paired_bar_chart("再識別リスク（患者の割合）", rows)}
 <h3>項目列ごとの情報損失</h3>
@@ -124,6 +125,18 @@ def risk_section(manifest: dict[str, Any]) -> str:
 {paired_bar_chart("抑制した項目行の割合と情報損失（NCP）", [("抑制した項目行", 0.0, km["suppressed_share"]), ("情報損失（NCP）", 0.0, km["loss_ncp"])])}
 <p class="note">処理前: k-匿名化の後・(k, k^m) の前の項目で測定。処理後: ステージングされたリリースのテーブル自体から測定。
 NCP は一般化した値が表す元の値の幅（0 = 元の値、1 = 全く不明）で、抑制した行は 1 として平均します。</p>"""
+
+
+def _raised(manifest: dict[str, Any]) -> str:
+    """Say so when (k, k^m) had to generalize the quasi-identifiers beyond what k-anonymity chose."""
+    km, kanon = manifest.get("km") or {}, (manifest.get("anonymize") or {}).get("kanon") or {}
+    before = km.get("quasi_identifier_levels_raised_from")
+    if not before:
+        return ""
+    after = kanon.get("levels") or {}
+    pairs = ", ".join(f"{q}: {b} → {after.get(q)}" for q, b in zip(after, before, strict=False))
+    return (f"<p><b>準識別子の一般化を引き上げました。</b> k-匿名化が選んだ水準では、抑制の上限内で項目を保護できなかった"
+            f"ため、準識別子をより粗い水準で公開します（水準 {_e(pairs)}; * は非公開）。</p>")
 
 
 def _pct(share: float) -> str:

@@ -1,0 +1,122 @@
+"""(k, k^m)-anonymity end to end (issue 16 acceptance; requirements 21-22, 規則34条5号): the shipped
+anonymized policy, checked from outside on the staged release's own tables; the same check fails on
+the release made without params.km; a violation planted after validation makes validate exit 1 and
+publish refuse; the report shows the risk and the loss in Japanese, self-contained.
+
+The same exhaustive check at 20,000 patients x 12 months: bench/km_bench.py (minutes, not in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers.km_exhaustive import release_items, singled_out
+from pyspark.sql import functions as F
+
+from jobs import anonymize, ingest, publish, validate
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "a-test-only-key-for-the-km-release-tests-0123456789"
+QI = ["age_band", "sex", "area"]
+
+
+def _without_km(tmp: Path) -> Path:
+    """The shipped policy without params.km, its diagnoses back on the rare rule it had before."""
+    text = (REPO / "conf" / "policies" / "anonymized.yaml").read_text(encoding="utf-8")
+    km = re.search(r"\n  km:\n(    .*\n|      .*\n)+", text)
+    assert km is not None and "disease_code: keep" in text
+    text = text.replace(km.group(0), "\n").replace("disease_code: keep", "disease_code: {method: rare, file: diseases.csv, "
+                                                  "key: disease_code, levels: [icd10, icd10_block, icd10_chapter]}")
+    text = text.replace("hierarchies: conf/hierarchies", f"hierarchies: {REPO / 'conf' / 'hierarchies'}")
+    text = text.replace(": conf/layouts/", f": {REPO / 'conf' / 'layouts'}/")
+    out = tmp / "anonymized_without_km.yaml"
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def staged(spark, generated, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("km")
+    shutil.copytree(generated(400, 6, 23), tmp / "in")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TOKUMEI_KEY_DEMO", KEY)
+    wh = tmp / "wh"
+    assert ingest.main(["--input", str(tmp / "in"), "--warehouse", str(wh)]) == 0
+    assert anonymize.main(["--warehouse", str(wh), "--release-id", "km-on", "--profile", "anonymized"]) == 0
+    assert anonymize.main(["--warehouse", str(wh), "--release-id", "km-off", "--profile", "anonymized",
+                           "--policy", str(_without_km(tmp))]) == 0
+    yield wh
+    mp.undo()
+
+
+def _record(wh: Path, rid: str) -> dict:
+    return json.loads((wh / "staging" / rid / "anonymize.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_req22_no_patient_is_singled_out_by_their_quasi_identifiers_and_any_two_items(spark, staged):
+    record = _record(staged, "km-on")
+    k, m = record["km"]["k"], record["km"]["m"]
+    assert (k, m) == (10, 2) and record["km"]["item_rows_suppressed"] <= 0.25 * record["km"]["item_rows"]
+    patients, items = release_items(spark, staged / "staging" / "km-on" / "tables", QI)
+    assert sum(map(len, items.values())) > 100  # the check looks at real items, not an empty table
+    assert singled_out(patients, items, k, m) == {1: set(), 2: set()}
+    # the same data released without (k, k^m): most patients are singled out by one item
+    patients, items = release_items(spark, staged / "staging" / "km-off" / "tables", QI)
+    exposed = singled_out(patients, items, k, m)
+    assert len(exposed[1]) > 0.5 * len(patients) and exposed[2]
+    # the record's own risk measurement agrees with the outside check
+    assert record["risk"]["after"]["items_2"]["singled_out_share"] == 0.0
+    assert record["risk"]["before"]["items_1"]["singled_out_share"] > 0.5
+
+
+@pytest.mark.slow
+def test_req22_every_month_column_is_released_at_the_items_period(spark, staged):
+    """A join on receipt_id or pid must not give back a finer month than the items were released at."""
+    record = _record(staged, "km-on")
+    level = record["km"]["levels"]["time"]
+    starts = {"month": set(range(1, 13)), "quarter": {1, 4, 7, 10}, "half": {1, 7}, "year": {1}}[level]
+    for table, columns in record["km"]["time_carriers"].items():
+        out = next(o["table"] for o in record["outputs"] if o["source"] == table)
+        df = spark.read.format("delta").load(str(staged / "staging" / "km-on" / "tables" / out))
+        for col in columns:
+            months = {r[0] for r in df.select(F.month(col)).where(F.col(col).isNotNull()).distinct().collect()}
+            assert months <= starts, (table, col, level, months)
+
+
+@pytest.mark.slow
+def test_req22_a_violation_planted_after_anonymize_fails_validation_and_publish_refuses(spark, staged, monkeypatch):
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", KEY)
+    assert validate.main(["--warehouse", str(staged), "--release-id", "km-off", "--no-docs"]) == 1  # never protected
+    rid = "km-planted"
+    shutil.copytree(staged / "staging" / "km-on", staged / "staging" / rid)
+    record = _record(staged, rid)
+    record["release_id"] = rid
+    (staged / "staging" / rid / "anonymize.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    tables = staged / "staging" / rid / "tables"
+    one = spark.read.format("delta").load(str(tables / "diagnoses")).limit(1)
+    one.withColumn("disease_code", F.lit("Z99.9-planted")).write.format("delta").mode("append").save(str(tables / "diagnoses"))
+    assert validate.main(["--warehouse", str(staged), "--release-id", rid, "--no-docs"]) == 1
+    summary = json.loads((staged / "staging" / rid / "validation" / "summary.json").read_text(encoding="utf-8"))
+    assert any("expect_item_combinations_held_by_at_least_k" in f for f in summary["failed"])
+    assert publish.main(["--warehouse", str(staged), "--release-id", rid]) == 1
+    assert not (staged / "releases" / rid / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_req22_the_report_shows_risk_and_loss_before_and_after_in_japanese(staged, monkeypatch):
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", KEY)
+    assert validate.main(["--warehouse", str(staged), "--release-id", "km-on", "--no-docs"]) == 0
+    assert publish.main(["--warehouse", str(staged), "--release-id", "km-on"]) == 0
+    html = (staged / "releases" / "km-on" / "report.html").read_text(encoding="utf-8")
+    for label in ("攻撃者の知識に対する再識別リスク", "＋受診した月の集合", "＋傷病名の集合", "任意の2項目",
+                  "項目列ごとの情報損失", "抑制した項目行の割合", "処理前", "処理後"):
+        assert label in html, label
+    assert html.count("<svg") >= 3 and "singled_out_share" not in html and "items_2" not in html
+    assert not re.search(r"""(src|href)=['"]?https?:""", html)  # self-contained: nothing fetched
+    manifest = json.loads((staged / "releases" / "km-on" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["risk"]["after"]["items_1"]["singled_out_share"] == 0.0 and manifest["km"]["levels"]
