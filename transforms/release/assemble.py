@@ -132,7 +132,12 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
                           first_samples)
     at_first_service = _at_first_service(policy)
     # Computed once when both k-anonymity and the pid map read it (tables with `at: first_service`).
-    facts = frames[PATIENT_FACTS] = cache.materialize(facts) if at_first_service else facts
+    facts = cache.materialize(facts) if at_first_service else facts
+    # A patient known only from a clinical patient master, without any claim or lab sample, has no row
+    # in any other table and no age (no service to take it at): released, they would add rows of
+    # demographics only. They are left out and counted (issue 16 item 4).
+    without_data = facts.where(F.col(FIRST_SERVICE).isNull()).count()
+    facts = frames[PATIENT_FACTS] = facts.where(F.col(FIRST_SERVICE).isNotNull()) if without_data else facts
     for name, df in frames.items():  # default-deny at run time, before anything is written
         check_schema(df, policy.tables[name])
     frames, waiting = waiting_period(frames, policy, settings.notice, settings.extraction_date, receipts, labs,
@@ -162,7 +167,7 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     coded = {n: bronze[n] for n, df in frames.items() if n in bronze and "pid" in df.columns}
     ctx = plan_rares(coded, write_policy.tables, ctx, node_projection,
                      lambda df: joined(df, size(*coded), final_map, drop_unlinked), cache, tuning.rare_sample)
-    return Release(frames, write_policy, ctx, linkage, waiting, kanon, km)
+    return Release(frames, write_policy, ctx, {**linkage, "patients_without_data": without_data}, waiting, kanon, km)
 
 
 def _marks(waiting: WaitingPeriod, kanon: KAnonStage | None) -> Callable[[DataFrame], DataFrame]:

@@ -12,6 +12,7 @@ suppress. Then every table is made to agree with it, so that no join undoes it:
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ class KmStage:
     patients: DataFrame  # (pid, __q): the released patients and their class before this stage
     items: DataFrame  # (pid, __q, __spec, __code, __month, __rows): their items before this stage
     raised_from: list[int] | None = None  # the quasi-identifiers' levels k-anonymity chose, when raised here
+    seconds: float = 0.0  # the search's wall time (the release's recoding runs as the tables are written)
 
     def risk_before(self) -> dict[str, Any]:
         """The attacker levels of transforms/release/risk.py on the items as they were before this stage."""
@@ -97,7 +99,7 @@ class KmStage:
             per_item[spec.name] = {"level": spec.code_levels[level], "levels": list(spec.code_levels),
                                    "time_level": self.time_level}
         return {**s.summary(), "items": per_item, "rows_removed": {t: n for t, n in rows.items() if n},
-                "quasi_identifier_levels_raised_from": self.raised_from,
+                "quasi_identifier_levels_raised_from": self.raised_from, "search_seconds": round(self.seconds, 2),
                 "time_carriers": {t: list(c) for t, c in self.time_carriers.items() if c}}
 
 
@@ -120,6 +122,7 @@ def km_stage(frames: Mapping[str, DataFrame], policy: Policy, km: KmParams, kano
     qi = list(kanon.crit.qi)
     leaves = kanon.applied.df.join(kanon.frames[PATIENT_FACTS].select("pid"), "pid", "left_semi")
     raw = cache.keep(item_rows(frames, specs, receipts, leaves.select("pid", F.lit("").alias("__q"))).drop("__q"))
+    started = time.perf_counter()
     error: NoKmSolution | None = None
     before: DataFrame | None = None  # the patients' classes at the levels k-anonymity chose
     for levels in _qi_nodes(qi, kanon.levels, qi_hierarchies):
@@ -135,7 +138,8 @@ def km_stage(frames: Mapping[str, DataFrame], policy: Policy, km: KmParams, kano
         kanon.coarsen(levels, qi_hierarchies)
         mappings = {s.name: cache.keep(code_mapping(s, patients)) for s in specs}
         carriers = {name: cols for name, cols in time_carriers.items() if name != PATIENT_FACTS}
-        return KmStage(solution, mappings, carriers, before, raw.join(before, "pid"), raised_from=kanon.raised_from)
+        return KmStage(solution, mappings, carriers, before, raw.join(before, "pid"), raised_from=kanon.raised_from,
+                       seconds=time.perf_counter() - started)
     assert error is not None
     raise error
 

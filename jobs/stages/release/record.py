@@ -46,6 +46,8 @@ def anonymize_record(rid: str, plan: Plan, scope: dict[str, str], created: str, 
         "counts": {
             "patients": patients,
             "patients_unlinked": linkage["unlinked"],
+            # clinical master rows without any claim or lab sample: not released (no data, no age)
+            "patients_without_data": linkage.get("patients_without_data", 0),
             "records_removed": {t: s["rows_removed"] for t, s in tables.items()},
             "rows_in": {t: s["rows_in"] for t, s in tables.items()},
             "patients_suppressed": kanon["suppressed_patients"] if kanon else 0,  # with all their rows (req 21)

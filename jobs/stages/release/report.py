@@ -139,6 +139,23 @@ def _raised(manifest: dict[str, Any]) -> str:
             f"ため、準識別子をより粗い水準で公開します（水準 {_e(pairs)}; * は非公開）。</p>")
 
 
+_COUNT_LABELS = {
+    "patients": "公開した患者数",
+    "patients_unlinked": "名寄せの鍵がなく単独の患者としたレセプト",
+    "patients_without_data": "診療・検査の記録がなく公開しなかった患者（患者マスターのみ）",
+    "records_removed": "公開しなかった行",
+    "rows_in": "入力行",
+    "patients_suppressed": "k-匿名化で抑制した患者",
+    "patients_held_back": "通知後の待機期間で保留した患者",
+}
+
+
+def _count_label(key: str) -> str:
+    head, _, table = key.partition(".")
+    label = _COUNT_LABELS.get(head, head)
+    return f"{label}: {table}" if table else label
+
+
 def _pct(share: float) -> str:
     return f"{share * 100:.1f}%"
 
@@ -147,7 +164,7 @@ def render(manifest: dict[str, Any], distributions: dict[str, list[tuple[str, fl
     v = manifest.get("validation", {})
     verdict = "<span class='ok'>合格</span>" if v.get("success") else "<span class='ng'>不合格</span>"
     outputs = [(o["table"], o["rows"], len(o["columns"]), o["delta_version"]) for o in manifest.get("outputs", [])]
-    counts = [(k, val) for k, val in _flatten(manifest.get("counts", {}))]
+    counts = [(_count_label(k), val) for k, val in _flatten(manifest.get("counts", {}))]
     privacy = [(k, val) for k, val in _flatten(manifest.get("privacy", {}))]
     steps = [(k, val) for k, val in _flatten(manifest.get("processing_steps", {}))]
     key = manifest.get("key") or {}

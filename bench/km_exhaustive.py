@@ -2,7 +2,8 @@
 
 Reads the released (or staged) Delta tables as a recipient gets them, collects every patient's
 (diagnosis, month) items and quasi-identifiers into plain Python, and counts every combination of
-at most m items of every patient. Nothing here imports transforms/ or jobs/.
+at most m items of every patient. Nothing here imports transforms/ or jobs/: the e2e test and
+bench/km_bench.py (the acceptance run at 20,000 patients x 12 months) both use it.
 """
 
 from __future__ import annotations
