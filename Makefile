@@ -14,7 +14,7 @@ BENCH_MONTHS   ?= 12
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo test test-fast bench lint dist check-java venv clean
+.PHONY: demo test test-fast test-unit test-spark test-e2e test-perf bench lint dist check-java venv clean
 
 check-java:
 	@./.ci/check-java
@@ -33,11 +33,26 @@ demo: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-demo-only-not-a-secret-synthetic-data-only} $(BIN)/python -m jobs.demo \
 	    --dir $(DEMO_DIR) --patients $(DEMO_PATIENTS) --months $(DEMO_MONTHS) --release-id $(DEMO_RID)
 
+# Tests in tiers (tests/<tier>/, marked by folder; tests/conftest.py): unit = no Spark at all, spark = tiny
+# literal DataFrames on one session, e2e = whole stages and commands, perf = the benchmark harness.
+# `make test` runs every tier (CI); test-fast is unit + spark: no whole-pipeline fixture.
 test: check-java $(STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: check-java $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest tests/unit tests/spark
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+test-spark: check-java $(STAMP)
+	$(BIN)/python -m pytest tests/spark
+
+test-e2e: check-java $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
+test-perf: check-java $(STAMP)
+	$(BIN)/python -m pytest tests/perf
 
 bench: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)

@@ -5,16 +5,18 @@ and after ingest (mean taken). The copy is the floor any ingest pays (read the l
 table); the ratio is what parsing, line order, receipt grouping, rejects, opt-out and the ledger cost.
 
 `make_big_input` writes a large UKE input by repeating the real fixture's body with renumbered
-receipts (generated test input: write it under /tmp and delete it after).
+receipts (generated test input: write it under /tmp and delete it after). The fixture is read from
+../shared beside the checkout ($TOKUMEI_SHARED if set), or from --fixture.
 
     python -m bench.ingest_bench --input DIR --warehouse WH
-    python -m bench.ingest_bench --make-big /tmp/big --lines 10000000 --files 20
+    python -m bench.ingest_bench --make-big /tmp/big --lines 10000000 --files 20 [--fixture FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -32,7 +34,20 @@ from jobs.stages.ingest.clinical import load_layouts
 from jobs.stages.ingest.files import discover, spark_path
 from jobs.stages.ingest.pipeline import run_ingest
 
-FIXTURE = Path("/work/shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE")
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_IN_SHARED = Path("fixtures") / "uke" / "RECEIPTC_GAIRAI_SAMPLE.UKE"
+
+
+def default_fixture(repo: Path = REPO) -> Path:
+    """The real UKE fixture in the shared folder: $TOKUMEI_SHARED if set, else `shared` in the first
+    ancestor of the repository root that has shared/DESIGN.md (../shared beside the checkout)."""
+    if os.environ.get("TOKUMEI_SHARED"):
+        return Path(os.environ["TOKUMEI_SHARED"]) / FIXTURE_IN_SHARED
+    for ancestor in repo.resolve().parents:
+        if (ancestor / "shared" / "DESIGN.md").is_file():
+            return ancestor / "shared" / FIXTURE_IN_SHARED
+    raise FileNotFoundError(f"no shared folder beside {repo} (an ancestor with shared/DESIGN.md): "
+                            "set TOKUMEI_SHARED or pass --fixture")
 
 
 def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[str, Any]:
@@ -85,9 +100,10 @@ def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[st
     }
 
 
-def make_big_input(out_dir: str, lines: int, files: int = 1, fixture: Path = FIXTURE) -> dict[str, int]:
-    """`files` UKE files with about `lines` lines in all: the fixture body repeated, receipts renumbered."""
-    text = fixture.read_bytes().decode("cp932").split("\r\n")[:-1]
+def make_big_input(out_dir: str, lines: int, files: int = 1, fixture: Path | None = None) -> dict[str, int]:
+    """`files` UKE files with about `lines` lines in all: the fixture body repeated, receipts renumbered.
+    `fixture`: the UKE file to repeat (default: the real fixture in ../shared)."""
+    text = (fixture or default_fixture()).read_bytes().decode("cp932").split("\r\n")[:-1]
     head, body, tail = text[0], text[1:-1], text[-1]
     per_file = max(1, -(-lines // files))  # at least `lines` in all
     out = Path(out_dir)
@@ -121,10 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--make-big", help="write a large input to this directory and exit")
     p.add_argument("--lines", type=int, default=10_000_000)
     p.add_argument("--files", type=int, default=1)
+    p.add_argument("--fixture", type=Path, help="UKE file to repeat for --make-big (default: ../shared's fixture)")
     p.add_argument("--driver-memory", default="4g")
     args = p.parse_args(argv)
     if args.make_big:
-        print(json.dumps(make_big_input(args.make_big, args.lines, args.files)))
+        print(json.dumps(make_big_input(args.make_big, args.lines, args.files, args.fixture)))
         return 0
     if not (args.input and args.warehouse):
         p.error("--input and --warehouse are required unless --make-big")

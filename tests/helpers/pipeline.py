@@ -1,0 +1,59 @@
+"""The shared pipeline run of tests/e2e (its fixture is in tests/e2e/conftest.py): which generated sets
+it reads, what it leaves, and how it picks the institution whose notice began after the data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[2]
+# The two generated sets every pipeline test shares (format tests read them too): 西暦 dates, one month;
+# 和暦 dates from 2019-04, so service and billing months cross 平成31年4月 -> 令和元年5月 and births are 昭和.
+SEIREKI = (300, 1, 5)
+WAREKI = (120, 2, 3)
+WAREKI_START = "2019-04"
+RID = "e2e"
+KEY = "e2e-test-key-not-a-secret"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What the shared pipeline run left: its input (with the generator's truth), warehouse, and the
+    notice settings it ran with. Read-only."""
+
+    input: Path  # input/seireki and input/wareki: copies of the generated sets
+    warehouse: Path
+    release_id: str
+    late_institution: str  # its notice began after the data: its patients were never notified
+    extraction: dt.date
+    exit_codes: dict[str, int]
+
+    @property
+    def staging(self) -> Path:
+        return self.warehouse / "staging" / self.release_id
+
+    @property
+    def release(self) -> Path:
+        return self.warehouse / "releases" / self.release_id
+
+    def record(self) -> dict[str, Any]:
+        return json.loads((self.staging / "anonymize.json").read_text(encoding="utf-8"))
+
+
+def late_institution(sources: list[Path]) -> tuple[str, dt.date]:
+    """A small institution of the generated claims (at least 3 receipts), and the last day of the
+    last service month: from the generator's truth, which ingest reproduces (test_ingest_roundtrip)."""
+    def truth(src: Path, table: str, columns: list[str]) -> pd.DataFrame:
+        return pq.read_table(src / "_truth" / table, columns=columns).to_pandas()
+
+    receipts = pd.concat([truth(src, "receipts", ["file", "service_month"]).merge(
+        truth(src, "files", ["file", "institution_code"]), on="file", how="inner") for src in sources])
+    counts = receipts["institution_code"].value_counts()  # the IR record's 医療機関コード, as in bronze
+    month_end = (pd.Timestamp(receipts["service_month"].max()) + pd.offsets.MonthEnd(0)).date()
+    return str(counts[counts >= 3].index[-1]), month_end
