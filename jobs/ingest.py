@@ -17,9 +17,7 @@ from jobs.runtime.errors import entrypoint
 from jobs.runtime.keys import load_key_checked
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.clinical import (
-    load_layouts,
-)
+from jobs.stages.ingest.clinical import load_layouts
 from jobs.stages.ingest.files import discover
 from jobs.stages.ingest.pipeline import execute
 
@@ -44,24 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_pipeline(args.conf)
     layouts = load_layouts(args.layouts)
     # Size and line-length limits, and the sha256 of every file, before Spark starts.
-    key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)  # keys the stored linkage labels
     files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes)
+    key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)  # keys the stored linkage labels
     spark = get_spark(cfg.spark)
     summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts, key)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The driver-side parts of anonymize that need no Spark: key derivation, the key-free repr of the
-rule context, the size estimate's fallback, and the plans computed from counts (rare codes,
+rule context, and the plans computed from counts (rare codes,
 microaggregation groups)."""
 
 import pytest
@@ -20,12 +20,6 @@ def test_derive_key_separates_purposes():
     assert derive_key(b"k", "pid") != derive_key(b"k", "date_shift") != derive_key(b"j", "pid")
     with pytest.raises(ValueError):
         derive_key(b"", "pid")
-
-
-def test_size_estimate_without_a_jvm_handle_means_the_plain_join():
-    from jobs.anonymize import SMALL_TABLE_BYTES, estimated_size
-
-    assert estimated_size(object()) > SMALL_TABLE_BYTES  # e.g. a Spark Connect DataFrame has no _jdf
 
 
 def test_req18_ndb_cumulative_share_masks_rarest_first():

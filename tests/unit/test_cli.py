@@ -69,7 +69,7 @@ SHARED_OPTIONS = ("--conf", "--warehouse", "--release-id", "--profile", "--recip
 
 @pytest.mark.parametrize("option", SHARED_OPTIONS)
 def test_shared_options_are_defined_once_in_jobs_runtime_args(option):
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     defined = sorted(str(p.relative_to(root)) for p in (root / "jobs").rglob("*.py")
                      if f'add_argument("{option}"' in p.read_text(encoding="utf-8"))
     # jobs/demo.py's --release-id is optional with a default ("demo"): a different option.

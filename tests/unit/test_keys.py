@@ -7,10 +7,13 @@ from jobs.runtime.errors import InputError
 from jobs.runtime.keys import key_file_path, load_key
 
 
+SECRET = "秘密-key-only-for-tests-not-a-real-one"
+
+
 def test_env_provider_reads_the_key_by_id(monkeypatch):
-    monkeypatch.setenv("TOKUMEI_KEY_RELEASE_2025_01", "秘密-key")
+    monkeypatch.setenv("TOKUMEI_KEY_RELEASE_2025_01", SECRET)
     key = load_key(KeySettings(key_id="release-2025.01"))
-    assert key.material == "秘密-key".encode() and key.key_id == "release-2025.01"
+    assert key.material == SECRET.encode() and key.key_id == "release-2025.01"
     assert "秘密" not in repr(key) and "秘密" not in str(key) and len(key.fingerprint) == 16
 
 
@@ -23,11 +26,11 @@ def test_env_provider_missing_key_names_the_variable(monkeypatch):
 def test_req27_key_file_owner_only_is_read(tmp_path):
     settings = KeySettings(key_id="r1", provider="file", key_dir=str(tmp_path))
     path = key_file_path(settings, "r1")
-    path.write_bytes(b"\x00\xffbinary-key\n")
+    path.write_bytes(b"\x00\xffbinary-key-for-tests-32-bytes-long\n")
     os.chmod(path, 0o600)
-    assert load_key(settings).material == b"\x00\xffbinary-key"
+    assert load_key(settings).material == b"\x00\xffbinary-key-for-tests-32-bytes-long"
     os.chmod(path, 0o400)
-    assert load_key(settings).material == b"\x00\xffbinary-key"
+    assert load_key(settings).material == b"\x00\xffbinary-key-for-tests-32-bytes-long"
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o666])

@@ -35,8 +35,16 @@ CASES = [
     ({"      billing_info: drop               # free text (req 9)\n": "      billing_info: keep\n"}, "tables.receipts.billing_info", "自由記載"),
     ({"      day_counts: drop                 # per-day counts reveal service dates (req 22)\n": "      day_counts: keep\n"},
      "tables.procedures.day_counts", "requirement 22"),
-    ({"        levels: [icd10, icd10_block, icd10_chapter]\n": "        levels: [icd10, icd11]\n"},
-     "tables.diagnoses.disease_code", "no column 'icd11'"),
+    ({"        levels: [drug_class]           # 薬効分類 (3 digits)\n": "        levels: [drug_klass]\n"},
+     "tables.drugs.drug_code", "no column 'drug_klass'"),
+    # (k, k^m) (issue 16): m < 1, an unknown item column, an item column that is dropped, an unknown level
+    ({"    m: 2\n": "    m: 0\n"}, "params.km.m", "integer >= 1"),
+    ({"code: disease_code, time: service_month": "code: disease_kode, time: service_month"},
+     "params.km.items[0].code", "unknown column 'disease_kode'"),
+    ({"      disease_code: keep\n": "      disease_code: drop\n"}, "params.km.items[0].code", "is dropped"),
+    ({"code: disease_code, time: service_month": "code: disease_code, time: service_day"},
+     "params.km.items[0].time", "'service_day'"),
+    ({"levels: [icd10, icd10_3, icd10_chapter]": "levels: [icd10, icd11]"}, "params.km.items[0].file", "no column 'icd11'"),
     ({RECEIPT_ID: "      receipt_key: {method: pseudonymize, key: no-such-key, as: receipt_id}\n"},
      "tables.receipts.receipt_key", "TOKUMEI_KEY_NO_SUCH_KEY"),
     ({RECEIPT_ID: "      receipt_key: {method: pseudonymize, bits: 64, as: receipt_id}\n"},
@@ -60,7 +68,7 @@ CASES = [
 
 @pytest.mark.parametrize(("edit", "key", "words"), CASES, ids=[c[1] + ":" + c[2] for c in CASES])
 def test_policy_errors_exit_2_naming_file_table_column_and_write_nothing(tmp_path, monkeypatch, capsys, edit, key, words):
-    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "k")
+    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "policy-error-test-key-not-a-secret")
     paths = write_test_conf(tmp_path / "conf", **edit)
     wh = tmp_path / "wh"
     code = main(["--warehouse", str(wh), "--release-id", "r1", "--profile", "anonymized", "--conf", str(paths["conf"])])

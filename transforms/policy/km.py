@@ -66,20 +66,30 @@ def _item(i: int, raw: Any) -> KmItem:
     return KmItem(values["table"], values["code"], values["time"], values["file"], values["key"], tuple(levels))
 
 
-def check_km(km: KmParams | None, tables: Mapping[str, TablePolicy], catalog: Catalog) -> None:
-    """Every item names a released table, a column it releases as it is, and a month column."""
-    if km is None:
-        return
-    for i, item in enumerate(km.items):
+def check_km_columns(km: KmParams | None, catalog: Catalog) -> None:
+    """Every item names a bronze table, one of its columns and a month column (checked before the
+    tables' rules, so that a mistyped item is named as such, not as the rule it would have covered)."""
+    for i, item in enumerate(km.items if km else ()):
         key = f"params.km.items[{i}]"
-        table = tables.get(item.table)
-        if table is None or item.table not in catalog:
-            raise PolicyError(f"{key}.table", f"unknown table {item.table!r}; tables: {', '.join(sorted(tables))}")
-        if table.output is None:
-            raise PolicyError(f"{key}.table", f"{item.table} is not released; its items need no protection")
+        if item.table not in catalog:
+            raise PolicyError(f"{key}.table", f"unknown table {item.table!r}; tables: {', '.join(sorted(catalog))}")
         if item.code not in catalog[item.table]:
             raise PolicyError(f"{key}.code", f"unknown column {item.code!r} of {item.table}; columns: "
                                              f"{', '.join(sorted(catalog[item.table]))}")
+        own = item.time in catalog[item.table]
+        via_receipt = "receipt_key" in catalog[item.table] and item.time in catalog.get("receipts", {})
+        if not (own or via_receipt):
+            raise PolicyError(f"{key}.time", f"{item.time!r} is neither a column of {item.table} nor of receipts "
+                                             "(joined on receipt_key)")
+
+
+def check_km(km: KmParams | None, tables: Mapping[str, TablePolicy]) -> None:
+    """Every item names a released table and a column it releases as it is."""
+    for i, item in enumerate(km.items if km else ()):
+        key = f"params.km.items[{i}]"
+        table = tables[item.table]
+        if table.output is None:
+            raise PolicyError(f"{key}.table", f"{item.table} is not released; its items need no protection")
         rule = table.columns.get(item.code)
         if rule is None or rule.method == "drop":
             raise PolicyError(f"{key}.code", f"{item.table}.{item.code} is dropped: a column that is not released "
@@ -87,11 +97,6 @@ def check_km(km: KmParams | None, tables: Mapping[str, TablePolicy], catalog: Ca
         if rule.method != "keep":
             raise PolicyError(f"{key}.code", f"{item.table}.{item.code} has method {rule.method}; an item column is "
                                              "released as `keep` and recoded by the (k, k^m) stage")
-        own = item.time in catalog[item.table]
-        via_receipt = "receipt_key" in catalog[item.table] and item.time in catalog.get("receipts", {})
-        if not (own or via_receipt):
-            raise PolicyError(f"{key}.time", f"{item.time!r} is neither a column of {item.table} nor of receipts "
-                                             "(joined on receipt_key)")
 
 
 def time_carriers(policy: Policy, catalog: Catalog) -> dict[str, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from transforms.policy.catalog import Catalog, ColumnInfo
-from transforms.policy.km import check_km, parse_km
+from transforms.policy.km import check_km, check_km_columns, parse_km
 from transforms.policy.law import check_carriers, check_table
 from transforms.policy.methods import DERIVED, METHODS, MethodSpec, check_params
 from transforms.policy.model import (
@@ -52,6 +52,7 @@ def parse_policy(data: Mapping[str, Any], catalog: Catalog) -> Policy:
     for name in catalog:
         if name not in tables_raw:
             raise PolicyError(f"tables.{name}", "no rules for this table (default-deny: every table needs rules)")
+    check_km_columns(params.km, catalog)
     tables = {}
     for name, raw in tables_raw.items():
         tables[name] = check_table(_table(name, raw, catalog[name]), catalog[name], profile, params)
@@ -60,7 +61,7 @@ def parse_policy(data: Mapping[str, Any], catalog: Catalog) -> Policy:
     if dup:
         raise PolicyError("tables", f"two tables are released as {sorted(dup)[0]!r}")
     _check_quasi_identifiers(params, tables)
-    check_km(params.km, tables, catalog)
+    check_km(params.km, tables)
     if profile == "anonymized":
         tables = {n: check_carriers(t, tables, params) for n, t in tables.items()}
     hier = data.get("hierarchies", "conf/hierarchies")

@@ -18,7 +18,7 @@ from jobs.runtime.errors import (
     entrypoint,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
