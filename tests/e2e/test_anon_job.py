@@ -10,7 +10,7 @@ from pyspark.sql import types as T
 
 from jobs.anonymize import main
 
-KEY = "a-test-only-key-Ω-not-a-secret"
+KEY = "a-test-only-key-Ω-not-a-secret-0123456789"
 
 
 _LEFT: dict[str, set[str]] = {}  # what the staged runs left cached

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers.keys import TEST_KEY
 from pyspark.sql import functions as F
 
 from jobs.runtime.warehouse import Warehouse
@@ -73,7 +74,7 @@ def ingested(spark, tmp_path_factory, uke_sample):
     versioned = root / "versioned" / "RECEIPTC.UKE"
     versioned.write_bytes(_volume("00", "99", 1))
     wh = Warehouse(str(tmp_path_factory.mktemp("wh")))
-    summary = run_ingest(spark, str(root), wh.root)
+    summary = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
     ledger = {r["rel_path"]: r.asDict() for r in spark.read.format("delta").load(wh.ledger).collect()}
 
     def counts() -> dict[str, int]:
@@ -81,11 +82,11 @@ def ingested(spark, tmp_path_factory, uke_sample):
 
     # Delivery 2: the same files again.
     before = counts()
-    again = run_ingest(spark, str(root), wh.root)
+    again = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
     after = counts()
     # Delivery 3: a corrected re-delivery of the same claim batch under the same name.
     versioned.write_bytes(_volume("00", "99", 1).replace("試験　花子".encode("cp932"), "試験　華子".encode("cp932")))
-    corrected = run_ingest(spark, str(root), wh.root)
+    corrected = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
     versions = sorted((r.asDict() for r in _table(spark, wh, "_files").where(F.col("path") == str(versioned)).collect()),
                       key=lambda r: r["version"])
     shas = [ledger["versioned/RECEIPTC.UKE"]["file_sha256"], *(r["file_sha256"] for r in versions[1:])]

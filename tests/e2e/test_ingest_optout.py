@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers.keys import TEST_KEY, TEST_KEY_TEXT
 from pyspark.sql import functions as F
 
 from jobs.runtime.config import IngestSettings
@@ -93,7 +94,7 @@ def opted(spark, tmp_path_factory):
     (layouts / "labs.yaml").write_text(LABS_LAYOUT, encoding="utf-8")
     wh = str(tmp_path_factory.mktemp("wh"))
     settings = IngestSettings(optout_registry=str(restricted / "optout.csv"))
-    summary = run_ingest(spark, str(root), wh, settings, layouts_dir=str(layouts))
+    summary = run_ingest(spark, str(root), wh, settings, layouts_dir=str(layouts), key=TEST_KEY)
     return {"wh": Warehouse(wh), "summary": summary, "root": root, "restricted": restricted, "layouts": layouts}
 
 
@@ -175,7 +176,7 @@ def later(spark, opted, tmp_path_factory):
     shutil.copytree(opted["root"], root, dirs_exist_ok=True)
     (root / "clinical" / "labs" / "part-00001.csv").write_text(LATER_LABS, encoding="utf-8")
     settings = IngestSettings(optout_registry=str(registry))
-    summary = run_ingest(spark, str(root), wh.root, settings, layouts_dir=str(opted["layouts"]))
+    summary = run_ingest(spark, str(root), wh.root, settings, layouts_dir=str(opted["layouts"]), key=TEST_KEY)
     return {"wh": wh, "summary": summary, "restricted": restricted}
 
 
@@ -243,7 +244,7 @@ def test_req42a_opted_out_patients_are_in_no_release_table(spark, opted, tmp_pat
     from jobs.anonymize import main as anonymize_main
 
     paths = write_test_conf(tmp_path / "conf")
-    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "optout-test-key-not-a-secret")
+    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", TEST_KEY_TEXT)
     wh = Warehouse(str(tmp_path / "wh"))
     shutil.copytree(opted["wh"].root, wh.root)
     assert anonymize_main(["--warehouse", wh.root, "--release-id", "r-optout", "--profile", "anonymized",

@@ -15,7 +15,7 @@ def published(spark, tmp_path_factory, uke_sample):
     (tmp / "in").mkdir()
     shutil.copy(uke_sample, tmp / "in" / uke_sample.name)
     mp = pytest.MonkeyPatch()
-    mp.setenv("TOKUMEI_KEY_DEMO", "run-test-key-not-a-secret")
+    mp.setenv("TOKUMEI_KEY_DEMO", "run-test-key-not-a-secret-0123456789abcdef")
     try:
         code = cli.main(["run", "--input", str(tmp / "in"), "--warehouse", str(tmp / "wh"),
                          "--release-id", "fixture-1", "--no-docs"])

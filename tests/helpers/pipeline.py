@@ -19,7 +19,7 @@ SEIREKI = (300, 1, 5)
 WAREKI = (120, 2, 3)
 WAREKI_START = "2019-04"
 RID = "e2e"
-KEY = "e2e-test-key-not-a-secret"
+KEY = "e2e-test-key-not-a-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ import logging
 import shutil
 
 from delta.tables import DeltaTable
+from helpers.keys import TEST_KEY
 from pyspark.sql import functions as F
 
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
-from transforms.identity.linkage import derive_key
+from jobs.runtime.keys import Key
+from transforms.identity.linkage import derive_key, link_key
 from transforms.policy import Linkage
 from transforms.release.patients import patient_ids
 
@@ -20,7 +22,7 @@ def _bronze(spark, wh: Warehouse):
 
 
 def _pids(bronze, stored):
-    ids = patient_ids(bronze, derive_key(b"k", "pid"), Linkage(), stored=stored)
+    ids = patient_ids(bronze, derive_key(b"k", "pid"), Linkage(), stored=stored, link_key=link_key(TEST_KEY.material))
     try:
         return {r["node"]: (r["pid"], r["linked"]) for r in ids.collect()}
     finally:
@@ -32,24 +34,31 @@ def test_req15_stored_hashes_link_exactly_as_the_identities_computed_from_bronze
     wh = Warehouse(str(tmp_path / "wh"))
     bronze = _bronze(spark, wh)
     live = _pids(bronze, None)
-    assert stored_identities(spark, wh, bronze) is None  # no table yet: computed from bronze
+    assert stored_identities(spark, wh, bronze, TEST_KEY) is None  # no table yet: computed from bronze
 
-    rows = identity_rows(bronze)
-    assert rows is not None and rows.columns == ["node", "hid1", "hid2", "row_order", "file_sha256", "hash_version"]
+    rows = identity_rows(bronze, TEST_KEY)
+    assert rows is not None and rows.columns == ["node", "hid1", "hid2", "row_order", "file_sha256", "hash_version",
+                                              "key_fingerprint"]
     rows.write.format("delta").save(wh.bronze(IDENTITIES))
     n_receipts, n_clinical = bronze["receipts"].count(), bronze["patients"].count()
     assert rows.count() == n_receipts + n_clinical  # a row per receipt and per clinical patient row
-    stored = stored_identities(spark, wh, bronze)
+    stored = stored_identities(spark, wh, bronze, TEST_KEY)
     assert stored is not None
     assert _pids(bronze, stored) == live  # the same pid for every node, linked or not
     assert len({p for p, _ in live.values()}) < len(live)  # the data links records (a real test)
+    # labels keyed with another producer key: not used (HASH_VERSION 2, issue 16)
+    other = Key("other", b"another-producer-key-not-a-secret-0123456789")
+    with caplog.at_level(logging.WARNING, logger="tokumei.identities"):
+        assert stored_identities(spark, wh, bronze, other) is None
+    assert other.fingerprint in caplog.text and TEST_KEY.fingerprint in caplog.text
+    caplog.clear()
 
     # a receipt missing from the table (a purge stopped half way): not used, and the log says why
     one = bronze["receipts"].select("receipt_key").first()["receipt_key"]
     DeltaTable.forPath(spark, wh.bronze(IDENTITIES)).delete(F.col("node") == one)
     with caplog.at_level(logging.WARNING, logger="tokumei.identities"):
-        assert stored_identities(spark, wh, bronze) is None
+        assert stored_identities(spark, wh, bronze, TEST_KEY) is None
     assert "not those of bronze receipts" in caplog.text
     # an older normalization: not used either
     rows.withColumn("hash_version", F.lit(0)).write.format("delta").mode("overwrite").save(wh.bronze(IDENTITIES))
-    assert stored_identities(spark, wh, bronze) is None
+    assert stored_identities(spark, wh, bronze, TEST_KEY) is None

@@ -126,7 +126,7 @@ def test_req21_missing_hierarchy_is_a_config_error_before_spark_work(tmp_path, m
     assert "\nhierarchies: conf/hierarchies\n" in text
     policy = tmp_path / "anonymized.yaml"
     policy.write_text(text.replace("\nhierarchies: conf/hierarchies\n", f"\nhierarchies: {hierarchies}\n"), encoding="utf-8")
-    monkeypatch.setenv("TOKUMEI_KEY_DEMO", "a-test-only-key-not-a-secret")
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", "a-test-only-key-not-a-secret-0123456789")
     conf = REPO / "conf" / "pipeline.yaml"
     with pytest.raises(ConfigError, match=r"params\.quasi_identifiers: .*no hierarchy for quasi-identifier 'sex'"):
         plan(load_pipeline(conf), str(conf), "anonymized", str(policy), None, str(REPO / "conf" / "recipients.yaml"))

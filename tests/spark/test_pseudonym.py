@@ -48,8 +48,8 @@ def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeyp
     from jobs.runtime.config import KeySettings
     from jobs.runtime.keys import load_key
 
-    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_A", "鍵A-not-a-secret")
-    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_B", "鍵B-not-a-secret")
+    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_A", "鍵A-not-a-secret-for-tests-0123456789")
+    monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_B", "鍵B-not-a-secret-for-tests-0123456789")
     inputs = sorted(set(_random_inputs(1000, seed=2)) - {""})
     df = spark.createDataFrame([(s,) for s in inputs], "s string")
     out = {}

@@ -75,7 +75,7 @@ def test_req39_anonymize_refuses_pseudonymized_without_recipient_and_writes_noth
 
     from jobs.anonymize import main
 
-    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "k")
+    monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "recipient-test-key-not-a-secret-0123456789")
     paths = write_test_conf(tmp_path / "conf")
     wh = tmp_path / "wh"
     base = ["--warehouse", str(wh), "--release-id", "r1", "--conf", str(paths["conf"])]
