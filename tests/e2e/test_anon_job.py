@@ -22,7 +22,7 @@ def staged(spark, tmp_path_factory, bronze_warehouse):
     the slow part)."""
     tmp = tmp_path_factory.mktemp("anon")
     shutil.copytree(bronze_warehouse, tmp / "wh")
-    paths = write_test_conf(tmp / "conf")
+    paths = write_test_conf(tmp / "conf", km=False)  # 5 patients: the rare rule on diagnoses, (k, k^m) in test_km_release
     mp = pytest.MonkeyPatch()
     mp.setenv("TOKUMEI_KEY_TESTKEY", KEY)
     mp.setenv("TOKUMEI_KEY_RECIPIENT_KEY", KEY + "-recipient")

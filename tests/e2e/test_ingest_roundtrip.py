@@ -5,7 +5,6 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.pipeline import run_ingest
 from transforms.uke.layout import LAYOUTS
 
 pytestmark = pytest.mark.slow

@@ -41,7 +41,9 @@ def test_req43_patients_never_notified_are_held_back_with_all_their_rows(staged)
         assert wp["rows_held_back"].get(name, 0) <= record["counts"]["records_removed"].get(name, 0), name
     m = record["kanon"]["metrics"]  # held back before k-anonymity: not counted in any class
     assert m["patients_before"] == tables["patients"].num_rows + record["kanon"]["suppressed_patients"]
-    assert record["linkage"]["patients"] == m["patients_before"] + held  # every linked patient is accounted for
+    without_data = record["linkage"]["patients_without_data"]  # in a clinical master only: never released
+    assert record["counts"]["patients_without_data"] == without_data
+    assert record["linkage"]["patients"] == m["patients_before"] + held + without_data  # every linked patient
 
 
 @pytest.mark.slow

@@ -1,10 +1,15 @@
-"""`tokumei run` end to end on the real UKE file written outside this project (issue 2 acceptance)."""
+"""`tokumei run` end to end on the real UKE file written outside this project (issue 2 acceptance).
+
+The file holds 75 receipts of a handful of patients: the shipped (k, k^m) rule cannot hold on it (no
+item combination is shared by 10 patients), so the shipped policy refuses the release, and the run that
+publishes uses the shipped policy without params.km (k-anonymity over the demographics only)."""
 
 import json
 import shutil
 
 import pytest
 from deltalake import DeltaTable
+from helpers.policies import anonymized_policy
 
 from jobs import cli
 
@@ -16,13 +21,22 @@ def published(spark, tmp_path_factory, uke_sample):
     shutil.copy(uke_sample, tmp / "in" / uke_sample.name)
     mp = pytest.MonkeyPatch()
     mp.setenv("TOKUMEI_KEY_DEMO", "run-test-key-not-a-secret-0123456789abcdef")
+    run = ["run", "--input", str(tmp / "in"), "--warehouse", str(tmp / "wh"), "--no-docs"]
     try:
-        code = cli.main(["run", "--input", str(tmp / "in"), "--warehouse", str(tmp / "wh"),
-                         "--release-id", "fixture-1", "--no-docs"])
+        refused = cli.main([*run, "--release-id", "fixture-km"])
+        code = cli.main([*run, "--release-id", "fixture-1", "--policy", str(anonymized_policy(tmp, None))])
     finally:
         mp.undo()
-    assert code == 0
+    assert (refused, code) == (1, 0)
     return tmp / "wh" / "releases" / "fixture-1"
+
+
+@pytest.mark.slow
+def test_req22_the_shipped_policy_refuses_a_release_it_cannot_make_km_anonymous(published):
+    """Too few patients for (k=10, m=2): refused with nothing staged or published under that id."""
+    wh = published.parents[1]
+    assert not (wh / "releases" / "fixture-km").exists()
+    assert not (wh / "staging" / "fixture-km" / "anonymize.json").exists()
 
 
 @pytest.mark.slow

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers.policies import without_km
+
 REPO = Path(__file__).resolve().parents[2]
 
 PATIENTS_LAYOUT = """columns:
@@ -35,8 +37,10 @@ LABS_LAYOUT = """columns:
 """
 
 
-def write_test_conf(tmp: Path, key_id: str = "testkey", edit_profile: str = "anonymized", **policy_edits: Any) -> dict[str, Path]:
-    """pipeline.yaml, layouts and policy copies under tmp; policy_edits replace text in one profile's policy."""
+def write_test_conf(tmp: Path, key_id: str = "testkey", edit_profile: str = "anonymized", km: bool = True,
+                    **policy_edits: Any) -> dict[str, Path]:
+    """pipeline.yaml, layouts and policy copies under tmp; policy_edits replace text in one profile's policy;
+    km=False takes params.km out of the anonymized policy (helpers.policies.without_km)."""
     repo = REPO
     (tmp / "layouts").mkdir(parents=True, exist_ok=True)
     (tmp / "layouts" / "patients.yaml").write_text(PATIENTS_LAYOUT, encoding="utf-8")
@@ -46,6 +50,7 @@ def write_test_conf(tmp: Path, key_id: str = "testkey", edit_profile: str = "ano
         text = (repo / "conf" / "policies" / f"{profile}.yaml").read_text(encoding="utf-8")
         text = text.replace("conf/layouts/", f"{tmp}/layouts/").replace("hierarchies: conf/hierarchies",
                                                                        f"hierarchies: {repo}/conf/hierarchies")
+        text = without_km(text) if profile == "anonymized" and not km else text
         text = text.replace("rare_threshold: 10", "rare_threshold: 2")
         text = text.replace("  k: 10 ", "  k: 1  ")  # 5 test patients: k-anonymity has its own tests
         for old, new in policy_edits.items() if profile == edit_profile else ():

@@ -8,9 +8,9 @@ from delta.tables import DeltaTable
 from helpers.keys import TEST_KEY
 from pyspark.sql import functions as F
 
+from jobs.runtime.keys import Key
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows, stored_identities
-from jobs.runtime.keys import Key
 from transforms.identity.linkage import derive_key, link_key
 from transforms.policy import Linkage
 from transforms.release.patients import patient_ids

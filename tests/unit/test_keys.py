@@ -6,7 +6,6 @@ from jobs.runtime.config import KeySettings
 from jobs.runtime.errors import InputError
 from jobs.runtime.keys import key_file_path, load_key
 
-
 SECRET = "秘密-key-only-for-tests-not-a-real-one"
 
 
