@@ -2,7 +2,8 @@
 
 - `generated(...)`: one `tokumei generate` output per argument tuple;
 - `pipeline`: generate -> ingest -> anonymize -> validate -> publish with the shipped anonymized policy (its
-  (k, k^m) suppression limit raised for the small data) on the two generated sets below, with a notice that one institution began after the data (req 43).
+  (k, k^m) suppression limit raised for the small data) on the two generated sets below, with a notice
+  that one institution began after the data (req 43).
 
 Tests that need to change one of these outputs copy it first.
 """
