@@ -11,17 +11,14 @@ from dataclasses import dataclass, field
 # A keyed pseudonym: 128 bits (the default, transforms/columns/pseudonym.PSEUDONYM_BITS) or 256 bits, in hex.
 HEX_PSEUDONYM = r"^[0-9a-f]{32}([0-9a-f]{32})?$"
 
-# Identifier shapes that must never appear in a free string column of a release (requirements 8, 11-13).
-# Applied only to columns whose policy says they hold text, not to code columns (a 7-digit 傷病名
-# code starting with 0 looks like a phone number to a regex).
-IDENTIFIER_PATTERNS: dict[str, str] = {
-    "phone": r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}",
-    "mobile": r"0[789]0-?[0-9]{4}-?[0-9]{4}",
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-    "postal_full": r"〒?[0-9]{3}-[0-9]{4}",
-    "mynumber_like": r"(^|[^0-9])[0-9]{12}([^0-9]|$)",
-    "passport": r"(^|[^A-Z])[A-Z]{2}[0-9]{7}([^0-9]|$)",
-}
+
+@dataclass(frozen=True)
+class ScanColumn:
+    """A released string column the identifier detectors scan (expectations/detectors.py)."""
+
+    column: str
+    shape: str = ""  # regex of a real code of this column: a value of this shape is exempt
+    code: bool = False  # a declared code column: detectors of bare digit runs (6-digit 国保 numbers) skip it
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,10 @@ class TableChecks:
     forbidden_columns: tuple[str, ...] = ()
     pseudonyms: tuple[str, ...] = ()
     regex: dict[str, str] = field(default_factory=dict)
-    text_columns: tuple[str, ...] = ()  # scanned for IDENTIFIER_PATTERNS
+    # Every released string column, scanned by the identifier detectors (requirements 6, 8, 11-13, 41).
+    identifier_scan: tuple[ScanColumn, ...] = ()
+    # Columns that carry a birth date (even as a year-month): a katakana name beside one identifies (req 4).
+    birth_columns: tuple[str, ...] = ()
     value_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     max_values: dict[str, float] = field(default_factory=dict)
     # (quasi-identifier columns, k): every combination holds at least k rows (patients table).

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from expectations.checks import TableChecks
+from expectations.checks import ScanColumn, TableChecks
 from transforms.policy import NEVER_KEEP, RARE_CODE_COLUMNS, Policy, TablePolicy
-from transforms.policy.catalog import ColumnInfo
+from transforms.policy.catalog import STRING_KINDS, ColumnInfo
 from transforms.release.qi_hierarchies import age_band_labels
-
-TEXT_KINDS = frozenset({"text", "str", "string"})
 
 
 def output_columns(table: TablePolicy) -> tuple[str, ...]:
@@ -88,10 +86,8 @@ def checks_for_release(
         for c, qi in carried.items():
             if qi in qi_labels:
                 value_sets[c] = tuple(qi_labels[qi])
-    text_columns = tuple(
-        r.output for c, r in tp.columns.items()
-        if r.method == "keep" and _is_string(c, infos)
-    )
+    scan = identifier_scan(tp, infos)
+    births = tuple(r.output for c, r in tp.columns.items() if c == "birth_date" and r.method in ("keep", "generalize_date"))
     rare: list[tuple[str, str, int]] = []
     if anonymized and "pid" in tp.derived:  # req 18: no rare code in an anonymized release
         for col, rule in tp.columns.items():
@@ -109,7 +105,8 @@ def checks_for_release(
         forbidden_columns=forbidden,
         pseudonyms=pseudonyms,
         regex=regex,
-        text_columns=text_columns,
+        identifier_scan=scan,
+        birth_columns=births,
         value_sets=value_sets,
         max_values=max_values,
         min_group_size=groups,
@@ -122,6 +119,14 @@ def _risky(info: ColumnInfo | None) -> bool:
     return info is not None and info.risk in ("DIRECT", "LINK")
 
 
-def _is_string(col: str, infos: Mapping[str, ColumnInfo]) -> bool:
-    info = infos.get(col)
-    return info is not None and info.kind in TEXT_KINDS
+def identifier_scan(tp: TablePolicy, infos: Mapping[str, ColumnInfo]) -> tuple[ScanColumn, ...]:
+    """Every released column made from a string column, for the identifier detectors (requirements 8,
+    9, 11-13, 41): kept, generalized or coded alike, since a code column can carry a planted value too.
+    Pseudonyms are left out: their own expectation already pins every value to a hex digest."""
+    out = []
+    for col, rule in tp.columns.items():
+        info = infos.get(col)
+        if rule.method in ("drop", "pseudonymize") or info is None or info.kind not in STRING_KINDS:
+            continue
+        out.append(ScanColumn(rule.output, info.shape, info.is_code))
+    return tuple(out)

@@ -7,7 +7,6 @@ the identifier it found into the validation record that ships with the release (
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from pyspark.sql import DataFrame
 
-from expectations.checks import HEX_PSEUDONYM, IDENTIFIER_PATTERNS, TableChecks
+from expectations.checks import HEX_PSEUDONYM, TableChecks
+from expectations.detectors import findings_sql
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,23 @@ class ExpectItemCombinationsHeldByAtLeastK(gxe.UnexpectedRowsExpectation):
     description = "準識別子と任意の m 項目（傷病名・月）の組合せごとに k 人以上（(k, k^m)-匿名性）"
 
 
-class ExpectNoIdentifierShapedValues(gxe.UnexpectedRowsExpectation):
-    """No value of a text column looks like a phone, e-mail, postcode or My Number (reqs 8, 11-13)."""
+class ExpectNoIdentifierValues(gxe.UnexpectedRowsExpectation):
+    """No released string value holds an identifier found by content: 個人番号 with a valid check digit,
+    保険者番号, 記号・番号, phone numbers, e-mail, postcodes, passport and pension numbers, katakana names
+    beside a birth date (requirements 4, 6, 8, 11-13, 41; expectations/detectors.py).
 
-    description = "電話番号・メール・郵便番号・個人番号の形をした値がない"
+    Its query returns one row per column and detector that found something, with the row count, and
+    the result lists those findings whatever the result format: they name where, never the value."""
+
+    description = "識別子（個人番号・保険者番号・記号番号・電話番号・メール・郵便番号・旅券番号・カナ氏名）が値に含まれない"
+
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
+                  execution_engine: Any = None) -> dict[str, Any]:
+        findings = [
+            {"table": r["table_name"], "column": r["column_name"], "detector": r["detector"], "rows": int(r["row_count"])}
+            for r in metrics["unexpected_rows_query.table"]
+        ]
+        return {"success": not findings, "result": {"observed_value": len(findings), "details": {"findings": findings}}}
 
 
 def _quote(name: str) -> str:
@@ -71,8 +84,9 @@ def build_expectations(checks: TableChecks) -> list[gxe.Expectation]:
     out += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=r) for c, r in checks.regex.items()]
     out += [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(v)) for c, v in checks.value_sets.items()]
     out += [gxe.ExpectColumnMaxToBeBetween(column=c, max_value=m) for c, m in checks.max_values.items()]
-    if checks.text_columns:
-        out.append(ExpectNoIdentifierShapedValues(unexpected_rows_query=_identifier_query(checks.text_columns)))
+    if checks.identifier_scan:
+        query = findings_sql(checks.table, checks.identifier_scan, checks.birth_columns, source="{batch}")
+        out.append(ExpectNoIdentifierValues(unexpected_rows_query=_gx_template(query)))
     if checks.min_group_size:
         qis, k = checks.min_group_size
         cols = ", ".join(map(_quote, qis))
@@ -110,21 +124,9 @@ def itemset_query(k: int, m: int) -> str:
     return "WITH s AS (SELECT DISTINCT pid, q, item FROM {batch}) " + " UNION ALL ".join(parts)
 
 
-def _identifier_query(columns: Iterable[str]) -> str:
-    conds = [
-        f"{_quote(c)} RLIKE '{_sql_string(pattern)}'" for c in columns for pattern in IDENTIFIER_PATTERNS.values()
-    ]
-    return "SELECT 1 AS hit FROM {batch} WHERE " + " OR ".join(conds)
-
-
-def _sql_string(text: str) -> str:
-    """Escape for a Spark SQL string literal inside a GX query template.
-
-    Backslash is an escape character in Spark SQL literals, and GX fills `{batch}` with
-    `str.format`, so regex braces (`{1,4}`) must be doubled.
-    """
-    text = text.replace("\\", "\\\\").replace("'", "\\'")
-    return text.replace("{", "{{").replace("}", "}}")
+def _gx_template(query: str) -> str:
+    """GX fills `{batch}` with `str.format`: every other brace (regex counts `{1,4}`) is doubled."""
+    return query.replace("{", "{{").replace("}", "}}").replace("{{batch}}", "{batch}")
 
 
 def run_checks(frames: dict[str, tuple[DataFrame, TableChecks]], docs_dir: Path | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class ClinicalColumn:
     risk: str = ""
     format: str | None = None  # dates: Spark pattern (yyyy-MM-dd) or strftime (%Y-%m-%d)
     description: str = ""
+    shape: str = ""  # regex of every real value of a code column (see transforms/policy/catalog.py)
 
 
 @dataclass(frozen=True)

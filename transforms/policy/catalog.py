@@ -24,6 +24,14 @@ class ColumnInfo:
     label: str
     risk: str = ""
     optional: bool = False  # may be absent from the table; a rule is allowed but not required
+    # The regex every real value of a code column matches (transforms/uke/layout.py, `shape:` of a
+    # clinical layout column): such values are exempt from the identifier detectors of validation.
+    shape: str = ""
+
+    @property
+    def is_code(self) -> bool:
+        """A declared code column: some detectors (6-digit 国保 numbers) skip it."""
+        return self.kind == "code" or bool(self.shape)
 
 
 Catalog = dict[str, dict[str, ColumnInfo]]
@@ -36,8 +44,8 @@ INGEST_EXTRAS: dict[str, ColumnInfo] = {
 }
 RECEIPT_IR_FACTS: dict[str, ColumnInfo] = {
     "payer_kind": ColumnInfo("code", "審査支払機関"),
-    "pref_code": ColumnInfo("code", "都道府県（医療機関所在地）", "INST"),
-    "institution_code": ColumnInfo("code", "医療機関コード", "INST"),
+    "pref_code": ColumnInfo("code", "都道府県（医療機関所在地）", "INST", shape=r"^[0-9]{2}$"),
+    "institution_code": ColumnInfo("code", "医療機関コード", "INST", shape=r"^[0-9]{7}$"),
     "billing_month": ColumnInfo("ym", "請求年月"),
 }
 # Columns a clinical table may carry besides its layout (ingest provenance).
@@ -74,7 +82,7 @@ def uke_catalog() -> Catalog:
     for layout in LAYOUTS.values():
         if layout.table is None:
             continue
-        cols = {f.name: ColumnInfo(f.kind, f.label, f.risk) for f in layout.kept()}
+        cols = {f.name: ColumnInfo(f.kind, f.label, f.risk, shape=f.shape) for f in layout.kept()}
         cols.update(INGEST_EXTRAS)
         if layout.table == "receipts":
             cols.update(RECEIPT_IR_FACTS)
@@ -83,11 +91,12 @@ def uke_catalog() -> Catalog:
 
 
 def clinical_table(columns: Iterable[Mapping[str, object]]) -> dict[str, ColumnInfo]:
-    """Catalog entry of one clinical layout: `columns` are the layout's {name, type, label, risk}."""
+    """Catalog entry of one clinical layout: `columns` are the layout's {name, type, label, risk, shape}."""
     out: dict[str, ColumnInfo] = {}
     for col in columns:
         kind = _CLINICAL_KINDS.get(str(col.get("type", "string")), "string")
-        out[str(col["name"])] = ColumnInfo(kind, str(col.get("label", "")), str(col.get("risk", "") or ""))
+        out[str(col["name"])] = ColumnInfo(kind, str(col.get("label", "")), str(col.get("risk", "") or ""),
+                                           shape=str(col.get("shape", "") or ""))
     for name, info in CLINICAL_EXTRAS.items():
         out.setdefault(name, info)
     return out

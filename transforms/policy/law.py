@@ -70,6 +70,10 @@ def _check_rule(key: str, table: TablePolicy, col: str, rule: Rule, cols: dict[s
                                f" (a direct identifier is never kept; allowed: {allowed}; requirements 4-14, 37)")
     if info.kind not in spec.kinds:
         raise PolicyError(key, f"{m} does not apply to {label}, a {info.kind} column")
+    if profile == "pseudonymized" and info.risk == "FREE" and m == "keep":
+        raise PolicyError(key, f"{label}（{table.name} 表）は自由記載です。仮名加工医療情報でも自由記載はそのまま残せません"
+                               "（氏名・連絡先・番号が書かれ得るため）。drop にするか、コード化してから残してください"
+                               " (free text is never kept; requirements 9, 41)")
     if table.output is None and m != "drop":
         raise PolicyError(key, f"{table.name} is not released (output: false): every rule must be drop")
     if spec.needs_pid and "pid" not in table.derived:

@@ -33,6 +33,9 @@ class Field:
     kind: str
     label: str
     risk: str = ""
+    # The regex every real value of a code column matches (requirements 8, 12, 13): validation does not
+    # run the identifier detectors on such a value, so a master code never looks like a phone number.
+    shape: str = ""
 
     @property
     def width(self) -> int:
@@ -56,9 +59,16 @@ class RecordLayout:
         return tuple(f for f in self.fields if f.kind != "reserve")
 
 
-def _f(name: str, kind: str, label: str, risk: str = "") -> Field:
+def _f(name: str, kind: str, label: str, risk: str = "", shape: str = "") -> Field:
     assert kind in KINDS and risk in RISKS, (name, kind, risk)
-    return Field(name, kind, label, risk)
+    return Field(name, kind, label, risk, shape)
+
+
+# Shapes of the 支払基金 基本マスター codes (../shared/reference/masters/SOURCE.txt) and of other codes
+# long enough to look like an identifier.
+MASTER7 = r"^[0-9]{7}$"  # 傷病名コード
+MASTER9 = r"^[0-9]{9}$"  # 診療行為・医薬品・特定器材・コメントコード
+
 
 
 def _reserve(n: int) -> Field:
@@ -68,7 +78,7 @@ def _reserve(n: int) -> Field:
 def _comments() -> tuple[Field, ...]:
     out: list[Field] = []
     for i in (1, 2, 3):
-        out += [_f(f"comment_code_{i}", "code", f"コメントコード{i}"), _f(f"comment_text_{i}", "text", f"文字データ{i}", "FREE")]
+        out += [_f(f"comment_code_{i}", "code", f"コメントコード{i}", shape=MASTER9), _f(f"comment_text_{i}", "text", f"文字データ{i}", "FREE")]
     return tuple(out)
 
 
@@ -87,9 +97,9 @@ def _departments() -> tuple[Field, ...]:
 
 IR = RecordLayout("IR", None, "医療機関情報レコード", (
     _f("payer_kind", "code", "審査支払機関"),
-    _f("pref_code", "code", "都道府県", "INST"),
+    _f("pref_code", "code", "都道府県", "INST", r"^[0-9]{2}$"),
     _f("score_table", "code", "点数表"),
-    _f("institution_code", "code", "医療機関コード", "INST"),
+    _f("institution_code", "code", "医療機関コード", "INST", r"^[0-9]{7}$"),
     _reserve(1),
     _f("institution_name", "text", "医療機関名称", "INST"),
     _f("billing_month", "ym", "請求年月"),
@@ -108,13 +118,13 @@ RE = RecordLayout("RE", "receipts", "レセプト共通レコード", (
     _f("admission_date", "date", "入院年月日", "QUASI"),
     _f("ward_class", "str", "病棟区分"),
     _f("copay_class", "code", "一部負担金・食事療養費・生活療養費標準負担額区分", "SENS"),
-    _f("special_notes", "str", "レセプト特記事項", "SENS"),
+    _f("special_notes", "str", "レセプト特記事項", "SENS", r"^([0-9]{2}){1,5}$"),
     _f("beds", "int", "病床数", "INST"),
     _f("chart_no", "str", "カルテ番号等", "DIRECT"),
     _f("discount_unit_price", "int", "割引点数単価"),
     _reserve(1), _reserve(2), _reserve(3),
     _f("search_no", "str", "検索番号", "LINK"),
-    _f("spec_version", "str", "記録条件仕様年月情報"),
+    _f("spec_version", "str", "記録条件仕様年月情報", shape=r"^[0-9]{6}$"),
     _f("billing_info", "text", "請求情報", "FREE"),
     *_departments(),
     _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
@@ -175,15 +185,15 @@ MF = RecordLayout("MF", "window_payments", "窓口負担額レコード", (
 
 # Field order of GR is [unverified] in uke_format.md; parsed leniently.
 GR = RecordLayout("GR", "dpc_exclusions", "包括評価対象外理由レコード", (
-    _f("dpc_code", "str", "ＤＰＣコード"),
+    _f("dpc_code", "str", "ＤＰＣコード", shape=r"^[0-9A-Z]{14}$"),
     _f("calc_reason", "code", "医科点数表算定理由"),
 ))
 
 SY = RecordLayout("SY", "diagnoses", "傷病名レコード", (
-    _f("disease_code", "code", "傷病名コード"),
+    _f("disease_code", "code", "傷病名コード", shape=MASTER7),
     _f("start_date", "date", "診療開始日", "QUASI"),
     _f("outcome", "code", "転帰区分", "SENS"),
-    _f("modifier_codes", "str", "修飾語コード"),
+    _f("modifier_codes", "str", "修飾語コード", shape=r"^([0-9]{4}){1,20}$"),
     _f("disease_name", "text", "傷病名称", "FREE"),
     _f("main_flag", "code", "主傷病"),
     _f("supplement", "text", "補足コメント", "FREE"),
@@ -193,7 +203,7 @@ _DETAIL_HEAD = (_f("care_class", "code", "診療識別"), _f("burden_class", "st
 
 SI = RecordLayout("SI", "procedures", "診療行為レコード", (
     *_DETAIL_HEAD,
-    _f("procedure_code", "code", "診療行為コード"),
+    _f("procedure_code", "code", "診療行為コード", shape=MASTER9),
     _f("quantity", "decimal", "数量データ"),
     _f("points", "int", "点数"),
     _f("count", "int", "回数"),
@@ -203,7 +213,7 @@ SI = RecordLayout("SI", "procedures", "診療行為レコード", (
 
 IY = RecordLayout("IY", "drugs", "医薬品レコード", (
     *_DETAIL_HEAD,
-    _f("drug_code", "code", "医薬品コード"),
+    _f("drug_code", "code", "医薬品コード", shape=MASTER9),
     _f("amount", "decimal", "使用量"),
     _f("points", "int", "点数"),
     _f("count", "int", "回数"),
@@ -213,7 +223,7 @@ IY = RecordLayout("IY", "drugs", "医薬品レコード", (
 
 TO = RecordLayout("TO", "materials", "特定器材レコード", (
     *_DETAIL_HEAD,
-    _f("material_code", "code", "特定器材コード"),
+    _f("material_code", "code", "特定器材コード", shape=MASTER9),
     _f("amount", "decimal", "使用量"),
     _f("points", "int", "点数"),
     _f("count", "int", "回数"),
@@ -227,7 +237,7 @@ TO = RecordLayout("TO", "materials", "特定器材レコード", (
 
 CO = RecordLayout("CO", "comments", "コメントレコード", (
     *_DETAIL_HEAD,
-    _f("comment_code", "code", "コメントコード"),
+    _f("comment_code", "code", "コメントコード", shape=MASTER9),
     _f("comment_text", "text", "文字データ", "FREE"),
 ))
 
