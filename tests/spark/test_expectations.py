@@ -2,7 +2,7 @@
 
 import pytest
 
-from expectations.checks import TableChecks
+from expectations.checks import ScanColumn, TableChecks
 from expectations.gx_suite import run_checks
 
 PID = "a" * 64
@@ -14,7 +14,8 @@ BASE = TableChecks(
     forbidden_columns=("name", "kana_name"),
     pseudonyms=("pid",),
     regex={"birth_ym": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "postal3": r"^[0-9]{3}$"},
-    text_columns=("note",),
+    identifier_scan=(ScanColumn("note"),),
+    birth_columns=("birth_ym",),
     value_sets={"sex": ("1", "2")},
 )
 
@@ -44,8 +45,8 @@ def test_req4_a_leaked_name_column_fails_the_column_set(spark):
         (2, "1950-02-03", "expect_column_values_to_match_regex"),
         (3, "130-0001", "expect_column_values_to_match_regex"),
         (1, "9", "expect_column_values_to_be_in_set"),
-        (4, "連絡先 03-1234-5678", "expect_no_identifier_shaped_values"),
-        (4, "taro@example.jp", "expect_no_identifier_shaped_values"),
+        (4, "連絡先 03-1234-5678", "expect_no_identifier_values"),
+        (4, "taro@example.jp", "expect_no_identifier_values"),
     ],
 )
 def test_each_defect_fails_its_expectation(spark, index, value, expectation):
@@ -85,3 +86,22 @@ def test_results_carry_no_unexpected_values(spark):
     assert "090-1234-5678" not in str(result) and "山田" not in str(result)
 
 
+
+
+def _identifier_result(spark, note):
+    rows = [(PID, "1", "1950-02", "130", note), *ROWS[1:]]
+    result = run_checks({"patients": (spark.createDataFrame(rows, SCHEMA), BASE)})["patients"]
+    return next(e for e in result["expectations"] if e["expectation_type"] == "expect_no_identifier_values"), result
+
+
+def test_req12_a_valid_mynumber_fails_validation_and_lists_where_never_the_value(spark):
+    found, result = _identifier_result(spark, "個人番号 123456789018")
+    assert not found["success"] and not result["success"]
+    assert found["result"]["details"]["findings"] == [{"table": "patients", "column": "note", "detector": "mynumber", "rows": 1}]
+    assert "123456789018" not in str(result) and "個人番号 1" not in str(result)
+
+
+def test_req12_the_same_digits_with_a_wrong_check_digit_pass(spark):
+    found, result = _identifier_result(spark, "個人番号 123456789017")
+    assert found["success"] and result["success"]
+    assert found["result"]["details"]["findings"] == []

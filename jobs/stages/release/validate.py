@@ -80,7 +80,7 @@ def _summarize(results: dict[str, Any], versions: dict[str, int]) -> dict[str, A
     tables, derived, failed, evaluated = {}, {}, [], 0
     for table, result in results.items():
         bad = [e["expectation_type"] + (f"({e['kwargs']['column']})" if e.get("kwargs", {}).get("column") else "")
-               for e in result["expectations"] if not e["success"]]
+               + _findings(e) for e in result["expectations"] if not e["success"]]
         evaluated += result["statistics"]["evaluated_expectations"]
         failed += [f"{table}: {b}" for b in bad]
         entry = {"success": bool(result["success"]), "failed": bad, "evaluated": result["statistics"]["evaluated_expectations"]}
@@ -90,3 +90,9 @@ def _summarize(results: dict[str, Any], versions: dict[str, int]) -> dict[str, A
             derived[table] = entry
     return {"success": not failed and bool(results), "expectations": evaluated, "failed": failed, "tables": tables,
             "derived": derived}
+
+
+def _findings(expectation: dict[str, Any]) -> str:
+    """Where the identifier detectors found something: column, detector, row count; never the value (req 28)."""
+    found = ((expectation.get("result") or {}).get("details") or {}).get("findings") or []
+    return "".join(f"({f['column']}: {f['detector']} {f['rows']}行)" for f in found)
