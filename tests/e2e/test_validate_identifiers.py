@@ -1,0 +1,37 @@
+"""Requirement 12 end to end: a マイナンバー planted (with Delta) in a kept column of the shared pipeline's
+staged release makes `tokumei validate` exit 1 naming the table, column and detector, never the value."""
+
+import json
+import shutil
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from jobs import validate
+
+MYNUMBER = "123456789018"  # valid check digit
+
+
+@pytest.mark.slow
+def test_req12_planted_mynumber_fails_validate_naming_table_column_detector_without_the_value(
+        spark, pipeline, tmp_path, capsys):
+    wh = tmp_path / "wh"
+    shutil.copytree(pipeline.warehouse, wh)
+    path = str(wh / "staging" / pipeline.release_id / "tables" / "receipts")
+    pid = DeltaTable.forPath(spark, path).toDF().select("pid").first()["pid"]
+    DeltaTable.forPath(spark, path).update(F.col("pid") == pid, {"ward_class": F.lit(f"個人番号 {MYNUMBER}")})
+    code = validate.main(["--warehouse", str(wh), "--release-id", pipeline.release_id, "--no-docs",
+                          "--conf", str(pipeline.input.parent / "pipeline.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "receipts: expect_no_identifier_values(ward_class: mynumber" in err, err
+    out = wh / "staging" / pipeline.release_id / "validation"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["success"] is False and summary["tables"]["receipts"]["success"] is False
+    assert [t for t, v in summary["tables"].items() if not v["success"]] == ["receipts"]
+    findings = next(e for e in json.loads((out / "receipts.json").read_text(encoding="utf-8"))["expectations"]
+                    if e["expectation_type"] == "expect_no_identifier_values")["result"]["details"]["findings"]
+    assert [(f["column"], f["detector"]) for f in findings] == [("ward_class", "mynumber")] and findings[0]["rows"] >= 1
+    leaked = [p for p in out.rglob("*") if p.is_file() and MYNUMBER in p.read_text(encoding="utf-8", errors="replace")]
+    assert MYNUMBER not in err and leaked == []
