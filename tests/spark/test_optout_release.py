@@ -121,13 +121,13 @@ def test_req42b_release_frames_flag_every_row_of_opted_out_patients(spark, polic
     assert sorted(r["pid"] for r in frames["patient_facts"].collect()) == ["bb", "cc"]
     flagged = {(r["receipt_key"], r[DROP_ROW], r["__removed_by_optout"]) for r in frames["diagnoses"].collect()}
     assert flagged == {("r1", True, True), ("r2", True, True), ("r3", False, False), ("r4", False, False)}
-    stats = stage.table_stats({"patient_facts": {"rows_in": 2, "rows_removed": 0},
+    stats = stage.table_stats({"patients": {"rows_in": 2, "rows_removed": 0},
                                "diagnoses": {"rows_in": 4, "rows_removed": 2, "rows_removed_by": {"optout": 2}}})
-    assert stats["patient_facts"] == {"rows_in": 3, "rows_removed": 1, "rows_removed_by": {"optout": 1}}
+    assert stats["patients"] == {"rows_in": 3, "rows_removed": 1, "rows_removed_by": {"optout": 1}}
     record = stage.record(released=2, held_back=0, suppressed=0, tables=stats)
     assert record == {"applied": True, "patients_in": 3, "patients_opted_out": 1, "patients_held_back": 0,
                       "patients_suppressed": 0, "patients_after": 2, "reconciled": True,
-                      "rows_removed": {"patient_facts": 1, "diagnoses": 2}}
+                      "rows_removed": {"patients": 1, "diagnoses": 2}}
     assert stage.record(released=3, held_back=0, suppressed=0, tables=stats)["reconciled"] is False
 
 

@@ -67,6 +67,7 @@ class OptOut:
     listed: int = 0  # rows of `pids` (also patients without data, who are never released anyway)
     cache: Cache = NO_CACHE  # what keeps `pids`
     broadcast_pids: int = BROADCAST_PIDS
+    table: str = "patients"  # the release table the patient facts are written as
 
     def mark(self, df: DataFrame) -> DataFrame:
         """`df` (with pid) with the rows of opted-out patients flagged for removal (counted as "optout")."""
@@ -77,13 +78,13 @@ class OptOut:
     def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The written stats with the opted-out patients as input rows of `patients` removed for this
         reason (they were taken out before the writing pass)."""
-        if not self.opted or PATIENT_FACTS not in tables:
+        if not self.opted or self.table not in tables:
             return tables
-        st = dict(tables[PATIENT_FACTS])
+        st = dict(tables[self.table])
         st["rows_in"] = st.get("rows_in", 0) + self.opted
         st["rows_removed"] = st.get("rows_removed", 0) + self.opted
         st["rows_removed_by"] = {**st.get("rows_removed_by", {}), OPTOUT: self.opted}
-        return {**tables, PATIENT_FACTS: st}
+        return {**tables, self.table: st}
 
     def record(self, released: int, held_back: int, suppressed: int, tables: dict[str, Any]) -> dict[str, Any]:
         """The counts of the `optout` entry of anonymize.json; they must add up:
@@ -105,7 +106,8 @@ def opt_out(frames: dict[str, DataFrame], policy: Policy, pids: DataFrame | None
             cache: Cache = NO_CACHE, broadcast_pids: int = BROADCAST_PIDS) -> tuple[dict[str, DataFrame], OptOut]:
     """The frames without the opted-out patients (`pids`, materialized by the caller; None: no registry)."""
     listed = pids.count() if pids is not None else 0
-    stage = OptOut(pids is not None, counts.patients_in, counts.opted_out, pids, listed, cache, broadcast_pids)
+    stage = OptOut(pids is not None, counts.patients_in, counts.opted_out, pids, listed, cache, broadcast_pids,
+                   policy.tables[PATIENT_FACTS].output or PATIENT_FACTS)
     if not listed:
         return frames, stage
     assert pids is not None
