@@ -17,7 +17,7 @@ from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
-from jobs.stages.release.publish import check_publishable, publish
+from jobs.stages.release.publish import check_publishable, current_registry, publish
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_pipeline(args.conf)
     wh = Warehouse(args.warehouse)
-    check_publishable(wh, args.release_id)  # refuse before Spark starts
+    check_publishable(wh, args.release_id, current_registry(cfg))  # refuse before Spark starts
     spark = get_spark(cfg.spark)
     manifest = publish(spark, cfg, wh, args.release_id)
     print(f"published {args.release_id}: {wh.release(args.release_id)} ({len(manifest['outputs'])} tables)")

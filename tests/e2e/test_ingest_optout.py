@@ -11,9 +11,9 @@ from pyspark.sql import functions as F
 from jobs.runtime.config import IngestSettings
 from jobs.runtime.errors import InputError
 from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.counts import load_registry
 from jobs.stages.ingest.optout import vacuum_purged
 from jobs.stages.ingest.pipeline import run_ingest
+from jobs.stages.optout_registry import load_registry
 from transforms.uke.layout import LAYOUTS
 
 UKE = [

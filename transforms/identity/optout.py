@@ -17,10 +17,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.identity.keys import id1_of_parts, id2_of_parts, with_id_parts
+from transforms.identity.linkage import clinical_node
 
 IDENTITY_COLUMNS = ("insurer_no", "card_symbol", "card_number", "branch_no", "birth_date", "sex", "kana_name")
 # Requirement 45: every stop request has a written confirmation (旧31条); the registry row links it.
 CONFIRMATION_COLUMN = "confirmation_doc"
+CLINICAL_KEY = ("institution_code", "patient_id")  # a hospital's patient id is unique within its institution
 _DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/MM/dd")
 
 
@@ -79,26 +81,34 @@ def identity_sources(df: DataFrame, key_cols: Sequence[str]) -> DataFrame:
     return out.where(F.col("identity").isNotNull()).distinct()
 
 
-def receipt_identity_rows(receipts: DataFrame, insurances: DataFrame, eligibility: DataFrame) -> DataFrame:
+def receipt_identity_rows(receipts: DataFrame, insurances: DataFrame | None, eligibility: DataFrame | None) -> DataFrame:
     """One row per receipt and insurance identity it carries (HO, and SN 資格確認), with RE's person facts.
 
     ID1 takes 保険者番号・記号・番号 from HO and the 枝番 from the receipt's SN for 医保 (負担者種別 1);
-    an SN that carries its own card identity contributes a second row.
+    an SN that carries its own card identity contributes a second row. Without HO or SN tables (a
+    warehouse of 公費-only claims) the receipts still match by kana name (ID2).
     """
     person = receipts.select("receipt_key", "birth_date", "sex", "kana_name")
-    branch = (
-        eligibility.where(F.col("burden_kind") == "1")
-        .groupBy("receipt_key")
-        .agg(F.min_by("branch_no", "line_no").alias("branch_no"))
-    )
-    from_ho = insurances.select("receipt_key", "insurer_no", "card_symbol", "card_number").join(
-        branch, "receipt_key", how="left"
-    )
-    from_sn = eligibility.where(F.col("card_number").isNotNull()).select(
-        "receipt_key", "insurer_no", "card_symbol", "card_number", "branch_no"
-    )
-    cards = from_ho.unionByName(from_sn)
-    return person.join(cards, "receipt_key", how="left").select("receipt_key", *IDENTITY_COLUMNS)
+    card_cols = ("insurer_no", "card_symbol", "card_number", "branch_no")
+    cards: list[DataFrame] = []
+    if insurances is not None:
+        from_ho = insurances.select("receipt_key", "insurer_no", "card_symbol", "card_number")
+        if eligibility is not None:
+            branch = (
+                eligibility.where(F.col("burden_kind") == "1")
+                .groupBy("receipt_key")
+                .agg(F.min_by("branch_no", "line_no").alias("branch_no"))
+            )
+            cards.append(from_ho.join(branch, "receipt_key", how="left"))
+        else:
+            cards.append(from_ho.withColumn("branch_no", F.lit(None).cast("string")))
+    if eligibility is not None:
+        cards.append(eligibility.where(F.col("card_number").isNotNull()).select("receipt_key", *card_cols))
+    if not cards:
+        return person.select("receipt_key", *(F.lit(None).cast("string").alias(c) for c in card_cols),
+                             "birth_date", "sex", "kana_name").select("receipt_key", *IDENTITY_COLUMNS)
+    both = cards[0] if len(cards) == 1 else cards[0].unionByName(cards[1])
+    return person.join(both, "receipt_key", how="left").select("receipt_key", *IDENTITY_COLUMNS)
 
 
 def matched_keys(sources: DataFrame, registry_ids: DataFrame, key_cols: Sequence[str]) -> DataFrame:
@@ -110,3 +120,28 @@ def filter_opted_out(df: DataFrame, opted_out: DataFrame, key_cols: Sequence[str
     """Drop the rows of opted-out people (keys from `matched_keys`)."""
     _require(df, key_cols, "filter_opted_out")
     return df.join(opted_out.select(*key_cols), list(key_cols), how="left_anti")
+
+
+def opted_out_receipts(receipts: DataFrame, insurances: DataFrame | None, eligibility: DataFrame | None,
+                       registry_ids: DataFrame) -> DataFrame:
+    """`receipt_key` of the receipts whose person is in the registry (by any ID1 or ID2 they carry)."""
+    rows = receipt_identity_rows(receipts, insurances, eligibility)
+    return matched_keys(identity_sources(rows, ["receipt_key"]), registry_ids, ["receipt_key"])
+
+
+def opted_out_patients(patients: DataFrame, registry_ids: DataFrame, key_cols: Sequence[str]) -> DataFrame:
+    """`key_cols` of the clinical patients (a table with the identity columns) whom the registry names."""
+    return matched_keys(identity_sources(patients, key_cols), registry_ids, key_cols)
+
+
+
+def opted_out_nodes(receipts: DataFrame, insurances: DataFrame | None, eligibility: DataFrame | None,
+                    patients: DataFrame | None, registry_ids: DataFrame) -> DataFrame:
+    """`node` (transforms/identity/linkage.py: the receipt key, or clinical_node of a clinical patient)
+    of every receipt and clinical patient the registry names: what a release maps to pids to leave
+    those people out with all their linked records (requirement 42(b))."""
+    nodes = opted_out_receipts(receipts, insurances, eligibility, registry_ids).select(F.col("receipt_key").alias("node"))
+    if patients is not None and set(IDENTITY_COLUMNS) | set(CLINICAL_KEY) <= set(patients.columns):
+        keys = opted_out_patients(patients, registry_ids, CLINICAL_KEY)
+        nodes = nodes.unionByName(keys.select(clinical_node(F.col("institution_code"), F.col("patient_id")).alias("node")))
+    return nodes.distinct()

@@ -28,6 +28,7 @@ from transforms.release.apply import DROP_ROW, Context, check_schema, plan_rares
 from transforms.release.kanon import BROADCAST_PIDS
 from transforms.release.kanon_stage import KAnonStage, kanon_stage
 from transforms.release.km_stage import KmStage, km_stage
+from transforms.release.optout import OptOut, fact_counts, opt_out, opted_out_pids
 from transforms.release.patients import (
     CLINICAL_PATIENTS,
     node_projection,
@@ -59,6 +60,9 @@ class Sources:
     bronze: Mapping[str, DataFrame]
     sizes: Mapping[str, int]  # bytes of each table's Delta files (a table not listed counts as large)
     stored: DataFrame | None = None  # bronze/_identities when it matches the bronze tables
+    # `node` of every receipt and clinical patient the 停止の求め registry names now (req 42(b));
+    # None: no registry configured (the record says none was applied).
+    opted_out: DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Release:
     waiting: WaitingPeriod
     kanon: KAnonStage | None
     km: KmStage | None = None
+    optout: OptOut = field(default_factory=lambda: OptOut(False))
 
     def post(self, name: str, df: DataFrame) -> DataFrame:
         """The last step before table `name` is written: its quasi-identifier carriers recoded to the
@@ -99,7 +104,7 @@ class Release:
     def table_stats(self, tables: dict[str, Any]) -> dict[str, Any]:
         """The written stats with what k-anonymity and the waiting period removed before the writing pass."""
         tables = self.kanon.table_stats(tables) if self.kanon is not None else tables
-        return self.waiting.table_stats(tables)
+        return self.optout.table_stats(self.waiting.table_stats(tables))
 
 
 def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
@@ -136,10 +141,15 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     # A patient known only from a clinical patient master, without any claim or lab sample, has no row
     # in any other table and no age (no service to take it at): released, they would add rows of
     # demographics only. They are left out and counted (issue 16 item 4).
-    without_data = facts.where(F.col(FIRST_SERVICE).isNull()).count()
+    opted = cache.materialize(opted_out_pids(pid_map, sources.opted_out)) if sources.opted_out is not None else None
+    counts = fact_counts(facts, opted)  # one pass: without data, patients in, opted out (req 42)
+    without_data = counts.without_data
     facts = frames[PATIENT_FACTS] = facts.where(F.col(FIRST_SERVICE).isNotNull()) if without_data else facts
     for name, df in frames.items():  # default-deny at run time, before anything is written
         check_schema(df, policy.tables[name])
+    # 停止の求め as the registry stands now (req 42(b)): before the waiting period and k-anonymity,
+    # so that k holds among the patients actually released.
+    frames, optout = opt_out(frames, policy, opted, counts, cache, tuning.broadcast_pids)
     frames, waiting = waiting_period(frames, policy, settings.notice, settings.extraction_date, receipts, labs,
                                      cache, tuning.broadcast_pids)  # req 43
     write_policy, kanon = policy, None  # 規則34条5号 (reqs 21-22): k-anonymous patients, suppressed patients' rows removed
@@ -155,7 +165,7 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     # Every removal (held back, suppressed) folded into the pid map: each table joins one map for pid
     # and flags, instead of the map and then each list of removed patients on the pid. Tables with
     # `at: first_service` get each row's patient's first service month from it as well.
-    mark = _marks(waiting, kanon)
+    mark = _marks(optout, waiting, kanon)
     final_map = with_removals(pid_map, mark, facts if at_first_service else None, cache)
     for name in list(frames):
         if name != PATIENT_FACTS and name in bronze and "pid" in frames[name].columns:
@@ -167,13 +177,14 @@ def assemble(sources: Sources, settings: Settings, cache: Cache) -> Release:
     coded = {n: bronze[n] for n, df in frames.items() if n in bronze and "pid" in df.columns}
     ctx = plan_rares(coded, write_policy.tables, ctx, node_projection,
                      lambda df: joined(df, size(*coded), final_map, drop_unlinked), cache, tuning.rare_sample)
-    return Release(frames, write_policy, ctx, {**linkage, "patients_without_data": without_data}, waiting, kanon, km)
+    return Release(frames, write_policy, ctx, {**linkage, "patients_without_data": without_data}, waiting, kanon, km,
+                   optout)
 
 
-def _marks(waiting: WaitingPeriod, kanon: KAnonStage | None) -> Callable[[DataFrame], DataFrame]:
+def _marks(optout: OptOut, waiting: WaitingPeriod, kanon: KAnonStage | None) -> Callable[[DataFrame], DataFrame]:
     if kanon is None:
-        return waiting.mark
-    return lambda m: kanon.mark(waiting.mark(m))
+        return lambda m: waiting.mark(optout.mark(m))
+    return lambda m: kanon.mark(waiting.mark(optout.mark(m)))
 
 
 def _receipt_pseudonym(policy: Policy, ctx: Context) -> tuple[bytes | None, int]:

@@ -102,6 +102,11 @@ def _node_keys(node: F.Column) -> list[F.Column]:
 NODE_KEYS = ("__k1", "__k2")
 
 
+def node_keys(node: F.Column) -> list[F.Column]:
+    """The join keys (NODE_KEYS) of node ids, as the pid map (join_map) holds them."""
+    return _node_keys(node)
+
+
 def node_projection(df: DataFrame, *columns: str) -> DataFrame:
     """`columns` of `df` and the node keys with_pid joins on: what a frame needs to get `pid` later,
     where frames of different tables are unioned first (their node ids come from different columns)."""

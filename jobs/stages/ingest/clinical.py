@@ -13,7 +13,7 @@ from jobs.runtime.errors import ConfigError
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts, position_files
 from transforms.clinical.extract import ClinicalLayout, parse_clinical, select_clinical
-from transforms.identity.optout import IDENTITY_COLUMNS, filter_opted_out, identity_sources, matched_keys
+from transforms.identity.optout import IDENTITY_COLUMNS, filter_opted_out, opted_out_patients
 from transforms.uke.parse import select_rejected
 
 PATIENT_KEY = ("institution_code", "patient_id")  # a hospital's patient id is unique within it
@@ -81,7 +81,7 @@ def clinical_frames(
         has_key = set(PATIENT_KEY) <= set(layout.names)
         if registry_ids is not None and _has_identity(layout) and has_key:
             good = select_clinical(parsed, layout)
-            matched = matched_keys(identity_sources(good, PATIENT_KEY), registry_ids, PATIENT_KEY)
+            matched = opted_out_patients(good, registry_ids, PATIENT_KEY)
             opted_keys = matched if opted_keys is None else opted_keys.unionByName(matched)
         if opted_keys is not None and has_key:
             result.opted_out_rows[layout.table] = parsed.join(opted_keys.distinct(), list(PATIENT_KEY), how="left_semi")
@@ -93,8 +93,7 @@ def clinical_frames(
 
 def known_patient_keys(spark: SparkSession, bronze_patients: str, registry_ids: DataFrame) -> DataFrame:
     """Opted-out patients among those ingested by earlier runs, so their later lab rows are withheld too."""
-    patients = spark.read.format("delta").load(bronze_patients)
-    return matched_keys(identity_sources(patients, PATIENT_KEY), registry_ids, PATIENT_KEY)
+    return opted_out_patients(spark.read.format("delta").load(bronze_patients), registry_ids, PATIENT_KEY)
 
 
 def opted_out_counts(result: ClinicalResult) -> dict[str, int]:

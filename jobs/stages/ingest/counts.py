@@ -6,18 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.runtime.config import resolve_conf_path
-from jobs.runtime.delta_io import is_delta
-from jobs.runtime.errors import InputError
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts
-from transforms.identity.optout import CONFIRMATION_COLUMN, identity_sources, with_registry_types
 from transforms.uke.layout import LAYOUTS
 
 _TABLE_TYPES = {layout.table: rt for rt, layout in LAYOUTS.items() if layout.table}
@@ -120,44 +115,3 @@ def ledger_rows(new: Sequence[SourceFile], counts: RunCounts, run_id: str, optou
             "run_id": run_id, "ingested_at": now,
         })
     return rows
-
-
-def load_registry(spark: SparkSession, location: str | None) -> DataFrame | None:
-    """The 停止の求め registry (CSV with a header, or Delta) as normalized identities; None if not configured.
-
-    A configured registry that is missing, or has rows that could never match, stops the run: a stop
-    request must never be ignored quietly (requirement 42).
-    """
-    if not location:
-        return None
-    path = resolve_conf_path(location)
-    if is_delta(spark, str(path)):
-        raw = spark.read.format("delta").load(str(path))
-    elif Path(path).is_file():
-        raw = spark.read.option("header", True).option("encoding", "UTF-8").csv(str(path))
-    else:
-        raise InputError(f"ingest.optout_registry {location}: no CSV file or Delta table there")
-    try:
-        typed = with_registry_types(raw)
-    except ValueError as exc:
-        raise InputError(f"ingest.optout_registry {location}: {exc}") from exc
-    bad = {r["_bad"]: r["count"] for r in typed.where(F.col("_bad").isNotNull()).groupBy("_bad").count().collect()}
-    if bad:
-        raise InputError(f"ingest.optout_registry {location}: rows that can never match or lack a "
-                         f"written confirmation, by column: {bad}")
-    _check_confirmations(typed, Path(path), location)
-    return identity_sources(typed.drop("_bad", CONFIRMATION_COLUMN), []).cache()
-
-
-def _check_confirmations(typed: DataFrame, registry: Path, location: str) -> None:
-    """Every local confirmation document a registry row links must exist (requirement 45).
-
-    Relative links resolve against the folder holding the registry (CSV file or Delta folder); URIs (`s3://...`) are taken as given. The
-    registry holds one row per stop request: small enough to list in the driver.
-    """
-    base = registry.parent
-    docs = {r[0] for r in typed.select(CONFIRMATION_COLUMN).distinct().collect()}
-    missing = sorted(d for d in docs if "://" not in d and not (base / d).is_file())
-    if missing:
-        raise InputError(f"ingest.optout_registry {location}: {len(missing)} confirmation document(s) "
-                         f"not found (書面確認の控えが見つからない; requirement 45): {missing[:5]}")

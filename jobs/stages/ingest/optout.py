@@ -26,7 +26,7 @@ from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import PATIENT_KEY, known_patient_keys
 from jobs.stages.ingest.identities import IDENTITIES, clinical_nodes
 from transforms.clinical.extract import ClinicalLayout
-from transforms.identity.optout import identity_sources, matched_keys, receipt_identity_rows
+from transforms.identity.optout import opted_out_receipts
 from transforms.uke.layout import LAYOUTS
 
 OPTOUT_LOG = "_optout_log"
@@ -49,18 +49,12 @@ log = logging.getLogger(__name__)
 
 
 def _opted_receipts(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:
-    paths = {t: wh.bronze(t) for t in ("receipts", "insurances", "eligibility")}
-    if not is_delta(spark, paths["receipts"]):
+    if not is_delta(spark, wh.bronze("receipts")):
         return None
-    frames = {t: spark.read.format("delta").load(p) if is_delta(spark, p) else None for t, p in paths.items()}
-    empty = {"insurances": "receipt_key string, insurer_no string, card_symbol string, card_number string",
-             "eligibility": "receipt_key string, line_no int, burden_kind string, insurer_no string, "
-                            "card_symbol string, card_number string, branch_no string"}
-    for t, schema in empty.items():
-        if frames[t] is None:
-            frames[t] = spark.createDataFrame([], schema)
-    rows = receipt_identity_rows(frames["receipts"], frames["insurances"], frames["eligibility"])  # type: ignore[arg-type]
-    return matched_keys(identity_sources(rows, ["receipt_key"]), registry_ids, ["receipt_key"])
+    frames = {t: spark.read.format("delta").load(wh.bronze(t)) if is_delta(spark, wh.bronze(t)) else None
+              for t in ("receipts", "insurances", "eligibility")}
+    assert frames["receipts"] is not None
+    return opted_out_receipts(frames["receipts"], frames["insurances"], frames["eligibility"], registry_ids)
 
 
 def prior_patient_keys(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:

@@ -24,7 +24,7 @@ from jobs.stages.ingest.clinical import (
     load_layouts,
     opted_out_counts,
 )
-from jobs.stages.ingest.counts import RunCounts, ledger_rows, load_registry, version_info
+from jobs.stages.ingest.counts import RunCounts, ledger_rows, version_info
 from jobs.stages.ingest.files import SourceFile, discover
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows
 from jobs.stages.ingest.ledger import (
@@ -47,6 +47,7 @@ from jobs.stages.ingest.uke import (
     receipt_status,
     table_frames,
 )
+from jobs.stages.optout_registry import load_registry
 from transforms.clinical.extract import ClinicalLayout
 from transforms.release.patients import CLINICAL_PATIENTS
 from transforms.uke.layout import LAYOUTS

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.stages.ingest.files import SourceFile, spark_path
-from transforms.identity.optout import identity_sources, matched_keys, receipt_identity_rows
+from transforms.identity.optout import opted_out_receipts
 from transforms.uke.layout import LAYOUTS, RecordLayout
 from transforms.uke.parse import parse_records, select_parsed, select_rejected
 from transforms.uke.read import (
@@ -114,8 +114,7 @@ def receipt_status(spark: SparkSession, parsed_dir: str, registry_ids: DataFrame
     status = rejected.select("receipt_key", F.lit("parent_rejected").alias("status"))
     if registry_ids is not None:
         good = {t: select_parsed(df, LAYOUTS[t]) for t, df in frames.items()}
-        rows = receipt_identity_rows(good["RE"], good["HO"], good["SN"])
-        opted = matched_keys(identity_sources(rows, ["receipt_key"]), registry_ids, ["receipt_key"])
+        opted = opted_out_receipts(good["RE"], good["HO"], good["SN"], registry_ids)
         status = status.unionByName(opted.select("receipt_key", F.lit("opted_out").alias("status")))
     return status
 

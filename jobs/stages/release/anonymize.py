@@ -28,7 +28,9 @@ from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import stored_identities
+from jobs.stages.optout_registry import load_optout_registry
 from jobs.stages.release.km_check import released_items, released_patients
+from jobs.stages.release.optout import optout_entry, registry_nodes, remove_stale_stagings
 from jobs.stages.release.plan import Plan, today_jst
 from jobs.stages.release.record import anonymize_record
 from transforms.identity.linkage import derive_key, link_key
@@ -49,12 +51,16 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
     """Stage release `rid` from bronze and return its record (also written as anonymize.json)."""
     created = dt.datetime.now(dt.UTC).isoformat()
     policy, keys = plan.policy, plan.keys
+    # 停止の求め as the registry stands now (req 42(b)); stagings built with another version go (44).
+    registry = load_optout_registry(spark, cfg.ingest.optout_registry)
+    stale = remove_stale_stagings(wh, rid, registry.version) if registry is not None else []
     bronze, inputs = read_bronze(spark, wh, policy, plan.policy_file)
     scope = plan.key_scope(rid)  # every key of the release derived for its recipient (and release): reqs 15, 16, 38
     ctx = Context({k: derive_key(v.material, "scope:" + scope["label"]) for k, v in keys.items()}, plan.key_id,
                   plan.refs.hierarchies, plan.refs.prefectures, plan.refs.municipalities)
     sources = Sources(bronze, {i["table"]: table_bytes(spark, i["path"]) for i in inputs},
-                      stored_identities(spark, wh, bronze, plan.link))  # ingest's identity hashes, when they match
+                      stored_identities(spark, wh, bronze, plan.link),  # ingest's identity hashes, when they match
+                      registry_nodes(bronze, registry))
     settings = Settings(policy, ctx, derive_key(ctx.keys[plan.key_id], "pid"), cfg.notice,
                         extraction_date or today_jst(), plan.hierarchies, cfg.tuning, plan.time_carriers,
                         link_key(plan.link.material))
@@ -79,8 +85,13 @@ def anonymize(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, rid: str,
         risk = _risk(spark, release, policy, outputs) if release.km is not None else None
         waiting = release.waiting.record(tables)
         tables = release.table_stats(tables)
+    released = next((o["rows"] for o in outputs if o["source"] == PATIENT_FACTS), 0)
+    optout = optout_entry(release.optout, registry, released, release.waiting.held,
+                          kanon["suppressed_patients"] if kanon else 0, tables, stale)
+    if not optout["reconciled"]:
+        log.warning("patient counts do not add up (in = released + opted out + held back + suppressed): %s", optout)
     record = anonymize_record(rid, plan, scope, created, inputs, outputs, tables, release.linkage, list(release.frames),
-                              kanon, waiting, km, risk)
+                              kanon, waiting, km, risk, optout)
     fs.write_json_atomic(wh.local_path(wh.staging(rid, "anonymize.json")), record)
     return record
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.stages.release.notices import Item
+from jobs.stages.release.optout import NOT_CONFIGURED
 from transforms.uke.layout import LAYOUTS
 
 MANIFEST_VERSION = 1
@@ -78,7 +79,8 @@ def build_manifest(
     items: list[Item],
 ) -> dict[str, Any]:
     known = {"release_id", "profile", "regime", "created_at", "policy", "key", "recipient", "inputs", "outputs",
-             "counts", "privacy", "processing_steps", "code_version", "labels", "period", "km", "risk"}
+             "counts", "privacy", "processing_steps", "code_version", "labels", "period", "km", "risk",
+             "optout"}
     return {
         "manifest_version": MANIFEST_VERSION,
         "release_id": release_id,
@@ -94,6 +96,8 @@ def build_manifest(
         "inputs": staged.get("inputs", []),
         "outputs": outputs,
         "counts": staged.get("counts", {}),
+        # 停止の求め (req 42): the registry version and the patients left out, or that none was applied
+        "optout": staged.get("optout") or {"applied": False, "registry": None, "note": NOT_CONFIGURED},
         "privacy": privacy_summary(staged),
         "km": staged.get("km"),  # (k, k^m) over the items: levels, suppression, information loss
         "risk": staged.get("risk"),  # re-identification risk at each attacker level, before and after

@@ -26,22 +26,39 @@ from jobs.runtime.delta_io import (
 from jobs.runtime.errors import InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
+from jobs.stages.optout_registry import SETTING, registry_version
 from jobs.stages.release import report
 from jobs.stages.release.manifest import build_manifest, release_items
 from jobs.stages.release.notices import NoticeContext, creation_notice, explicit_notice, provision_notice
+from jobs.stages.release.optout import refuse_stale_staging
 
 log = logging.getLogger("tokumei.publish")
+
+
+def current_registry(cfg: PipelineConfig, spark: SparkSession | None = None) -> str | None:
+    """The configured 停止の求め registry's version (None: not configured, or remote without `spark`)."""
+    location = cfg.ingest.optout_registry
+    if not location:
+        return None
+    version = registry_version(location, spark)
+    if version is None and spark is not None:
+        raise InputError(f"{SETTING} {location}: no CSV file or Delta table there; fix the path in conf/pipeline.yaml")
+    return version
 _PLOTTED = {"patients": (("age_band", "年齢区分別 患者数"), ("sex", "性別 患者数"), ("area", "地域別 患者数"))}
 
 
-def check_publishable(wh: Warehouse, release_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The staged record and validation summary, or refuse with what to do next."""
+def check_publishable(wh: Warehouse, release_id: str,
+                      registry: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The staged record and validation summary, or refuse with what to do next. `registry`: the
+    停止の求め registry's current version (None: not configured, or not known yet)."""
     manifest = wh.local_path(wh.release(release_id, "manifest.json"))
     if manifest.exists():
         raise RefusedError(f"release {release_id} is already published ({manifest}); releases are immutable: use a new release id")
     staged = wh.local_path(wh.staging(release_id, "anonymize.json"))
     if not staged.exists():
         raise InputError(f"no staged release {release_id}: {staged} is missing; run `tokumei anonymize` first")
+    record = fs.read_json(staged)
+    refuse_stale_staging(record, release_id, registry)  # before validation: a stale staging needs anonymize again
     summary = wh.local_path(wh.staging(release_id, "validation", "summary.json"))
     if not summary.exists():
         raise RefusedError(f"staged release {release_id} was not validated ({summary} is missing); run `tokumei validate` first")
@@ -51,11 +68,11 @@ def check_publishable(wh: Warehouse, release_id: str) -> tuple[dict[str, Any], d
             f"staged release {release_id} failed validation; see {summary.parent}/ and fix the policy or the data, "
             "then run anonymize and validate again"
         )
-    return fs.read_json(staged), validation
+    return record, validation
 
 
 def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str) -> dict[str, Any]:
-    staged, validation = check_publishable(wh, release_id)
+    staged, validation = check_publishable(wh, release_id, current_registry(cfg, spark))
     release_dir = wh.local_path(wh.release(release_id))
     if release_dir.exists():
         log.warning("removing leftovers of an earlier failed publish of %s at %s", release_id, release_dir)

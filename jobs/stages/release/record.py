@@ -17,7 +17,8 @@ from transforms.policy.steps import processing_steps
 def anonymize_record(rid: str, plan: Plan, scope: dict[str, str], created: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                      tables: dict[str, Any], linkage: dict[str, Any], sources: Sequence[str],
                      kanon: dict[str, Any] | None = None, waiting: dict[str, Any] | None = None,
-                     km: dict[str, Any] | None = None, risk: dict[str, Any] | None = None) -> dict[str, Any]:
+                     km: dict[str, Any] | None = None, risk: dict[str, Any] | None = None,
+                     optout: dict[str, Any] | None = None) -> dict[str, Any]:
     """`sources`: the bronze tables (and patient facts) the release tables were made from."""
     policy, policy_file, keys = plan.policy, plan.policy_file, plan.keys
     catalog = policy_catalog({"clinical_layouts": policy.clinical_layouts}, policy_file)
@@ -52,7 +53,9 @@ def anonymize_record(rid: str, plan: Plan, scope: dict[str, str], created: str, 
             "rows_in": {t: s["rows_in"] for t, s in tables.items()},
             "patients_suppressed": kanon["suppressed_patients"] if kanon else 0,  # with all their rows (req 21)
             "patients_held_back": (waiting or {}).get("patients_held_back", 0),  # waiting period (req 43)
+            "patients_opted_out": (optout or {}).get("patients_opted_out", 0),  # 停止の求め at this release (req 42)
         },
+        "optout": optout,
         "waiting_period": waiting,
         "linkage": {**linkage, "keys": list(policy.linkage.keys), "rounds": policy.linkage.rounds,
                     "unlinked_policy": policy.linkage.unlinked},

@@ -147,7 +147,31 @@ _COUNT_LABELS = {
     "rows_in": "入力行",
     "patients_suppressed": "k-匿名化で抑制した患者",
     "patients_held_back": "通知後の待機期間で保留した患者",
+    "patients_opted_out": "停止の求めにより除外した患者",
 }
+
+
+def optout_section(manifest: dict[str, Any]) -> str:
+    """停止の求め (req 42): which registry version this release applied, and who it left out, in counts."""
+    entry = manifest.get("optout") or {}
+    head = "<h2>停止の求め（オプトアウト名簿）</h2>"
+    if not entry.get("applied"):
+        note = entry.get("note") or "停止の求めの名簿は設定されていません。このリリースには停止の求めを適用していません。"
+        return f"{head}<p class='ng'>{_e(note)}</p>"
+    registry = entry.get("registry") or {}
+    reconciled = ("<span class='ok'>一致</span>" if entry.get("reconciled")
+                  else "<span class='ng'>不一致（anonymize.json を確認してください）</span>")
+    rows = [("名簿の版", registry.get("version")), ("名簿の登録件数（停止の求め）", registry.get("rows")),
+            ("対象患者数（入力）", entry.get("patients_in")), ("停止の求めにより除外した患者", entry.get("patients_opted_out")),
+            ("通知後の待機期間で保留した患者", entry.get("patients_held_back")),
+            ("k-匿名化で抑制した患者", entry.get("patients_suppressed")), ("公開した患者", entry.get("patients_after"))]
+    removed = list((entry.get("rows_removed") or {}).items())
+    stale = entry.get("stale_stagings_removed") or []
+    return (f"{head}<p>公開の時点の名簿を適用し、名簿に載った人の記録は、名寄せでつながる全ての記録とともに全テーブルから"
+            f"除きました（要件42）。名簿の版と件数のみを記録し、名簿の個人情報は記録しません。</p>"
+            f"{_table(rows, ('項目', '値'))}<p>件数の照合（入力 = 公開 + 除外 + 保留 + 抑制）: {reconciled}</p>"
+            + (_table(removed, ("テーブル", "除外した行")) if removed else "")
+            + (f"<p class='note'>別の版の名簿で作成されていたため削除したステージング: {_e(', '.join(stale))}</p>" if stale else ""))
 
 
 def _count_label(key: str) -> str:
@@ -182,6 +206,7 @@ def render(manifest: dict[str, Any], distributions: dict[str, list[tuple[str, fl
 {_table([(f,) for f in v.get('failed') or []], ("不合格の期待値",)) if v.get('failed') else ''}
 <h2>出力テーブル</h2>{_table(outputs, ("テーブル", "行数", "列数", "Delta バージョン"))}
 <h2>処理件数</h2>{_table(counts, ("区分", "件数"))}
+{optout_section(manifest)}
 <h2>加工の各措置（施行規則34条）</h2>{_table(steps, ("措置", "内容"))}
 <h2>再識別リスクと有用性</h2>{_table(privacy, ("指標", "値"))}
 {risk_section(manifest)}
