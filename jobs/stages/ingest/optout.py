@@ -48,7 +48,7 @@ _UKE_TABLES = tuple(layout.table for layout in LAYOUTS.values() if layout.table)
 log = logging.getLogger(__name__)
 
 
-def _opted_receipts(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:
+def opted_receipts(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:
     paths = {t: wh.bronze(t) for t in ("receipts", "insurances", "eligibility")}
     if not is_delta(spark, paths["receipts"]):
         return None
@@ -101,7 +101,7 @@ def purge_opted_out(
 ) -> dict[str, Any]:
     """Delete from existing bronze tables every receipt and patient the registry now names; log the counts."""
     entries: list[tuple[str, str, int, int, int | None]] = []
-    receipts = _opted_receipts(spark, wh, registry_ids)
+    receipts = opted_receipts(spark, wh, registry_ids)
     if receipts is not None:
         # Materialized, and the tables the keys come from deleted last: a lazy plan would re-read them.
         keys = receipts.localCheckpoint()
