@@ -37,7 +37,7 @@ INTAKE_SCHEMA = T.StructType([
     T.StructField("file_sha256", T.StringType(), False),
     T.StructField("rel_path", T.StringType(), True),
     T.StructField("kind", T.StringType(), False),
-    T.StructField("provider_code", T.StringType(), True),  # UKE: 都道府県番号 + 医療機関コード (IR)
+    T.StructField("provider_code", T.StringType(), True),  # UKE: 都道府県 + 点数表 + 医療機関コード (IR)
     T.StructField("provider_name", T.StringType(), True),  # UKE: 医療機関名称 (IR)
     T.StructField("received_on", T.DateType(), False),  # date in Japan
     T.StructField("record_types", T.ArrayType(T.StringType()), False),
@@ -90,7 +90,8 @@ def intake_rows(spark: SparkSession, wh: Warehouse, ledger_rows: Sequence[dict[s
         received_on = received_at.replace(tzinfo=dt.UTC).astimezone(_JST).date()
         types = sorted(k for k, v in (r["record_counts"] or {}).items() if v and k != "header")
         if r["kind"] == "uke":
-            code = (r.get("pref_code") or "") + (r.get("institution_code") or "") or None
+            # 10 digits as the clinical extracts write it: 都道府県番号 + 点数表番号 + 医療機関コード
+            code = "".join(head.get(k) or "" for k in ("pref_code", "score_table", "institution_code")) or None
             items = sorted({_TABLE_OF[t] for t in types if t in _TABLE_OF})
             name = head.get("institution_name")
         else:
