@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "anonymize": ("jobs.anonymize", "apply a policy profile to bronze and write the staged release"),
     "validate": ("jobs.validate", "run the Great Expectations suites on a staged release"),
     "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
+    "erase": ("jobs.erase", "delete a patient, files or an institution from bronze and staging (DELETE + VACUUM), with a record"),
     "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
     "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
 }

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes)
     key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)  # keys the stored linkage labels
     spark = get_spark(cfg.spark)
-    summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts, key)
+    summary = execute(spark, files, unrecognized, Warehouse(args.warehouse), cfg.ingest, layouts, key, cfg.receipt)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 

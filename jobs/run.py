@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     spark = get_spark(cfg.spark)
     times: dict[str, Any] = {}
     t = time.perf_counter()
-    times["ingest_summary"] = run_ingest(spark, args.input, args.warehouse, cfg.ingest, args.layouts, p.link)
+    times["ingest_summary"] = run_ingest(spark, args.input, args.warehouse, cfg.ingest, args.layouts, p.link, cfg.receipt)
     times["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     anonymize(spark, cfg, wh, args.release_id, p, args.extraction_date, args.parallel)

@@ -52,6 +52,38 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class EraseSettings:
+    """`tokumei erase` (requirements 44, 46): how long Delta keeps the files a deletion removed.
+
+    VACUUM runs with this retention right after the DELETE; below Delta's 168-hour safety check the
+    check is disabled for that one call only (jobs/stages/erase/delete.py). 0 = the old files go at once,
+    so time travel can no longer return the erased rows."""
+
+    vacuum_retention_hours: float = 168.0
+
+
+@dataclass(frozen=True)
+class RetentionDays:
+    """Days a zone keeps data (`tokumei erase --expired`, requirement 46); null = no expiry."""
+
+    bronze: int | None = None
+    staging: int | None = None
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    days: RetentionDays = field(default_factory=RetentionDays)
+
+
+@dataclass(frozen=True)
+class ReceiptSettings:
+    """受領記録 (requirement 47): how the files were obtained, and how long the record is kept."""
+
+    method: str = "オンライン提出"
+    retention_years: int = 3
+
+
+@dataclass(frozen=True)
 class ProducerSettings:
     """Who publishes the release: printed in the 公表 and 明示 notices (requirements 30-32)."""
 
@@ -69,6 +101,9 @@ class PipelineConfig:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     notice: NoticeSettings = field(default_factory=NoticeSettings)
     tuning: Tuning = field(default_factory=Tuning)
+    erase: EraseSettings = field(default_factory=EraseSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    receipt: ReceiptSettings = field(default_factory=ReceiptSettings)
     policies: dict[str, str] = field(
         default_factory=lambda: {
             "anonymized": "conf/policies/anonymized.yaml",

@@ -6,6 +6,7 @@
     WH/staging/<RID>/anonymize.json   what the anonymize stage did (counts, key id, policy hash)
     WH/staging/<RID>/validation/      GX results of the candidate
     WH/releases/<RID>/...             published, immutable; manifest.json written last
+    WH/records/intake, WH/records/erasure   受領記録 and 消去記録 (append-only Delta; never erased)
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Warehouse:
     @property
     def rejects(self) -> str:
         return self._join("bronze", "_rejects")
+
+    def record(self, name: str) -> str:
+        """WH/records/<name>: the legal records (受領記録 `intake`, 消去記録 `erasure`); no zone's purge touches them."""
+        return self._join("records", name)
 
     def scratch(self, run_id: str) -> str:
         """Intermediate files of one ingest run (personal data, so inside bronze); removed after the run."""

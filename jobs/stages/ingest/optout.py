@@ -48,7 +48,7 @@ _UKE_TABLES = tuple(layout.table for layout in LAYOUTS.values() if layout.table)
 log = logging.getLogger(__name__)
 
 
-def _opted_receipts(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:
+def opted_receipts(spark: SparkSession, wh: Warehouse, registry_ids: DataFrame) -> DataFrame | None:
     if not is_delta(spark, wh.bronze("receipts")):
         return None
     frames = {t: spark.read.format("delta").load(wh.bronze(t)) if is_delta(spark, wh.bronze(t)) else None
@@ -95,7 +95,7 @@ def purge_opted_out(
 ) -> dict[str, Any]:
     """Delete from existing bronze tables every receipt and patient the registry now names; log the counts."""
     entries: list[tuple[str, str, int, int, int | None]] = []
-    receipts = _opted_receipts(spark, wh, registry_ids)
+    receipts = opted_receipts(spark, wh, registry_ids)
     if receipts is not None:
         # Materialized, and the tables the keys come from deleted last: a lazy plan would re-read them.
         keys = receipts.localCheckpoint()

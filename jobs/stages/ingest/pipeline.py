@@ -14,7 +14,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, load_pipeline
+from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, ReceiptSettings, load_pipeline
 from jobs.runtime.errors import InputError
 from jobs.runtime.keys import Key, load_key
 from jobs.runtime.warehouse import Warehouse
@@ -27,6 +27,7 @@ from jobs.stages.ingest.clinical import (
 from jobs.stages.ingest.counts import RunCounts, ledger_rows, version_info
 from jobs.stages.ingest.files import SourceFile, discover
 from jobs.stages.ingest.identities import IDENTITIES, identity_rows
+from jobs.stages.ingest.intake import append_intake, intake_rows
 from jobs.stages.ingest.ledger import (
     append_ledger,
     check_written,
@@ -62,6 +63,7 @@ def run_ingest(
     settings: IngestSettings | None = None,
     layouts_dir: str = DEFAULT_LAYOUTS,
     key: Key | None = None,
+    receipt: ReceiptSettings | None = None,
 ) -> dict[str, Any]:
     """The whole ingest on an existing session (used by `tokumei run`, tests and the bench). `key`: the
     producer's key (keys.key_id) that keys the stored linkage labels; default: the one conf/pipeline.yaml names."""
@@ -69,7 +71,7 @@ def run_ingest(
     layouts = load_layouts(layouts_dir)
     files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes)
     key = key or load_key(load_pipeline(DEFAULT_PIPELINE).keys)
-    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts, key)
+    return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts, key, receipt)
 
 
 def execute(
@@ -80,6 +82,7 @@ def execute(
     settings: IngestSettings,
     layouts: Sequence[ClinicalLayout],
     key: Key,
+    receipt: ReceiptSettings | None = None,
 ) -> dict[str, Any]:
     # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke/read.py).
     spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
@@ -116,6 +119,9 @@ def execute(
     rows = ledger_rows(new, counts, run_id, registry is not None)
     reconcile(rows)
     append_ledger(spark, wh.ledger, rows)
+    # 受領記録 (req 47): one row per file, after the ledger (a crashed run records nothing twice: its
+    # files are not in the ledger, so the re-run ingests and records them).
+    append_intake(spark, wh, intake_rows(spark, wh, rows, counts.headers, receipt or ReceiptSettings()))
     summary.update(counts.totals(rows))
     log.info("ingest %s: %s", run_id, summary)
     return summary

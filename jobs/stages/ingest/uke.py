@@ -143,7 +143,7 @@ def header_records(spark: SparkSession, parsed_dir: str) -> tuple[dict[str, dict
     ir, go = parsed(spark, parsed_dir, "IR"), parsed(spark, parsed_dir, "GO")
     facts: dict[str, dict[str, Any]] = {}
     for row in select_parsed(ir, LAYOUTS["IR"]).collect():
-        facts.setdefault(row["file_sha256"], {}).update({k: row[k] for k in (*IR_FACTS, "volume_no", "institution_name")})
+        facts.setdefault(row["file_sha256"], {}).update({k: row[k] for k in (*IR_FACTS, "volume_no", "institution_name", "score_table")})
     for row in select_parsed(go, LAYOUTS["GO"]).collect():
         f = facts.setdefault(row["file_sha256"], {})
         f.update(go_total_receipts=row["total_receipts"], go_total_points=row["total_points"], go_volume_no=row["volume_no"])

@@ -1,0 +1,94 @@
+"""The erase run: find what held the subject (before anything changes), delete, VACUUM, record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.runtime import fs
+from jobs.runtime.config import PipelineConfig
+from jobs.runtime.delta_io import is_delta
+from jobs.runtime.warehouse import Warehouse
+from jobs.stages.erase.audit import append_audit
+from jobs.stages.erase.delete import bronze_tables, delete_subject, vacuum
+from jobs.stages.erase.releases import published_holding, staged_holding, staged_older_than, staging_dir
+from jobs.stages.erase.subject import Subject, expired_files
+from jobs.stages.ingest.intake import INTAKE
+
+log = logging.getLogger("tokumei.erase")
+
+
+def _remove_staging(spark: SparkSession, wh: Warehouse, rid: str, hours: float) -> dict[str, int]:
+    """A staged candidate that held the subject is removed whole: its pseudonyms cannot be traced back
+    without rebuilding the linkage, and without the subject its k-anonymity, (k, k^m) and validation
+    no longer hold (requirement 44: undelivered releases are rebuilt). Every table is emptied with a
+    Delta DELETE and vacuumed, then the directory goes."""
+    out: dict[str, int] = {}
+    tables = staging_dir(wh, rid) / "tables"
+    for t in sorted(p.name for p in tables.iterdir()) if tables.is_dir() else []:
+        path = wh.staging_table(rid, t)
+        if not is_delta(spark, path):
+            continue
+        # counted first: a DELETE of every row may drop whole files without a row count in its metrics
+        out[f"staging/{rid}/{t}"] = spark.read.format("delta").load(path).count()
+        DeltaTable.forPath(spark, path).delete()
+        vacuum(spark, path, hours)
+    fs.remove_tree(staging_dir(wh, rid))
+    return out
+
+
+def _intake_kept(spark: SparkSession, wh: Warehouse, subject: Subject) -> int:
+    path = wh.record(INTAKE)
+    if not is_delta(spark, path):
+        return 0
+    df = spark.read.format("delta").load(path)
+    shas = list(subject.file_shas)
+    if subject.receipt_keys is not None:
+        shas += [r[0] for r in subject.receipt_keys.select(F.substring_index("receipt_key", ":", 1)).distinct().collect()]
+    cond = F.col("file_sha256").isin(shas)
+    if subject.institution:
+        cond = cond | F.col("provider_code").contains(subject.institution)
+    return int(df.where(cond).count())
+
+
+def erase(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, subject: Subject, operator: str, reason: str,
+          layouts_dir: str, staging_only: list[str] | None = None) -> dict[str, Any]:
+    """Delete `subject` from bronze and staging, VACUUM, append the erasure record; return the summary."""
+    hours = cfg.erase.vacuum_retention_hours
+    releases = published_holding(spark, wh, subject)  # before the DELETE: time travel still reads them
+    staged = staged_holding(spark, wh, subject) if staging_only is None else staging_only
+    tables = bronze_tables(layouts_dir)
+    deleted = delete_subject(spark, wh, subject, tables)
+    for table, n in sorted(deleted.items()):
+        if n:
+            vacuum(spark, wh.bronze(table), hours)
+    for rid in staged:
+        deleted.update(_remove_staging(spark, wh, rid, hours))
+    erase_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    row = {"erase_id": erase_id, "kind": subject.kind, "subject_digest": subject.digest,
+           "description": subject.description, "rows_deleted": {t: int(n) for t, n in deleted.items()},
+           "staging_removed": list(staged), "releases_holding": [r["release_id"] for r in releases],
+           "intake_records_kept": _intake_kept(spark, wh, subject), "vacuum_retention_hours": float(hours),
+           "operator": operator, "reason": reason}
+    append_audit(spark, wh, row)
+    return {**row, "releases": releases}
+
+
+def erase_expired(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, operator: str, reason: str,
+                  layouts_dir: str) -> dict[str, Any]:
+    """`retention.days` per zone: bronze files ingested before the cutoff, staging candidates created
+    before it (requirement 46)."""
+    days = cfg.retention.days
+    subject = expired_files(spark, wh, days.bronze) if days.bronze is not None else Subject(
+        "expired", "bronze の保存期間は未設定（retention.days.bronze: null）", "-")
+    staged = staged_older_than(wh, days.staging) if days.staging is not None else []
+    if days.staging is not None:
+        subject = Subject(subject.kind, subject.description + f"; 作成から {days.staging} 日を過ぎたステージング候補 "
+                          f"{len(staged)} 件", subject.digest, file_shas=subject.file_shas)
+    return erase(spark, cfg, wh, subject, operator, reason, layouts_dir, staging_only=staged)
