@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jobs.validate", "run the Great Expectations suites on a staged release"),
     "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
     "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
+    "notices": ("jobs.notices", "record that a release's 公表 were published (notices publish)"),
+    "deliver": ("jobs.deliver", "deliver a published release to a recipient and append its 提供記録"),
     "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
 }
 

@@ -63,3 +63,11 @@ def add_extraction_date(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extraction-date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="the day the release is extracted, for the waiting period after the notice "
                         "(requirement 43; default: today in Japan)")
+
+
+def parse_date(text: str) -> dt.date:
+    """An argparse type: YYYY-MM-DD, or a usage error (exit 2) that says so."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use YYYY-MM-DD") from None
