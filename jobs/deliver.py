@@ -14,8 +14,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from jobs.runtime.args import add_conf, add_release_id, add_warehouse, parse_date
-from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
+from jobs.runtime.args import (
+    add_conf,
+    add_recipient,
+    add_recipients,
+    add_release_id,
+    add_warehouse,
+    parse_date,
+)
+from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import InputError, entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
@@ -28,10 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tokumei deliver", description=__doc__.splitlines()[0])
     add_warehouse(p)
     add_release_id(p, "the published release to deliver")
-    p.add_argument("--recipient", required=True, help="recipient id in the registry")
+    add_recipient(p, "recipient id in the registry", required=True)
     p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
                    help="the day of the delivery (default: today in Japan; not in the future)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    add_recipients(p)
     add_conf(p)
     return p
 

@@ -14,8 +14,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from jobs.runtime.args import add_conf, add_release_id, add_warehouse
-from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
+from jobs.runtime.args import add_conf, add_recipients, add_release_id, add_warehouse
+from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
@@ -28,8 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_warehouse(p)
     add_release_id(p, "the staged release to publish")
     add_conf(p)
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY,
-                   help="recipient registry: a 仮名 release's certification is checked again (default: %(default)s)")
+    add_recipients(p, "recipient registry: a 仮名 release's certification is checked again (default: %(default)s)")
     return p
 
 

@@ -40,10 +40,18 @@ def add_release_options(p: argparse.ArgumentParser, release_id_help: str, *, pro
     add_warehouse(p)
     add_release_id(p, release_id_help)
     add_profile(p, required=profile_required)
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
+    add_recipient(p, "recipient id in the registry (required for pseudonymized)")
     add_conf(p)
     p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    add_recipients(p)
+
+
+def add_recipient(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    p.add_argument("--recipient", required=required, help=help)
+
+
+def add_recipients(p: argparse.ArgumentParser, help: str = "recipient registry (default: %(default)s)") -> None:
+    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help=help)
 
 
 def add_layouts(p: argparse.ArgumentParser) -> None:
