@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
     "erase": ("jobs.erase", "delete a patient, files or an institution from bronze and staging (DELETE + VACUUM), with a record"),
     "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
+    "notices": ("jobs.notices", "record that a release's 公表 were published (notices publish)"),
+    "deliver": ("jobs.deliver", "deliver a published release to a recipient and append its 提供記録"),
     "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
 }
 

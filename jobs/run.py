@@ -21,6 +21,7 @@ from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
 from jobs.stages.ingest.pipeline import run_ingest
 from jobs.stages.release.anonymize import anonymize
+from jobs.stages.release.placeholders import check_producer
 from jobs.stages.release.plan import plan, refuse_published
 from jobs.stages.release.publish import publish
 from jobs.stages.release.validate import validate
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check_release_id(args.release_id)
     wh = Warehouse(args.warehouse)
     refuse_published(wh, args.release_id)
+    check_producer(cfg.producer, args.conf)
     p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)
     spark = get_spark(cfg.spark)
     times: dict[str, Any] = {}
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         where = wh.staging(args.release_id, "validation")
         raise RefusedError(f"validation failed, nothing published: {'; '.join(summary['failed'][:5])}; see {where}")
     t = time.perf_counter()
-    times["manifest"] = publish(spark, cfg, wh, args.release_id)
+    times["manifest"] = publish(spark, cfg, wh, args.release_id, args.recipients)
     times["publish"] = time.perf_counter() - t
     return times
 

@@ -40,10 +40,18 @@ def add_release_options(p: argparse.ArgumentParser, release_id_help: str, *, pro
     add_warehouse(p)
     add_release_id(p, release_id_help)
     add_profile(p, required=profile_required)
-    p.add_argument("--recipient", help="recipient id in the registry (required for pseudonymized)")
+    add_recipient(p, "recipient id in the registry (required for pseudonymized)")
     add_conf(p)
     p.add_argument("--policy", help="policy YAML (default: the profile's entry in the pipeline config)")
-    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help="recipient registry (default: %(default)s)")
+    add_recipients(p)
+
+
+def add_recipient(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    p.add_argument("--recipient", required=required, help=help)
+
+
+def add_recipients(p: argparse.ArgumentParser, help: str = "recipient registry (default: %(default)s)") -> None:
+    p.add_argument("--recipients", default=DEFAULT_REGISTRY, help=help)
 
 
 def add_layouts(p: argparse.ArgumentParser) -> None:
@@ -63,3 +71,11 @@ def add_extraction_date(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extraction-date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="the day the release is extracted, for the waiting period after the notice "
                         "(requirement 43; default: today in Japan)")
+
+
+def parse_date(text: str) -> dt.date:
+    """An argparse type: YYYY-MM-DD, or a usage error (exit 2) that says so."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use YYYY-MM-DD") from None

@@ -91,6 +91,9 @@ class ProducerSettings:
     contact: str = "（問い合わせ窓口を conf/pipeline.yaml producer.contact に設定してください）"
     # 第三者提供時公表 must state how the data are provided (requirement 31).
     provision_method: str = "暗号化した電子ファイルを、アクセス制御されたサーバを通じて提供する方法"
+    # Days between the 第三者提供時公表 and the first provision it allows (requirement 31: あらかじめ;
+    # 14 days is the reference's interpretation [I]). `tokumei deliver` refuses an earlier delivery.
+    provision_lead_days: int = 14
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@
     WH/staging/<RID>/validation/      GX results of the candidate
     WH/releases/<RID>/...             published, immutable; manifest.json written last
     WH/records/intake, WH/records/erasure   受領記録 and 消去記録 (append-only Delta; never erased)
+    WH/releases/<RID>/notices/published.json   when each 公表 was published (added after publish)
+    WH/releases/<RID>/deliveries/<DID>/        the 明示 handed to one recipient (added per delivery)
+    WH/releases/_provisions           提供記録: one Delta row per delivery, every release (append-only)
 """
 
 from __future__ import annotations
@@ -76,6 +79,14 @@ class Warehouse:
 
     def release_table(self, release_id: str, table: str) -> str:
         return self.release(release_id, "tables", table)
+
+    @property
+    def provisions(self) -> str:
+        """The provision ledger (提供記録, requirement 49). A release id cannot start with '_'."""
+        return self._join("releases", "_provisions")
+
+    def delivery(self, release_id: str, delivery_id: str, *parts: str) -> str:
+        return self.release(release_id, "deliveries", check_release_id(delivery_id), *parts)
 
     def is_local(self) -> bool:
         return "://" not in self.root and not self.root.startswith("dbfs:")

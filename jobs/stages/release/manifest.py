@@ -77,7 +77,9 @@ def build_manifest(
     validation: dict[str, Any],
     outputs: list[dict[str, Any]],
     items: list[Item],
+    period: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`period`: the first and last service month of the released tables (notices.Period.record())."""
     known = {"release_id", "profile", "regime", "created_at", "policy", "key", "recipient", "inputs", "outputs",
              "counts", "privacy", "processing_steps", "code_version", "labels", "period", "km", "risk",
              "optout"}
@@ -92,7 +94,7 @@ def build_manifest(
         "policy": staged.get("policy"),
         "key": staged.get("key"),
         "recipient": staged.get("recipient"),
-        "period": staged.get("period"),
+        "period": period,
         "inputs": staged.get("inputs", []),
         "outputs": outputs,
         "counts": staged.get("counts", {}),

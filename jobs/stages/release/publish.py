@@ -1,6 +1,9 @@
 """The publish stage: a validated staged release promoted to `WH/releases/<RID>/`, manifest written last.
 
-A release exists when, and only when, `WH/releases/<RID>/manifest.json` exists (DESIGN.md decision 6)."""
+A release exists when, and only when, `WH/releases/<RID>/manifest.json` exists (DESIGN.md decision 6).
+A 仮名加工医療情報 release is published only while its recipient's certification is valid (requirement 39,
+checked again here: it may have lapsed since anonymize). Its notices carry the period read from the
+released tables (requirement 30) and no placeholder text (issue 17 item 5)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from jobs.runtime import fs
-from jobs.runtime.config import PipelineConfig
+from jobs.runtime.config import DEFAULT_REGISTRY, PipelineConfig
 from jobs.runtime.delta_io import (
     STATS_COLUMNS,
     last_commit,
@@ -29,8 +32,19 @@ from jobs.runtime.warehouse import Warehouse
 from jobs.stages.optout_registry import SETTING, registry_version
 from jobs.stages.release import report
 from jobs.stages.release.manifest import build_manifest, release_items
-from jobs.stages.release.notices import NoticeContext, creation_notice, explicit_notice, provision_notice
+from jobs.stages.release.notices import (
+    NOTICE_FILES,
+    NoticeContext,
+    Period,
+    creation_notice,
+    explicit_notice,
+    provision_notice,
+)
 from jobs.stages.release.optout import refuse_stale_staging
+from jobs.stages.release.placeholders import check_notices
+from jobs.stages.release.plan import today_jst
+from jobs.stages.release.recipients import check_certified, load_registry
+from transforms.release.period import select_month_range, tables_with
 
 log = logging.getLogger("tokumei.publish")
 
@@ -44,13 +58,18 @@ def current_registry(cfg: PipelineConfig, spark: SparkSession | None = None) -> 
     if version is None and spark is not None:
         raise InputError(f"{SETTING} {location}: no CSV file or Delta table there; fix the path in conf/pipeline.yaml")
     return version
+
+
+PSEUDONYMIZED = "仮名加工医療情報"
 _PLOTTED = {"patients": (("age_band", "年齢区分別 患者数"), ("sex", "性別 患者数"), ("area", "地域別 患者数"))}
 
 
-def check_publishable(wh: Warehouse, release_id: str,
-                      registry: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The staged record and validation summary, or refuse with what to do next. `registry`: the
-    停止の求め registry's current version (None: not configured, or not known yet)."""
+def check_publishable(wh: Warehouse, release_id: str, optout_version: str | None = None,
+                      registry: str | Path = DEFAULT_REGISTRY,
+                      today: dt.date | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The staged record and validation summary, or refuse with what to do next. `optout_version`: the
+    停止の求め registry's current version (None: not configured, or not known yet); `registry`: the
+    recipients' registry (a 仮名 recipient's certification is checked again on the publish day)."""
     manifest = wh.local_path(wh.release(release_id, "manifest.json"))
     if manifest.exists():
         raise RefusedError(f"release {release_id} is already published ({manifest}); releases are immutable: use a new release id")
@@ -58,7 +77,7 @@ def check_publishable(wh: Warehouse, release_id: str,
     if not staged.exists():
         raise InputError(f"no staged release {release_id}: {staged} is missing; run `tokumei anonymize` first")
     record = fs.read_json(staged)
-    refuse_stale_staging(record, release_id, registry)  # before validation: a stale staging needs anonymize again
+    refuse_stale_staging(record, release_id, optout_version)  # before validation: a stale staging needs anonymize again
     summary = wh.local_path(wh.staging(release_id, "validation", "summary.json"))
     if not summary.exists():
         raise RefusedError(f"staged release {release_id} was not validated ({summary} is missing); run `tokumei validate` first")
@@ -68,11 +87,23 @@ def check_publishable(wh: Warehouse, release_id: str,
             f"staged release {release_id} failed validation; see {summary.parent}/ and fix the policy or the data, "
             "then run anonymize and validate again"
         )
+    if record.get("regime") == PSEUDONYMIZED:
+        _check_still_certified(record, registry, today or today_jst())
     return record, validation
 
 
-def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str) -> dict[str, Any]:
-    staged, validation = check_publishable(wh, release_id, current_registry(cfg, spark))
+def _check_still_certified(staged: dict[str, Any], registry: str | Path, day: dt.date) -> None:
+    rid = (staged.get("recipient") or {}).get("id")
+    recipients = load_registry(registry)
+    if rid not in recipients:
+        raise RefusedError(f"仮名加工医療情報のリリース {staged['release_id']} の受領者 {rid!r} が受領者台帳 {registry} に"
+                           "ありません。認定を確認して台帳に登録してから publish を再実行してください (requirement 39)")
+    check_certified(recipients[rid], day)
+
+
+def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str,
+            registry: str | Path = DEFAULT_REGISTRY) -> dict[str, Any]:
+    staged, validation = check_publishable(wh, release_id, current_registry(cfg, spark), registry)
     release_dir = wh.local_path(wh.release(release_id))
     if release_dir.exists():
         log.warning("removing leftovers of an earlier failed publish of %s at %s", release_id, release_dir)
@@ -98,9 +129,10 @@ def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id:
             events.outputs.append(DatasetRef(f"releases/{release_id}/tables/{table}", delta_version, rows))
         fs.copy_tree(wh.local_path(wh.staging(release_id, "validation")), release_dir / "validation")
         items = release_items(outputs, staged)
-        _write_notices(cfg, release_dir, release_id, staged, items)
+        period = release_period(spark, wh, release_id, outputs, staged)
+        _write_notices(cfg, release_dir, release_id, staged, items, period)
     fs.copy_file(lineage_path, release_dir / "lineage.jsonl")
-    manifest = build_manifest(release_id, staged, validation, outputs, items)
+    manifest = build_manifest(release_id, staged, validation, outputs, items, period.record() if period else None)
     fs.write_text_atomic(release_dir / "report.html", report.render(manifest, _distributions(spark, wh, release_id, outputs)))
     fs.write_json_atomic(release_dir / "manifest.json", manifest)  # last: the commit marker
     return manifest
@@ -118,17 +150,34 @@ def _distributions(spark: SparkSession, wh: Warehouse, release_id: str, outputs:
     return out
 
 
-def _write_notices(cfg: PipelineConfig, release_dir: Path, release_id: str, staged: dict[str, Any], items: Any) -> None:
+def release_period(spark: SparkSession, wh: Warehouse, release_id: str, outputs: list[dict[str, Any]],
+                   staged: dict[str, Any]) -> Period | None:
+    """First and last service month of the released tables (one aggregate row), at the level the (k, k^m)
+    stage released months at; None when no table has a service month (requirement 30)."""
+    frames = {o["table"]: read_delta(spark, wh.release_table(release_id, o["table"])) for o in outputs}
+    tables = tables_with(frames)
+    if not tables:
+        return None
+    row = select_month_range(frames).first()
+    if row is None or row["first_month"] is None:
+        return None
+    levels = {item.get("time_level", "month") for item in ((staged.get("km") or {}).get("items") or {}).values()}
+    return Period(row["first_month"], row["last_month"], levels.pop() if len(levels) == 1 else "month", tuple(tables))
+
+
+def _write_notices(cfg: PipelineConfig, release_dir: Path, release_id: str, staged: dict[str, Any], items: Any,
+                   period: Period | None) -> None:
+    recipient = staged.get("recipient")
     ctx = NoticeContext(
         release_id=release_id,
         regime=staged["regime"],
-        created=dt.date.today(),
+        created=today_jst(),
         items=tuple(items),
         producer=cfg.producer,
-        recipient=(staged.get("recipient") or {}).get("name") if isinstance(staged.get("recipient"), dict) else staged.get("recipient"),
-        period=staged.get("period"),
+        recipient=recipient.get("name") if isinstance(recipient, dict) else recipient,
+        period=period,
     )
-    notices = release_dir / "notices"
-    fs.write_text_atomic(notices / "作成時公表.md", creation_notice(ctx))
-    fs.write_text_atomic(notices / "第三者提供時公表.md", provision_notice(ctx))
-    fs.write_text_atomic(notices / "明示.md", explicit_notice(ctx))
+    texts = {"作成時公表": creation_notice(ctx), "第三者提供時公表": provision_notice(ctx), "明示": explicit_notice(ctx)}
+    check_notices(texts, f"release {release_id}")
+    for name, text in texts.items():
+        fs.write_text_atomic(release_dir / "notices" / NOTICE_FILES[name], text)

@@ -5,6 +5,9 @@
 certification id is missing, whose type is not I/II, or whose certification has expired. A
 recipient id missing from the registry, or a malformed registry, is bad input (exit 2). A recipient
 may name its own key id: a different key per recipient makes releases unlinkable (requirement 15).
+`tokumei publish` and `tokumei deliver` check the certification again on their own day (`check_certified`):
+a certification that lapsed after anonymize stops the release there. `contract_id` is the contract a
+delivery is made under (requirement 32: the 明示 and the 提供記録 name it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from jobs.runtime.config import DEFAULT_REGISTRY, read_yaml, resolve_conf_path
 from jobs.runtime.errors import ConfigError, InputError, RefusedError
 
 TYPES = ("I", "II")  # 認定仮名加工医療情報利用事業者 第一種 (own environment) / 第二種 (our remote environment)
-_FIELDS = {"name", "type", "certification_id", "valid_until", "key_id", "purpose"}
+_FIELDS = {"name", "type", "certification_id", "valid_until", "key_id", "purpose", "contract_id"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Recipient:
     valid_until: dt.date | None = None
     key_id: str | None = None
     purpose: str | None = None
+    contract_id: str | None = None
 
     def record(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "type": self.type, "certification_id": self.certification_id,
@@ -67,11 +71,11 @@ def _recipient(file: Path, rid: str, entry: Any) -> Recipient:
             raise ConfigError(file, f"{key}.valid_until", f"{until!r}: use YYYY-MM-DD") from None
     if until is not None and not isinstance(until, dt.date):
         raise ConfigError(file, f"{key}.valid_until", "expected a date YYYY-MM-DD")
-    for name in ("certification_id", "key_id", "purpose"):
+    for name in ("certification_id", "key_id", "purpose", "contract_id"):
         if entry.get(name) is not None and not isinstance(entry[name], str):
             raise ConfigError(file, f"{key}.{name}", "expected a string")
     return Recipient(rid, entry["name"], str(kind) if kind is not None else None, entry.get("certification_id"),
-                     until, entry.get("key_id"), entry.get("purpose"))
+                     until, entry.get("key_id"), entry.get("purpose"), entry.get("contract_id"))
 
 
 def resolve_recipient(profile: str, recipient_id: str | None, registry_path: str | Path = DEFAULT_REGISTRY,
@@ -88,11 +92,19 @@ def resolve_recipient(profile: str, recipient_id: str | None, registry_path: str
                          f"registered: {', '.join(sorted(registry)) or '(none)'}")
     r = registry[recipient_id]
     if profile == "pseudonymized":
-        today = today or dt.date.today()
-        if not r.certification_id or r.type not in TYPES:
-            raise RefusedError(f"recipient {r.id!r} has no certification id and type (I/II) in the registry: "
-                               "仮名加工医療情報 goes only to certified users (requirement 39)")
-        if r.valid_until is None or r.valid_until < today:
-            raise RefusedError(f"recipient {r.id!r}: certification {r.certification_id} is not valid on {today} "
-                               f"(valid_until {r.valid_until}); refusing (requirement 39)")
+        check_certified(r, today or dt.date.today())
     return r
+
+
+def check_certified(r: Recipient, day: dt.date) -> None:
+    """Refuse (exit 1) a 仮名加工医療情報 recipient without a certification valid on `day` (requirement 39)."""
+    if not r.certification_id or r.type not in TYPES:
+        raise RefusedError(f"受領者 {r.id!r} には認定番号と類型（I/II）が登録されていません。仮名加工医療情報は"
+                           "認定仮名加工医療情報利用事業者にのみ提供できます。認定を確認して conf/recipients.yaml に"
+                           "certification_id と type を登録してください "
+                           f"(recipient {r.id!r} has no certification id and type (I/II); requirement 39)")
+    if r.valid_until is None or r.valid_until < day:
+        raise RefusedError(f"受領者 {r.id!r} の認定 {r.certification_id} は {day} に有効ではありません"
+                           f"（有効期限 {r.valid_until}）。認定の更新を確認し、conf/recipients.yaml の valid_until を"
+                           "更新してから再実行してください。更新されていなければ提供できません "
+                           f"(certification {r.certification_id} is not valid on {day}; requirement 39)")
