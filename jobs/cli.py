@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
     "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
     "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
+    "requirements": ("jobs.requirements", "write docs/requirements.md: each legal requirement with the tests citing it"),
 }
 
 
