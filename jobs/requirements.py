@@ -34,16 +34,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     trace = trace_sources(Sources.of_repository(reference=args.reference))
     page = render(trace)
+    refusals: list[str] = []
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.is_file() else None
         if current != page:
-            raise RefusedError(f"{args.out} is out of date with the tests and the reference: run make requirements")
+            refusals.append(f"{args.out} is out of date with the tests and the reference: run make requirements")
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(page, encoding="utf-8")
     if trace.problems:
-        raise RefusedError(f"{len(trace.problems)} requirements lack a test or a reason "
-                           f"(see {args.out}): " + "; ".join(trace.problems))
+        refusals.append(f"{len(trace.problems)} requirements lack a test or a reason (see {args.out}): "
+                        + "; ".join(trace.problems))
+    if refusals:
+        raise RefusedError("; ".join(refusals))
     tested, explained = trace.count(TESTED), trace.count(NOT_CHECKABLE)
     print(f"{'checked' if args.check else 'wrote'} {args.out}: {tested} requirements tested, {explained} not "
           f"software-checkable, {trace.count(PENDING)} pending ({tested + explained} of {len(trace.rows)} with a "

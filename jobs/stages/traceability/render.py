@@ -6,7 +6,16 @@ no line number), so a test can regenerate it and compare.
 
 from __future__ import annotations
 
-from jobs.stages.traceability.trace import MISSING, NOT_CHECKABLE, PENDING, STATUSES, TESTED, UNTESTED_FILE, Row, Trace
+from jobs.stages.traceability.trace import (
+    MISSING,
+    NOT_CHECKABLE,
+    PENDING,
+    STATUSES,
+    TESTED,
+    UNTESTED_FILE,
+    Row,
+    Trace,
+)
 
 REFERENCE = "../shared/reference/legal_requirements.md"
 LABELS = {

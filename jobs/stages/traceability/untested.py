@@ -20,8 +20,8 @@ import yaml
 from jobs.runtime.errors import InputError
 
 _KEYS = ("not_software_checkable", "pending")
-# A line break of a folded YAML string becomes a space: none between two Japanese characters.
-_CJK_BREAK = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
+# A line break of a folded YAML string becomes a space: none between two Japanese characters or after 。、
+_CJK_BREAK = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])|(?<=[。、])\s+")
 
 
 @dataclass(frozen=True)
