@@ -21,7 +21,7 @@ REFERENCE = "../shared/reference/legal_requirements.md"
 LABELS = {
     TESTED: "テストあり",
     NOT_CHECKABLE: "テスト対象外（理由を記載）",
-    PENDING: "作業中（テストを別ブランチで作成中）",
+    PENDING: "作業中（テストを作成中）",
     MISSING: "テストなし（要対応）",
 }
 
