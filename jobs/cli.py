@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notices": ("jobs.notices", "record that a release's 公表 were published (notices publish)"),
     "deliver": ("jobs.deliver", "deliver a published release to a recipient and append its 提供記録"),
     "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
+    "requirements": ("jobs.requirements", "write docs/requirements.md: each legal requirement with the tests citing it"),
 }
 
 

@@ -103,7 +103,7 @@ def test_req17_no_age_90_or_over_visible_and_bands_at_service(spark, staged):
 
 
 @pytest.mark.slow
-def test_req18_no_code_below_threshold_and_rare_kept_in_pseudonymized(spark, staged):
+def test_req18_req37_req38_req41_no_code_below_threshold_and_rare_kept_in_pseudonymized(spark, staged):
     wh, _ = staged
     t = _tables(spark, wh, "r-anon")
     for table, col in (("diagnoses", "disease_code"), ("drugs", "drug_code")):
@@ -120,7 +120,7 @@ def test_req18_no_code_below_threshold_and_rare_kept_in_pseudonymized(spark, sta
 
 
 @pytest.mark.slow
-def test_staged_record_has_key_id_fingerprint_and_counts_never_the_key(staged):
+def test_req1_req2_req15_staged_record_has_key_id_fingerprint_and_counts_never_the_key(staged):
     wh, _ = staged
     text = (wh / "staging" / "r-anon" / "anonymize.json").read_text(encoding="utf-8")
     assert KEY not in text

@@ -43,7 +43,7 @@ def _stage(spark, wh: Warehouse, success: bool = True) -> None:
     fs.write_json_atomic(wh.local_path(wh.staging(RID, "validation", "summary.json")), summary)
 
 
-def test_publish_writes_tables_notices_lineage_and_manifest_last(spark, tmp_path):
+def test_req1_req29_req32_publish_writes_tables_notices_lineage_and_manifest_last(spark, tmp_path):
     wh = Warehouse(str(tmp_path / "wh"))
     _stage(spark, wh)
     manifest = publish(spark, load_pipeline(), wh, RID)
@@ -77,7 +77,7 @@ def test_publishing_the_same_id_twice_is_refused_with_exit_1(spark, tmp_path):
     assert publish_main(["--warehouse", wh.root, "--release-id", RID]) == 1
 
 
-def test_an_unvalidated_or_failed_staging_is_refused(spark, tmp_path):
+def test_req3_an_unvalidated_or_failed_staging_is_refused(spark, tmp_path):
     wh = Warehouse(str(tmp_path / "wh"))
     _stage(spark, wh, success=False)
     assert publish_main(["--warehouse", wh.root, "--release-id", RID]) == 1
@@ -87,7 +87,7 @@ def test_an_unvalidated_or_failed_staging_is_refused(spark, tmp_path):
     assert publish_main(["--warehouse", wh.root, "--release-id", "never-staged"]) == 2
 
 
-def test_a_table_changed_after_validation_is_refused_and_leaves_no_manifest(spark, tmp_path):
+def test_req3_a_table_changed_after_validation_is_refused_and_leaves_no_manifest(spark, tmp_path):
     wh = Warehouse(str(tmp_path / "wh"))
     _stage(spark, wh)
     spark.createDataFrame([("c" * 64, "1", None)], "pid string, sex string, birth_ym string").write.format("delta").mode(

@@ -45,7 +45,7 @@ def _values(spark, wh: Path, rid: str, table: str, column: str) -> set[str]:
     return {r[0] for r in df.select(column).where(f"{column} IS NOT NULL").distinct().collect()}
 
 
-def test_req15_req16_two_recipients_share_no_pid_or_receipt_id(spark, warehouse, monkeypatch):
+def test_req15_req16_req40_two_recipients_share_no_pid_or_receipt_id(spark, warehouse, monkeypatch):
     monkeypatch.setenv("TOKUMEI_KEY_DEMO", KEY)
     a = _stage(warehouse, "open-a", "anonymized", "example-open")
     b = _stage(warehouse, "open-b", "anonymized")  # an open release: no recipient

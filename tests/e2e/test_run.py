@@ -40,7 +40,7 @@ def test_req22_the_shipped_policy_refuses_a_release_it_cannot_make_km_anonymous(
 
 
 @pytest.mark.slow
-def test_real_uke_file_runs_to_a_published_release(published):
+def test_req4_req11_req14_real_uke_file_runs_to_a_published_release(published):
     manifest = json.loads((published / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["release_id"] == "fixture-1"
     receipts = DeltaTable(str(published / "tables" / "receipts")).to_pyarrow_table()

@@ -64,7 +64,7 @@ def test_record_action_removes_and_counts_rows(spark):
     assert applied.stats()["rows_removed"] == 3
 
 
-def test_pseudonyms_are_keyed_per_domain_and_key_id(spark):
+def test_req15_pseudonyms_are_keyed_per_domain_and_key_id(spark):
     df = spark.createDataFrame([("p1", "１２３"), ("p2", "123"), ("p3", None)], "pid string, card string")
     def run(**params):
         t = _table(card=Rule("pseudonymize", {"normalize": "digits", "domain": None, "key": None, **params}, "card"))
@@ -76,7 +76,7 @@ def test_pseudonyms_are_keyed_per_domain_and_key_id(spark):
     assert len(full["p1"]) == 64 and full["p1"][:32] == a["p1"]  # 128 bits are the HMAC's first half
 
 
-def test_runtime_default_deny_names_the_unruled_column(spark):
+def test_req4_runtime_default_deny_names_the_unruled_column(spark):
     with pytest.raises(PolicyError) as err:
         check_schema(_df(spark), _table(name=Rule("drop", {}, "name")))
     assert err.value.key == "tables.t.code" and "no rule" in str(err.value)
@@ -123,7 +123,7 @@ def test_every_other_method_through_apply_table(spark):
     assert stats["code"]["suppressed"] == 4  # Z9 is in no hierarchy
 
 
-def test_date_shift_keeps_each_patients_intervals(spark):
+def test_req22_date_shift_keeps_each_patients_intervals(spark):
     df = spark.createDataFrame([("p1", dt.date(2025, 1, 1)), ("p1", dt.date(2025, 1, 31)), ("p2", dt.date(2025, 1, 1))],
                                "pid string, d date")
     table = TablePolicy("t", "t", {"d": _rule("date_shift", "d", max_days=10)}, {"pid": Rule("patient_id", {"key": None}, "pid")})

@@ -58,7 +58,7 @@ def test_req15_different_keys_give_disjoint_pids_and_unlinked_can_be_dropped(spa
         link_patients(ids, b"k", unlinked="keep")
 
 
-def test_clinical_patients_get_the_claims_pid(spark):
+def test_req15_clinical_patients_get_the_claims_pid(spark):
     receipts, insurances, eligibility = _claims(spark)
     clinical = _clinical(spark)
     ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))

@@ -49,7 +49,7 @@ def test_req4_a_leaked_name_column_fails_the_column_set(spark):
         (4, "taro@example.jp", "expect_no_identifier_values"),
     ],
 )
-def test_each_defect_fails_its_expectation(spark, index, value, expectation):
+def test_req6_req7_req8_each_defect_fails_its_expectation(spark, index, value, expectation):
     rows = [tuple(value if i == index else v for i, v in enumerate(ROWS[0])), *ROWS[1:]]
     ok, failed = _success(spark, rows)
     assert not ok and expectation in failed
@@ -79,7 +79,7 @@ def test_req21_classes_without_l_distinct_sensitive_values_fail(spark):
     assert not ok and failed == ["expect_sensitive_values_diverse_in_every_class"]
 
 
-def test_results_carry_no_unexpected_values(spark):
+def test_req28_results_carry_no_unexpected_values(spark):
     rows = [(PID, "1", "1950-02", "130", "山田太郎 090-1234-5678"), *ROWS[1:]]
     df = spark.createDataFrame(rows, SCHEMA)
     result = run_checks({"patients": (df, BASE)})["patients"]

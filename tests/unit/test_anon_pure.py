@@ -12,7 +12,7 @@ from transforms.release.rare import masked_by_share
 CTX = Context({"k1": b"key-one", "k2": b"key-two"}, "k1", hierarchies={"h.csv": {"A1": {"grp": "A"}}})
 
 
-def test_context_never_prints_key_material():
+def test_req15_context_never_prints_key_material():
     assert "key-one" not in repr(CTX) and "key-two" not in repr(CTX) and "k1" in repr(CTX)
 
 

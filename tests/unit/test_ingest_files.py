@@ -73,7 +73,7 @@ def test_layout_files_must_have_known_types():
         ClinicalLayout("x", (ClinicalColumn("a", "varchar"),))
 
 
-def test_a_declared_extract_with_the_wrong_header_is_refused(tmp_path):
+def test_req33_a_declared_extract_with_the_wrong_header_is_refused(tmp_path):
     (tmp_path / "clinical").mkdir()
     (tmp_path / "clinical" / "labs.csv").write_text("patient,val\nK-1,6.1\n", encoding="utf-8")
     layout = ClinicalLayout("labs", LABS.columns, files=("clinical/*.csv",))

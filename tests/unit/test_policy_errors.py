@@ -67,7 +67,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("edit", "key", "words"), CASES, ids=[c[1] + ":" + c[2] for c in CASES])
-def test_policy_errors_exit_2_naming_file_table_column_and_write_nothing(tmp_path, monkeypatch, capsys, edit, key, words):
+def test_req1_req4_req9_req10_req11_req17_req21_req22_policy_errors_exit_2_naming_file_table_column_and_write_nothing(tmp_path, monkeypatch, capsys, edit, key, words):
     monkeypatch.setenv("TOKUMEI_KEY_TESTKEY", "policy-error-test-key-not-a-secret")
     paths = write_test_conf(tmp_path / "conf", **edit)
     wh = tmp_path / "wh"
@@ -99,7 +99,7 @@ def test_missing_table_and_unknown_table(tmp_path):
 
 
 @pytest.mark.parametrize("profile", ["anonymized", "pseudonymized"])
-def test_req37_shipped_policies_load_and_keep_no_identifier(profile):
+def test_req8_req37_req41_shipped_policies_load_and_keep_no_identifier(profile):
     policy, _ = load_policy(Path(f"conf/policies/{profile}.yaml"))
     assert policy.profile == profile
     kept = {(t.name, c) for t in policy.tables.values() for c, r in t.columns.items() if r.method == "keep"}
