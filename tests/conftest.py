@@ -13,13 +13,19 @@ from helpers.tiers import TIERS, SparkGuard, tier_of
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
+# Adaptive query execution re-plans every stage at run time: worth it on cluster-sized data, pure overhead
+# on the few hundred rows of a test (tests/e2e/test_anon_job.py: 182 s with it, 77 s without, one run each
+# on a loaded machine). The jobs keep Spark's default; only the test session turns it off.
+TEST_CONF = {"spark.sql.adaptive.enabled": "false"}
+
 
 @pytest.fixture(scope="session")
 def spark():
     from jobs.runtime.session import SparkSettings, get_spark
 
     session = get_spark(
-        SparkSettings(app_name="tokumei-tests", master="local[2]", shuffle_partitions=2, driver_memory="4g")
+        SparkSettings(app_name="tokumei-tests", master="local[2]", shuffle_partitions=2, driver_memory="4g",
+                      extra_conf=TEST_CONF)
     )
     yield session
     session.stop()
