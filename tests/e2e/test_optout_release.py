@@ -71,7 +71,8 @@ def runs(spark, tmp_path_factory, bronze_warehouse):
             codes["publish_stale"] = publish.main(args("r-before", with_registry))
         codes["anonymize_after"] = anonymize.main([*args("r-after", with_registry), *stage])
         codes["validate"] = validate.main([*args("r-after", with_registry), "--no-docs"])
-        codes["publish"] = publish.main(args("r-after", with_registry))
+        codes["publish"] = publish.main([*args("r-after", with_registry),  # certification checked again (req 39)
+                                         "--recipients", str(tmp / "recipients.yaml")])
     finally:
         mp.undo()
     assert codes == {"anonymize_before": 0, "publish_stale": 1, "anonymize_after": 0, "validate": 0, "publish": 0}, codes

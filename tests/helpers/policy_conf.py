@@ -37,6 +37,11 @@ LABS_LAYOUT = """columns:
 """
 
 
+# publish refuses notices whose producer settings are the shipped placeholders (requirements 30-32)
+PRODUCER = ("producer:\n  name: テスト作成事業者\n  contact: 窓口 test@example.invalid\n"
+            "  provision_method: 暗号化した電子ファイルで提供する方法\n")
+
+
 def write_test_conf(tmp: Path, key_id: str = "testkey", edit_profile: str = "anonymized", km: bool = True,
                     **policy_edits: Any) -> dict[str, Path]:
     """pipeline.yaml, layouts and policy copies under tmp; policy_edits replace text in one profile's policy;
@@ -60,6 +65,6 @@ def write_test_conf(tmp: Path, key_id: str = "testkey", edit_profile: str = "ano
         paths[profile].write_text(text, encoding="utf-8")
     conf = tmp / "pipeline.yaml"
     conf.write_text(f"keys:\n  key_id: {key_id}\npolicies:\n  anonymized: {paths['anonymized']}\n"
-                    f"  pseudonymized: {paths['pseudonymized']}\n", encoding="utf-8")
+                    f"  pseudonymized: {paths['pseudonymized']}\n{PRODUCER}", encoding="utf-8")
     paths["conf"] = conf
     return paths
