@@ -23,7 +23,7 @@ from transforms.release.waiting import NoticeSettings
 
 T = TypeVar("T")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # jobs/runtime/config.py -> the checkout
 # The conf files a command reads when none is given (relative: see resolve_conf_path).
 DEFAULT_PIPELINE = Path("conf/pipeline.yaml")
 DEFAULT_LAYOUTS = "conf/layouts"  # clinical CSV layouts, one YAML file a table

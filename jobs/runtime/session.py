@@ -95,6 +95,9 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         # Delta reconstructs table state with this many tasks; the default 50 is for clusters.
         .config("spark.databricks.delta.snapshotPartitions", "2")
+        # VACUUM lists a table's files with this many tasks (Spark's default 10000 is for clusters): at the
+        # default, one VACUUM of a 1,000-row table took 23-40 s on 2 cores, at 2 tasks 2.4-4.3 s.
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(settings.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
     )
     for key, value in {**_RUNTIME_CONF, **settings.extra_conf}.items():

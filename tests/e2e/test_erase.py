@@ -1,11 +1,14 @@
 """`tokumei erase` of one patient on a copy of the shared pipeline's warehouse, and the 受領記録 that
-pipeline's ingest wrote (requirements 44, 46, 47). One module fixture: copy, erase once, read."""
+pipeline's ingest wrote (requirements 44, 46, 47). Two module fixtures, each a copy of that warehouse:
+one patient erased; then `--expired`, `--file` and `--institution` in a row."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from delta.tables import DeltaTable
 from helpers.pipeline import KEY, REPO
+from pyspark.sql import functions as F
 
 from jobs.erase import main as erase_main
 
@@ -166,3 +170,131 @@ def test_req47_intake_record_has_one_row_per_ingested_file_with_its_persons(spar
                 ids = {(r["institution_code"], r["patient_id"]) for r in csv.DictReader(fh)}
             assert row["persons"] == len(ids), f["rel_path"]
             assert row["items"] == [f["table"]]
+
+
+@dataclass(frozen=True)
+class Modes:
+    """Three erases in a row on one more copy of the shared warehouse: `--expired` (one file made two
+    years old in the ledger, the staged candidate made old too), then `--file` by path, then
+    `--institution`."""
+
+    warehouse: Path
+    expired_sha: str
+    file_sha: str
+    institution: str  # 10 digits
+    institution_shas: list[str]
+    before: dict[str, dict[str, int]]  # bronze table -> file_sha256 -> rows, before any erase
+    clinical_before: int  # clinical rows of the institution
+    codes: dict[str, int]
+    outs: dict[str, str]
+
+
+def _per_file(spark, bronze: Path) -> dict[str, dict[str, int]]:
+    out = {}
+    for table in (*BRONZE_WITH_PERSONS, "drugs", "comments"):
+        counts = _rows(spark, bronze / table).groupBy("file_sha256").count().collect()
+        out[table] = {r["file_sha256"]: r["count"] for r in counts}
+    return out
+
+
+@pytest.fixture(scope="module")
+def modes(spark, pipeline, tmp_path_factory, monkeypatch_module) -> Modes:
+    tmp = tmp_path_factory.mktemp("erase_modes")
+    wh = tmp / "wh"
+    shutil.copytree(pipeline.warehouse, wh)
+    bronze = wh / "bronze"
+    ledger = _rows(spark, bronze / "_files").where(F.col("kind") == "uke").orderBy("rel_path").collect()
+    clinical = _rows(spark, bronze / "patients").select("institution_code").distinct().collect()
+    with_clinical = {r[0] for r in clinical}
+    inst = next(f for f in ledger if f["pref_code"] + "1" + f["institution_code"] in with_clinical)
+    code = inst["pref_code"] + "1" + inst["institution_code"]
+    others = [f for f in ledger if f["institution_code"] != inst["institution_code"]]
+    expired, by_path = others[0], others[-1]
+    inst_shas = sorted(f["file_sha256"] for f in ledger if f["institution_code"] == inst["institution_code"]
+                       and f["pref_code"] == inst["pref_code"])
+    before = _per_file(spark, bronze)
+    clinical_before = _rows(spark, bronze / "patients").where(F.col("institution_code") == code).count()
+    # the retention clock: one file ingested two years ago, the staged candidate created two years ago
+    old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=730)
+    DeltaTable.forPath(spark, str(bronze / "_files")).update(
+        F.col("file_sha256") == expired["file_sha256"], {"ingested_at": F.lit(old)})
+    record = wh / "staging" / "e2e" / "anonymize.json"
+    doc = json.loads(record.read_text(encoding="utf-8"))
+    doc["created_at"] = (old.replace(tzinfo=dt.UTC)).isoformat()
+    record.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    conf = tmp / "pipeline.yaml"
+    conf.write_text((REPO / "conf" / "pipeline.yaml").read_text(encoding="utf-8")
+                    .replace("vacuum_retention_hours: 168", "vacuum_retention_hours: 0")
+                    .replace("    bronze: null\n    staging: 180\n", "    bronze: 365\n    staging: 365\n"), encoding="utf-8")
+    assert "bronze: 365" in conf.read_text(encoding="utf-8")
+    monkeypatch_module.setenv("TOKUMEI_KEY_DEMO", KEY)
+    common = ["--warehouse", str(wh), "--conf", str(conf), "--operator", "e2e"]
+    runs = {"expired": ["--expired", "--reason", "保存期間の経過"],
+            "file": ["--file", by_path["rel_path"], "--reason", "提供元からの取り下げ"],
+            "institution": ["--institution", code, "--reason", "医療機関との契約終了"]}
+    codes, outs = {}, {}
+    for name, extra in runs.items():
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            codes[name] = erase_main([*common, *extra])
+        outs[name] = out.getvalue()
+    return Modes(wh, expired["file_sha256"], by_path["file_sha256"], code, inst_shas, before, clinical_before,
+                 codes, outs)
+
+
+def _left(spark, modes: Modes, shas: list[str]) -> dict[str, int]:
+    return {t: _rows(spark, modes.warehouse / "bronze" / t).where(F.col("file_sha256").isin(shas)).count()
+            for t in modes.before}
+
+
+def test_req46_erase_expired_deletes_files_past_bronze_retention_and_old_staging(spark, modes):
+    assert modes.codes["expired"] == 0, modes.outs["expired"]
+    assert not any(_left(spark, modes, [modes.expired_sha]).values())
+    assert not (modes.warehouse / "staging" / "e2e").exists()  # created two years ago, kept 365 days
+    row = _audit(spark, modes, "expired")
+    assert row["rows_deleted"]["receipts"] == modes.before["receipts"][modes.expired_sha]
+    assert row["staging_removed"] == ["e2e"] and row["releases_holding"] == ["e2e"]
+    assert "保存期間 365 日を過ぎた取り込みファイル 1 件" in row["description"]
+
+
+def test_req46_erase_by_file_path_deletes_its_rows_everywhere_and_keeps_the_ledgers(spark, modes):
+    assert modes.codes["file"] == 0, modes.outs["file"]
+    assert not any(_left(spark, modes, [modes.file_sha]).values())
+    row = _audit(spark, modes, "file")
+    for table, per_file in modes.before.items():
+        assert row["rows_deleted"].get(table, 0) == per_file.get(modes.file_sha, 0), table
+    # the ledgers keep the file: the next ingest skips it (same sha256) instead of bringing it back
+    ledger = _rows(spark, modes.warehouse / "bronze" / "_files")
+    assert ledger.where(F.col("file_sha256") == modes.file_sha).count() == 1
+    assert _rows(spark, modes.warehouse / "records" / "intake").where(F.col("file_sha256") == modes.file_sha).count() == 1
+    assert row["intake_records_kept"] == 1 and "e2e（確認）" in modes.outs["file"]
+
+
+def test_req46_erase_by_institution_deletes_its_claims_clinical_rows_and_identity_nodes(spark, modes):
+    assert modes.codes["institution"] == 0, modes.outs["institution"]
+    assert modes.institution_shas and modes.clinical_before > 0
+    assert not any(_left(spark, modes, modes.institution_shas).values())
+    bronze = modes.warehouse / "bronze"
+    for table in ("patients", "labs"):
+        assert _rows(spark, bronze / table).where(F.col("institution_code") == modes.institution).count() == 0, table
+    nodes = _rows(spark, bronze / "_identities").where(F.col("node").startswith(f"C\u001f{modes.institution}\u001f"))
+    assert nodes.count() == 0
+    row = _audit(spark, modes, "institution")
+    assert row["rows_deleted"]["patients"] == modes.clinical_before
+    assert row["subject_digest"] and modes.institution not in row["subject_digest"]
+    # everything else is still there: the three erases took only their subjects
+    gone = {modes.expired_sha, modes.file_sha, *modes.institution_shas}
+    kept = sum(n for sha, n in modes.before["receipts"].items() if sha not in gone)
+    assert _rows(spark, bronze / "receipts").count() == kept > 0
+
+
+def test_req46_erasure_record_has_one_row_per_erase_in_order(spark, modes):
+    rows = _rows(spark, modes.warehouse / "records" / "erasure").orderBy("erased_at").collect()
+    assert [r["kind"] for r in rows] == ["expired", "file", "institution"]
+    assert [r["reason"] for r in rows] == ["保存期間の経過", "提供元からの取り下げ", "医療機関との契約終了"]
+
+
+def _audit(spark, modes: Modes, kind: str):
+    rows = _rows(spark, modes.warehouse / "records" / "erasure").where(F.col("kind") == kind).collect()
+    assert len(rows) == 1, rows
+    return rows[0]

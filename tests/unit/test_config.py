@@ -56,3 +56,15 @@ def test_req43_notice_settings_read_dates_and_refuse_bad_ones():
     with pytest.raises(ConfigError, match=r"notice.started: expected a date YYYY-MM-DD"):
         from_mapping(NoticeSettings, {"started": "April"}, file="p.yaml", key="notice")
 
+
+
+def test_default_conf_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):
+    """`spark-submit jobs/anonymize.py` run from outside the checkout still finds conf/pipeline.yaml and
+    conf/layouts: relative conf paths fall back to the checkout the code runs from."""
+    from jobs.runtime.config import DEFAULT_LAYOUTS, DEFAULT_PIPELINE, REPO_ROOT, resolve_conf_path
+
+    monkeypatch.chdir(tmp_path)
+    assert (REPO_ROOT / "pyproject.toml").is_file()
+    assert resolve_conf_path(DEFAULT_PIPELINE) == REPO_ROOT / "conf" / "pipeline.yaml"
+    assert resolve_conf_path(DEFAULT_LAYOUTS).is_dir()
+    assert resolve_conf_path("conf/no-such.yaml") == Path("conf/no-such.yaml")

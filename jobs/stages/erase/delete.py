@@ -24,8 +24,6 @@ from transforms.identity.erasure import rejects_of_receipts
 from transforms.uke.layout import LAYOUTS
 
 REJECTS = "_rejects"
-RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
-DELTA_MIN_RETENTION_HOURS = 168.0
 log = logging.getLogger("tokumei.erase")
 
 
@@ -104,18 +102,3 @@ def delete_subject(spark: SparkSession, wh: Warehouse, subject: Subject, tables:
             n += _delete_keys(spark, path, rejects, ["file_sha256", "line_no"])
         out[table] = n
     return out
-
-
-def vacuum(spark: SparkSession, path: str, retention_hours: float) -> None:
-    """VACUUM with `erase.vacuum_retention_hours`. Below Delta's 168-hour safety check the check is
-    disabled for this call only and restored after: a short retention is a deliberate choice of the
-    deletion duty (requirement 46), not a session-wide setting other writers could trip over."""
-    if retention_hours >= DELTA_MIN_RETENTION_HOURS:
-        DeltaTable.forPath(spark, path).vacuum(retention_hours)
-        return
-    previous = spark.conf.get(RETENTION_CHECK, "true")
-    spark.conf.set(RETENTION_CHECK, "false")
-    try:
-        DeltaTable.forPath(spark, path).vacuum(retention_hours)
-    finally:
-        spark.conf.set(RETENTION_CHECK, previous or "true")

@@ -7,16 +7,15 @@ import logging
 import uuid
 from typing import Any
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime import fs
 from jobs.runtime.config import PipelineConfig
-from jobs.runtime.delta_io import is_delta
+from jobs.runtime.delta_io import is_delta, vacuum
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.erase.audit import append_audit
-from jobs.stages.erase.delete import bronze_tables, delete_subject, vacuum
+from jobs.stages.erase.delete import bronze_tables, delete_subject
 from jobs.stages.erase.releases import published_holding, staged_holding, staged_older_than, staging_dir
 from jobs.stages.erase.subject import Subject, expired_files
 from jobs.stages.ingest.intake import INTAKE
@@ -24,21 +23,18 @@ from jobs.stages.ingest.intake import INTAKE
 log = logging.getLogger("tokumei.erase")
 
 
-def _remove_staging(spark: SparkSession, wh: Warehouse, rid: str, hours: float) -> dict[str, int]:
+def _remove_staging(spark: SparkSession, wh: Warehouse, rid: str) -> dict[str, int]:
     """A staged candidate that held the subject is removed whole: its pseudonyms cannot be traced back
     without rebuilding the linkage, and without the subject its k-anonymity, (k, k^m) and validation
-    no longer hold (requirement 44: undelivered releases are rebuilt). Every table is emptied with a
-    Delta DELETE and vacuumed, then the directory goes."""
+    no longer hold (requirement 44: undelivered releases are rebuilt). Its rows are counted for the
+    record, then the directory goes with every data file and log of every version (nothing is left
+    for time travel, so no VACUUM is needed)."""
     out: dict[str, int] = {}
     tables = staging_dir(wh, rid) / "tables"
     for t in sorted(p.name for p in tables.iterdir()) if tables.is_dir() else []:
         path = wh.staging_table(rid, t)
-        if not is_delta(spark, path):
-            continue
-        # counted first: a DELETE of every row may drop whole files without a row count in its metrics
-        out[f"staging/{rid}/{t}"] = spark.read.format("delta").load(path).count()
-        DeltaTable.forPath(spark, path).delete()
-        vacuum(spark, path, hours)
+        if is_delta(spark, path):
+            out[f"staging/{rid}/{t}"] = spark.read.format("delta").load(path).count()
     fs.remove_tree(staging_dir(wh, rid))
     return out
 
@@ -69,7 +65,7 @@ def erase(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, subject: Subj
         if n:
             vacuum(spark, wh.bronze(table), hours)
     for rid in staged:
-        deleted.update(_remove_staging(spark, wh, rid, hours))
+        deleted.update(_remove_staging(spark, wh, rid))
     erase_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     row = {"erase_id": erase_id, "kind": subject.kind, "subject_digest": subject.digest,
            "description": subject.description, "rows_deleted": {t: int(n) for t, n in deleted.items()},

@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.runtime.delta_io import is_delta, last_commit
+from jobs.runtime.delta_io import is_delta, last_commit, vacuum
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import PATIENT_KEY, known_patient_keys
 from jobs.stages.ingest.identities import IDENTITIES, clinical_nodes
@@ -135,7 +135,7 @@ def vacuum_purged(spark: SparkSession, wh: Warehouse, retention_hours: float | N
 
     `retention_hours=None` keeps each table's retention window (Delta's default 7 days): time travel
     inside the window still works, the deleted files go at the first VACUUM after it. Shorter windows
-    need `spark.databricks.delta.retentionDurationCheck.enabled=false`.
+    disable Delta's safety check for that one call (jobs/runtime/delta_io.vacuum).
     """
     log = wh.bronze(OPTOUT_LOG)
     if not is_delta(spark, log):
@@ -143,19 +143,5 @@ def vacuum_purged(spark: SparkSession, wh: Warehouse, retention_hours: float | N
     tables = [r["table"] for r in spark.read.format("delta").load(log).where(F.col("rows_deleted") > 0)
               .select("table").distinct().collect()]
     for table in sorted(tables):
-        _vacuum(spark, wh.bronze(table), retention_hours)
+        vacuum(spark, wh.bronze(table), retention_hours)
     return sorted(tables)
-
-
-def _vacuum(spark: SparkSession, path: str, retention_hours: float | None) -> None:
-    """VACUUM LITE: the files to delete are read from the transaction log's remove actions (those are
-    the purged files), not from a listing of the whole directory (seconds instead of half a minute per
-    table). When the log no longer reaches back far enough, Delta refuses LITE: then a full VACUUM."""
-    retain = f" RETAIN {float(retention_hours)} HOURS" if retention_hours is not None else ""
-    try:
-        spark.sql(f"VACUUM delta.`{path.replace('`', '``')}` LITE{retain}")
-    except Exception as exc:  # DELTA_CANNOT_VACUUM_LITE
-        if "LITE" not in str(exc).upper():
-            raise
-        log.info("%s: VACUUM LITE refused (%s); running a full VACUUM", path, str(exc).splitlines()[0][:200])
-        DeltaTable.forPath(spark, path).vacuum(retention_hours)
