@@ -101,29 +101,26 @@ RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 DELTA_MIN_RETENTION_HOURS = 168.0
 
 
-def vacuum(spark: SparkSession, path: str, retention_hours: float | None = None) -> str:
+def vacuum(spark: SparkSession, path: str, retention_hours: float | None = None) -> None:
     """VACUUM the files a DELETE removed, so old versions cannot return the rows (requirements 44, 46).
 
     VACUUM LITE first: the files to delete come from the log's remove actions, not from a listing of the
     whole directory. When the log no longer reaches back far enough Delta refuses LITE: then a full
     VACUUM. `None` keeps the table's retention window (Delta's 7 days). A window below Delta's 168-hour
     safety check is a deliberate choice of the deletion duty: the check is disabled for this call only
-    and restored after, never as a session-wide setting other writers could trip over. Returns "lite"
-    or "full"."""
-    previous = spark.conf.get(RETENTION_CHECK, "true")
+    and restored after, never as a session-wide setting other writers could trip over."""
     short = retention_hours is not None and retention_hours < DELTA_MIN_RETENTION_HOURS
+    previous = spark.conf.get(RETENTION_CHECK, "true") if short else None
     if short:
         spark.conf.set(RETENTION_CHECK, "false")
     try:
         retain = f" RETAIN {float(retention_hours)} HOURS" if retention_hours is not None else ""
         try:
             spark.sql(f"VACUUM delta.`{path.replace('`', '``')}` LITE{retain}")
-            return "lite"
         except Exception as exc:  # DELTA_CANNOT_VACUUM_LITE
             if "LITE" not in str(exc).upper():
                 raise
             DeltaTable.forPath(spark, path).vacuum(retention_hours)
-            return "full"
     finally:
         if short:
             spark.conf.set(RETENTION_CHECK, previous or "true")
