@@ -61,8 +61,10 @@ def test_req43_notice_settings_read_dates_and_refuse_bad_ones():
 def test_default_conf_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):
     """`spark-submit jobs/anonymize.py` run from outside the checkout still finds conf/pipeline.yaml and
     conf/layouts: relative conf paths fall back to the checkout the code runs from."""
+    from jobs.runtime import config
     from jobs.runtime.config import DEFAULT_LAYOUTS, DEFAULT_PIPELINE, REPO_ROOT, resolve_conf_path
 
+    monkeypatch.setattr(config, "_SEARCH_ROOTS", [])  # no project root remembered from an earlier load
     monkeypatch.chdir(tmp_path)
     assert (REPO_ROOT / "pyproject.toml").is_file()
     assert resolve_conf_path(DEFAULT_PIPELINE) == REPO_ROOT / "conf" / "pipeline.yaml"
