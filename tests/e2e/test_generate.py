@@ -319,6 +319,18 @@ def test_same_seed_gives_identical_bytes(gen, tmp_path):
     assert {k for k in first if k.startswith("uke/")} != {k for k in other if k.startswith("uke/")}
 
 
-def test_generator_restores_the_session_conf(spark, gen):
-    # jobs/generate.py turns whole-stage codegen off while it runs; the shared session gets it back.
-    assert spark.conf.get("spark.sql.codegen.wholeStage") == "true"
+def test_generator_restores_the_session_conf(spark):
+    """jobs/stages/generate.py turns whole-stage codegen off while it runs; the session gets back what it had
+    (the test session runs without codegen, so the check sets a value of its own first)."""
+    from jobs.stages.generate import GENERATOR_CONF, session_conf
+
+    before = spark.conf.get("spark.sql.codegen.wholeStage")
+    spark.conf.set("spark.sql.codegen.wholeStage", "true")
+    try:
+        with session_conf(spark, {**GENERATOR_CONF, "spark.tokumei.test.unset": "x"}):
+            assert spark.conf.get("spark.sql.codegen.wholeStage") == "false"
+            assert spark.conf.get("spark.tokumei.test.unset") == "x"
+        assert spark.conf.get("spark.sql.codegen.wholeStage") == "true"
+        assert spark.conf.get("spark.tokumei.test.unset", None) is None
+    finally:
+        spark.conf.set("spark.sql.codegen.wholeStage", before)

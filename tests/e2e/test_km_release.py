@@ -14,31 +14,31 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers.pipeline import KEY, RID
 from helpers.policies import anonymized_policy
 from pyspark.sql import functions as F
 
 from bench.km_exhaustive import release_items, singled_out
-from jobs import anonymize, ingest, publish, validate
+from jobs import anonymize, publish, validate
 
-REPO = Path(__file__).resolve().parents[2]
-KEY = "a-test-only-key-for-the-km-release-tests-0123456789"
 QI = ["age_band", "sex", "area"]
 
 
 @pytest.fixture(scope="module")
-def staged(spark, generated, tmp_path_factory):
-    """One data set staged with params.km (at a suppression limit of 0.6: a few hundred patients share
-    few items; bench/km_bench.py runs the shipped limit at 20,000 patients) and without it."""
+def staged(spark, pipeline, tmp_path_factory):
+    """A copy of the shared pipeline's warehouse (tests/e2e/conftest.py): its release `e2e` was staged with
+    params.km at a suppression limit of 0.6 (a few hundred patients share few items; bench/km_bench.py runs
+    the shipped limit at 20,000 patients), validated and published; `km-off` is the same bronze staged
+    here without params.km."""
     tmp = tmp_path_factory.mktemp("km")
-    shutil.copytree(generated(300, 4, 23), tmp / "in")
+    wh = tmp / "wh"
+    shutil.copytree(pipeline.warehouse, wh)
     mp = pytest.MonkeyPatch()
     mp.setenv("TOKUMEI_KEY_DEMO", KEY)
-    wh = tmp / "wh"
-    assert ingest.main(["--input", str(tmp / "in"), "--warehouse", str(wh)]) == 0
-    assert anonymize.main(["--warehouse", str(wh), "--release-id", "km-on", "--profile", "anonymized",
-                           "--policy", str(anonymized_policy(tmp, 0.6))]) == 0
     assert anonymize.main(["--warehouse", str(wh), "--release-id", "km-off", "--profile", "anonymized",
-                           "--policy", str(anonymized_policy(tmp, None))]) == 0
+                           "--policy", str(anonymized_policy(tmp, None)),
+                           "--extraction-date", pipeline.extraction.isoformat(),
+                           "--conf", str(pipeline.warehouse.parent / "pipeline.yaml")]) == 0
     yield wh
     mp.undo()
 
@@ -49,10 +49,10 @@ def _record(wh: Path, rid: str) -> dict:
 
 @pytest.mark.slow
 def test_req22_no_patient_is_singled_out_by_their_quasi_identifiers_and_any_two_items(spark, staged):
-    record = _record(staged, "km-on")
+    record = _record(staged, RID)
     k, m = record["km"]["k"], record["km"]["m"]
     assert (k, m) == (10, 2) and record["km"]["item_rows_suppressed"] <= 0.6 * record["km"]["item_rows"]
-    patients, items = release_items(spark, staged / "staging" / "km-on" / "tables", QI)
+    patients, items = release_items(spark, staged / "staging" / RID / "tables", QI)
     assert sum(map(len, items.values())) > 100  # the check looks at real items, not an empty table
     assert singled_out(patients, items, k, m) == {1: set(), 2: set()}
     # the same data released without (k, k^m): most patients are singled out by one item
@@ -67,12 +67,12 @@ def test_req22_no_patient_is_singled_out_by_their_quasi_identifiers_and_any_two_
 @pytest.mark.slow
 def test_req22_every_month_column_is_released_at_the_items_period(spark, staged):
     """A join on receipt_id or pid must not give back a finer month than the items were released at."""
-    record = _record(staged, "km-on")
+    record = _record(staged, RID)
     level = record["km"]["levels"]["time"]
     starts = {"month": set(range(1, 13)), "quarter": {1, 4, 7, 10}, "half": {1, 7}, "year": {1}}[level]
     for table, columns in record["km"]["time_carriers"].items():
         out = next(o["table"] for o in record["outputs"] if o["source"] == table)
-        df = spark.read.format("delta").load(str(staged / "staging" / "km-on" / "tables" / out))
+        df = spark.read.format("delta").load(str(staged / "staging" / RID / "tables" / out))
         for col in columns:
             months = {r[0] for r in df.select(F.month(col)).where(F.col(col).isNotNull()).distinct().collect()}
             assert months <= starts, (table, col, level, months)
@@ -82,7 +82,7 @@ def test_req22_every_month_column_is_released_at_the_items_period(spark, staged)
 def test_req22_a_violation_planted_after_anonymize_fails_validation_and_publish_refuses(spark, staged, monkeypatch):
     monkeypatch.setenv("TOKUMEI_KEY_DEMO", KEY)
     rid = "km-planted"
-    shutil.copytree(staged / "staging" / "km-on", staged / "staging" / rid)
+    shutil.copytree(staged / "staging" / RID, staged / "staging" / rid)
     record = _record(staged, rid)
     record["release_id"] = rid
     (staged / "staging" / rid / "anonymize.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
@@ -97,15 +97,12 @@ def test_req22_a_violation_planted_after_anonymize_fails_validation_and_publish_
 
 
 @pytest.mark.slow
-def test_req22_the_report_shows_risk_and_loss_before_and_after_in_japanese(staged, monkeypatch):
-    monkeypatch.setenv("TOKUMEI_KEY_DEMO", KEY)
-    assert validate.main(["--warehouse", str(staged), "--release-id", "km-on", "--no-docs"]) == 0
-    assert publish.main(["--warehouse", str(staged), "--release-id", "km-on"]) == 0
-    html = (staged / "releases" / "km-on" / "report.html").read_text(encoding="utf-8")
+def test_req22_the_report_shows_risk_and_loss_before_and_after_in_japanese(staged):
+    html = (staged / "releases" / RID / "report.html").read_text(encoding="utf-8")
     for label in ("攻撃者の知識に対する再識別リスク", "＋受診した月の集合", "＋傷病名の集合", "任意の2項目",
                   "項目列ごとの情報損失", "抑制した項目行の割合", "処理前", "処理後"):
         assert label in html, label
     assert html.count("<svg") >= 3 and "singled_out_share" not in html and "items_2" not in html
     assert not re.search(r"""(src|href)=['"]?https?:""", html)  # self-contained: nothing fetched
-    manifest = json.loads((staged / "releases" / "km-on" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((staged / "releases" / RID / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["risk"]["after"]["items_1"]["singled_out_share"] == 0.0 and manifest["km"]["levels"]
