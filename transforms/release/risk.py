@@ -21,39 +21,58 @@ from pyspark.sql import functions as F
 LEVELS = ("qi", "months", "codes")
 
 
-def _shares(keys: DataFrame, k: int, total: int) -> dict[str, float]:
-    """`keys`: one row per patient with `__key`: shares of patients alone and in classes of < k."""
-    sizes = keys.groupBy("__key").agg(F.count(F.lit(1)).alias("n"))
-    row = sizes.agg(F.sum(F.when(F.col("n") == 1, F.col("n"))).alias("unique"),
-                    F.sum(F.when(F.col("n") < k, F.col("n"))).alias("below_k")).first()
-    unique = int(row["unique"] or 0) if row is not None else 0
-    below = int(row["below_k"] or 0) if row is not None else 0
-    return {"unique_share": unique / total if total else 0.0, "below_k_share": below / total if total else 0.0}
-
-
 def attacker_risk(patients: DataFrame, items: DataFrame, k: int, m: int) -> dict[str, Any]:
     """`patients`: `(pid, __q)` of every patient of the release; `items`: `(pid, __code, __time)` as
-    the release shows them (strings). A handful of aggregations; nothing record-level leaves Spark."""
-    total = patients.count()
-    out: dict[str, Any] = {"patients": total, "k": k, "m": m}
+    the release shows them (strings). One Spark action: every level's class sizes and the items' first
+    singling-out combination are aggregated into at most 3 + m rows; nothing record-level leaves Spark."""
     distinct = items.select("pid", "__code", "__time").distinct()
-    out["qi"] = _shares(patients.select(F.col("__q").alias("__key")), k, total)
+    keyed = [patients.select(F.lit("qi").alias("__level"), F.col("__q").alias("__key"))]
     for level, col in (("months", "__time"), ("codes", "__code")):
         sets = distinct.groupBy("pid").agg(F.array_sort(F.collect_set(col)).alias("__set"))
-        keyed = patients.join(sets, "pid", "left").select(
-            F.concat_ws("\u001e", "__q", F.concat_ws("\u001f", F.coalesce(F.col("__set"), F.array().cast("array<string>")))).alias("__key"))
-        out[level] = _shares(keyed, k, total)
+        keyed.append(patients.join(sets, "pid", "left").select(F.lit(level).alias("__level"), F.concat_ws(
+            "\u001e", "__q", F.concat_ws("\u001f", F.coalesce(F.col("__set"), F.array().cast("array<string>")))).alias("__key")))
+    classes = _union(keyed).groupBy("__level", "__key").agg(F.count(F.lit(1)).alias("n"))
+    shares = classes.groupBy("__level").agg(
+        F.sum("n").alias("patients"), F.sum(F.when(F.col("n") == 1, F.col("n"))).alias("unique"),
+        F.sum(F.when(F.col("n") < k, F.col("n"))).alias("below_k"), F.lit(None).cast("int").alias("j"))
+    # each patient's smallest j at which some combination of j of their items is held by fewer than k
+    first = _union(_singled_out(distinct, patients, k, m)).groupBy("pid").agg(F.min("j").alias("j"))
+    exposed = first.groupBy("j").agg(F.count(F.lit(1)).alias("patients")).select(
+        F.lit("items").alias("__level"), "patients", F.lit(None).cast("long").alias("unique"),
+        F.lit(None).cast("long").alias("below_k"), "j")
+    rows = shares.unionByName(exposed).collect()  # at most 3 + m rows of counts
+    total = next((int(r["patients"]) for r in rows if r["__level"] == "qi"), 0)
+
+    def share(n: Any) -> float:
+        return int(n or 0) / total if total else 0.0
+
+    out: dict[str, Any] = {"patients": total, "k": k, "m": m}
+    for level in LEVELS:
+        row = next((r for r in rows if r["__level"] == level), None)
+        out[level] = {"unique_share": share(row["unique"] if row else 0), "below_k_share": share(row["below_k"] if row else 0)}
+    firsts = {int(r["j"]): int(r["patients"]) for r in rows if r["__level"] == "items"}
+    for j in range(1, m + 1):
+        out[f"items_{j}"] = {"singled_out_share": share(sum(n for i, n in firsts.items() if i <= j))}
+    return out
+
+
+def _singled_out(distinct: DataFrame, patients: DataFrame, k: int, m: int) -> list[DataFrame]:
+    """`(pid, j)`: the patients some combination of exactly j of their items singles out, j = 1..m."""
     held = distinct.join(patients, "pid").select("pid", "__q", F.concat_ws("|", "__code", "__time").alias("__item"))
     sets = held.select("pid", "__q", F.array("__item").alias("__set"), F.col("__item").alias("__last"))
-    exposed: DataFrame | None = None  # patients singled out by some combination of at most j items
+    found = []
     for j in range(1, m + 1):
         if j > 1:
             nxt = held.select("pid", "__q", F.col("__item").alias("__next"))
             sets = sets.join(nxt, ["pid", "__q"]).where(F.col("__next") > F.col("__last")).select(
                 "pid", "__q", F.concat("__set", F.array("__next")).alias("__set"), F.col("__next").alias("__last"))
         support = sets.groupBy("__q", "__set").agg(F.count(F.lit(1)).alias("n"))
-        found = sets.join(support.where(F.col("n") < k), ["__q", "__set"], "left_semi").select("pid")
-        exposed = found if exposed is None else exposed.unionByName(found)
-        n = exposed.distinct().count()
-        out[f"items_{j}"] = {"singled_out_share": n / total if total else 0.0}
+        found.append(sets.join(support.where(F.col("n") < k), ["__q", "__set"], "left_semi").select("pid", F.lit(j).alias("j")))
+    return found
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)
     return out
