@@ -4,7 +4,8 @@ Deletes a patient, source files or an institution from every bronze, identity an
 (Delta DELETE), VACUUMs with `erase.vacuum_retention_hours` so time travel cannot bring the rows back,
 and appends a row to the erasure record (WH/records/erasure). `--expired` applies `retention.days`.
 Published releases are never changed: the command lists those that held the subject, so that their
-recipients can be notified.
+recipients can be notified. Erase holds the warehouse's bronze lock (WH/_locks/bronze.lock) like ingest,
+and the lock of each staged candidate it removes: it refuses at once (exit 1) while another writer runs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from jobs.runtime.args import add_conf, add_layouts, add_warehouse
+from jobs.runtime.args import add_break_lock, add_conf, add_layouts, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import InputError, entrypoint
 from jobs.runtime.keys import load_key_checked
+from jobs.runtime.lock import warehouse_lock
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.erase import erase, erase_expired
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", default=None, help="who runs it (default: $USER)")
     add_conf(p)
     add_layouts(p)
+    add_break_lock(p)
     return p
 
 
@@ -56,6 +59,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not args.operator:
         raise InputError("--operator is missing and $USER is not set: say who runs the erase (it is recorded)")
     return args
+
+
+def _mode(args: argparse.Namespace) -> str:
+    """How the lock file names the run: the mode only (which patients or files are erased stays out of it)."""
+    return next(f"--{m}" for m in ("patients", "file", "institution", "expired") if getattr(args, m))
 
 
 def notice(summary: dict[str, Any]) -> str:
@@ -82,18 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_pipeline(args.conf)
     wh = Warehouse(args.warehouse)
     key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf) if args.patients else None
-    spark = get_spark(cfg.spark)
-    if args.expired:
-        summary = erase_expired(spark, cfg, wh, args.operator, args.reason, args.layouts)
-    else:
-        if args.patients:
-            assert key is not None
-            subject = patient_subject(spark, wh, args.patients, key)
-        elif args.file:
-            subject = file_subject(spark, wh, args.file)
+    with warehouse_lock(wh, f"tokumei erase {_mode(args)}", break_lock=args.break_lock):
+        spark = get_spark(cfg.spark)
+        if args.expired:
+            summary = erase_expired(spark, cfg, wh, args.operator, args.reason, args.layouts, args.break_lock)
         else:
-            subject = institution_subject(spark, wh, args.institution)
-        summary = erase(spark, cfg, wh, subject, args.operator, args.reason, args.layouts)
+            if args.patients:
+                assert key is not None
+                subject = patient_subject(spark, wh, args.patients, key)
+            elif args.file:
+                subject = file_subject(spark, wh, args.file)
+            else:
+                subject = institution_subject(spark, wh, args.institution)
+            summary = erase(spark, cfg, wh, subject, args.operator, args.reason, args.layouts, break_lock=args.break_lock)
     print(notice(summary))
     print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
     return 0

@@ -5,7 +5,9 @@ Publishing refuses an id that is already published, a staged release that was no
 changed after validation, a 仮名 release whose recipient's certification is no longer valid
 (requirement 39), and producer settings that would leave placeholder text in the notices. A failed
 publish leaves no manifest, so no half release is ever visible; a later publish of the same id
-cleans the leftovers first.
+cleans the leftovers first. Publish holds the release id's lock (WH/_locks/release-<RID>.lock) from
+before it looks at the warehouse: a second publish of the id refuses at once (exit 1) and leftovers
+are only removed by a run that holds the lock (jobs/runtime/lock.py; --break-lock after a killed run).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from jobs.runtime.args import add_conf, add_recipients, add_release_id, add_warehouse
+from jobs.runtime.args import add_break_lock, add_conf, add_recipients, add_release_id, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
+from jobs.runtime.lock import release_lock
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.release.placeholders import check_producer
@@ -29,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_release_id(p, "the staged release to publish")
     add_conf(p)
     add_recipients(p, "recipient registry: a 仮名 release's certification is checked again (default: %(default)s)")
+    add_break_lock(p)
     return p
 
 
@@ -38,9 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_pipeline(args.conf)
     wh = Warehouse(args.warehouse)
     check_producer(cfg.producer, args.conf)  # refuse before Spark starts
-    check_publishable(wh, args.release_id, current_registry(cfg), args.recipients)
-    spark = get_spark(cfg.spark)
-    manifest = publish(spark, cfg, wh, args.release_id, args.recipients)
+    with release_lock(wh, args.release_id, f"tokumei publish --release-id {args.release_id}", break_lock=args.break_lock):
+        check_publishable(wh, args.release_id, current_registry(cfg), args.recipients)
+        spark = get_spark(cfg.spark)
+        manifest = publish(spark, cfg, wh, args.release_id, args.recipients)
     print(f"published {args.release_id}: {wh.release(args.release_id)} ({len(manifest['outputs'])} tables)")
     return 0
 

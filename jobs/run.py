@@ -2,7 +2,10 @@
 
 Every check that can fail without data (config, policy, keys, recipient, an already published
 release id) runs before Spark starts. A failed validation stops before publish (exit 1): the last
-good releases stay untouched and no half release becomes visible.
+good releases stay untouched and no half release becomes visible. The run holds the warehouse's bronze
+lock and the release id's lock from before it reads the warehouse to its end, taken once: the stages
+it calls take them again without effect (jobs/runtime/lock.py). A second run, ingest or publish that
+needs one of them refuses at once (exit 1).
 """
 
 from __future__ import annotations
@@ -14,9 +17,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jobs.runtime.args import add_extraction_date, add_layouts, add_no_docs, add_parallel, add_release_options
-from jobs.runtime.config import load_pipeline
+from jobs.runtime.args import (
+    add_break_lock,
+    add_extraction_date,
+    add_layouts,
+    add_no_docs,
+    add_parallel,
+    add_release_options,
+)
+from jobs.runtime.config import PipelineConfig, load_pipeline
 from jobs.runtime.errors import RefusedError, entrypoint
+from jobs.runtime.lock import release_lock, warehouse_lock
 from jobs.runtime.session import get_spark
 from jobs.runtime.warehouse import Warehouse, check_release_id
 from jobs.stages.ingest.pipeline import run_ingest
@@ -37,14 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_parallel(p)
     add_no_docs(p)
     add_extraction_date(p)
+    add_break_lock(p)
     return p
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """The four stages; returns {stage: seconds, ..., "manifest": manifest}."""
+    """The four stages under the run's locks; returns {stage: seconds, ..., "manifest": manifest}."""
     cfg = load_pipeline(args.conf)
     check_release_id(args.release_id)
     wh = Warehouse(args.warehouse)
+    command = f"tokumei run --release-id {args.release_id} --input {args.input}"
+    with warehouse_lock(wh, command, break_lock=args.break_lock), \
+            release_lock(wh, args.release_id, command, break_lock=args.break_lock):
+        return _stages(cfg, wh, args)
+
+
+def _stages(cfg: PipelineConfig, wh: Warehouse, args: argparse.Namespace) -> dict[str, Any]:
     refuse_published(wh, args.release_id)
     check_producer(cfg.producer, args.conf)
     p = plan(cfg, args.conf, args.profile, args.policy, args.recipient, args.recipients)

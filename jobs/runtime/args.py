@@ -54,6 +54,12 @@ def add_recipients(p: argparse.ArgumentParser, help: str = "recipient registry (
     p.add_argument("--recipients", default=DEFAULT_REGISTRY, help=help)
 
 
+def add_break_lock(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--break-lock", action="store_true",
+                   help="break a lock left by a run that is no longer running (WH/_locks/; a holder alive on this "
+                        "host is never broken, one on another host only after you checked it ended)")
+
+
 def add_layouts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
 

@@ -10,6 +10,7 @@
     WH/releases/<RID>/notices/published.json   when each 公表 was published (added after publish)
     WH/releases/<RID>/deliveries/<DID>/        the 明示 handed to one recipient (added per delivery)
     WH/releases/_provisions           提供記録: one Delta row per delivery, every release (append-only)
+    WH/_locks/bronze.lock, WH/_locks/release-<RID>.lock   who is writing now (jobs/runtime/lock.py)
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class Warehouse:
 
     def delivery(self, release_id: str, delivery_id: str, *parts: str) -> str:
         return self.release(release_id, "deliveries", check_release_id(delivery_id), *parts)
+
+    def lock(self, name: str) -> str:
+        """WH/_locks/<name>.lock: `bronze`, or `release-<RID>` (jobs/runtime/lock.py). Outside every zone,
+        so no zone's listing or purge meets it."""
+        return self._join("_locks", f"{name}.lock")
 
     def is_local(self) -> bool:
         return "://" not in self.root and not self.root.startswith("dbfs:")

@@ -1,13 +1,21 @@
-"""Publishing: atomic, immutable, refuses what was not validated; readable by non-Spark Delta readers."""
+"""Publishing: atomic, immutable, refuses what was not validated; readable by non-Spark Delta readers;
+one publish of a release id at a time (issue 19 item 5)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
+from helpers.locks import live_holder
 
+import jobs.publish
 from jobs.publish import main as publish_main
 from jobs.runtime import fs
 from jobs.runtime.config import load_pipeline
@@ -96,3 +104,72 @@ def test_req3_a_table_changed_after_validation_is_refused_and_leaves_no_manifest
     with pytest.raises(RefusedError, match="changed after validation"):
         publish(spark, load_pipeline(), wh, RID)
     assert not (tmp_path / "wh" / "releases" / RID / "manifest.json").exists()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _intact(root: Path) -> None:
+    """The release is whole: manifest, both tables with their rows, notices, report, validation copy."""
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    assert {o["table"]: o["rows"] for o in manifest["outputs"]} == {"diagnoses": 2, "patients": 2}
+    for table in ("patients", "diagnoses"):
+        assert DeltaTable(str(root / "tables" / table)).to_pyarrow_table().num_rows == 2
+    assert (root / "notices" / "明示.md").is_file() and (root / "report.html").is_file()
+    assert (root / "validation" / "summary.json").is_file()
+    assert sorted(p.name for p in (root / "tables").iterdir()) == ["diagnoses", "patients"]
+
+
+def test_two_publishes_of_one_release_id_started_together_one_publishes_the_other_refuses_naming_it(
+        spark, tmp_path, monkeypatch):
+    """Two OS processes: this one publishes (held at its first look at the warehouse, lock taken) while
+    `python -m jobs.publish` of the same id starts; that one exits 1 before Spark, naming this one."""
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh)
+    argv = ["--warehouse", wh.root, "--release-id", RID]
+    inside, go_on, codes = threading.Event(), threading.Event(), {}
+    checked = jobs.publish.check_publishable
+
+    def held_open(*args, **kwargs):
+        inside.set()
+        assert go_on.wait(300)
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(jobs.publish, "check_publishable", held_open)
+    first = threading.Thread(target=lambda: codes.update(first=publish_main(argv)))
+    first.start()
+    try:
+        assert inside.wait(60), "the first publish did not get to its checks"
+        second = subprocess.run([sys.executable, "-m", "jobs.publish", *argv], cwd=REPO, capture_output=True,
+                                text=True, timeout=300)
+    finally:
+        go_on.set()
+        first.join(600)
+    assert codes == {"first": 0}
+    lock = tmp_path / "wh" / "_locks" / f"release-{RID}.lock"
+    assert second.returncode == 1, second.stderr
+    for part in ("tokumei: refused:", f"tokumei publish --release-id {RID}", f"pid {os.getpid()}", str(lock)):
+        assert part in second.stderr, part
+    _intact(tmp_path / "wh" / "releases" / RID)
+    assert not lock.exists()
+
+
+def test_leftovers_of_a_failed_publish_stay_while_its_run_lives_and_go_once_it_died_and_the_lock_is_broken(
+        spark, tmp_path, capsys):
+    """The issue's failure: the second publish took the first's tables for leftovers and removed them.
+    Now a live holder keeps them; after the holder is killed, only --break-lock lets publish clean up."""
+    wh = Warehouse(str(tmp_path / "wh"))
+    _stage(spark, wh)
+    argv = ["--warehouse", wh.root, "--release-id", RID]
+    partial = tmp_path / "wh" / "releases" / RID / "tables" / "patients" / "part-00000-first-run.parquet"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"written by the first publish")
+    lock = tmp_path / "wh" / "_locks" / f"release-{RID}.lock"
+    with live_holder(lock, f"tokumei publish --release-id {RID}", RID) as first:
+        assert publish_main(argv) == 1
+        assert f"pid {first.pid}" in capsys.readouterr().err and partial.is_file()
+    assert publish_main(argv) == 1  # its process is gone, the lock stays: a killed run
+    assert "もう動いていません" in capsys.readouterr().err and partial.is_file() and lock.exists()
+    assert publish_main([*argv, "--break-lock"]) == 0
+    assert not partial.exists() and not lock.exists()
+    _intact(tmp_path / "wh" / "releases" / RID)

@@ -64,7 +64,7 @@ def test_missing_config_file_exits_2_naming_it(tmp_path):
 
 
 SHARED_OPTIONS = ("--conf", "--warehouse", "--release-id", "--profile", "--recipient", "--policy", "--recipients",
-                  "--layouts", "--no-docs")
+                  "--layouts", "--no-docs", "--break-lock")
 
 
 @pytest.mark.parametrize("option", SHARED_OPTIONS)

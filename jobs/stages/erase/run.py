@@ -1,10 +1,16 @@
-"""The erase run: find what held the subject (before anything changes), delete, VACUUM, record."""
+"""The erase run: find what held the subject (before anything changes), delete, VACUUM, record.
+
+It holds the warehouse's bronze lock (one writer of bronze at a time: ingest, erase, run) and the lock
+of every staged candidate it removes, so no publish promotes a candidate while its subject is erased
+(jobs/runtime/lock.py). The published releases are listed after those locks are taken: a publish that
+ended just before is listed, one still running makes erase refuse (exit 1) before it changes anything."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import uuid
+from contextlib import ExitStack
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -13,6 +19,7 @@ from pyspark.sql import functions as F
 from jobs.runtime import fs
 from jobs.runtime.config import PipelineConfig
 from jobs.runtime.delta_io import is_delta, vacuum
+from jobs.runtime.lock import release_lock, warehouse_lock
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.erase.audit import append_audit
 from jobs.stages.erase.delete import bronze_tables, delete_subject
@@ -54,11 +61,20 @@ def _intake_kept(spark: SparkSession, wh: Warehouse, subject: Subject) -> int:
 
 
 def erase(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, subject: Subject, operator: str, reason: str,
-          layouts_dir: str, staging_only: list[str] | None = None) -> dict[str, Any]:
-    """Delete `subject` from bronze and staging, VACUUM, append the erasure record; return the summary."""
+          layouts_dir: str, staging_only: list[str] | None = None, break_lock: bool = False) -> dict[str, Any]:
+    """Delete `subject` from bronze and staging, VACUUM, append the erasure record; return the summary.
+    `break_lock`: the operator's --break-lock, for a staged candidate's lock left by a killed publish."""
+    with warehouse_lock(wh, "erase stage"), ExitStack() as locks:
+        staged = staged_holding(spark, wh, subject) if staging_only is None else staging_only
+        for rid in staged:
+            locks.enter_context(release_lock(wh, rid, f"erase stage (removes staging/{rid})", break_lock=break_lock))
+        releases = published_holding(spark, wh, subject)  # before the DELETE: time travel still reads them
+        return _erase(spark, cfg, wh, subject, operator, reason, layouts_dir, staged, releases)
+
+
+def _erase(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, subject: Subject, operator: str, reason: str,
+           layouts_dir: str, staged: list[str], releases: list[dict[str, str]]) -> dict[str, Any]:
     hours = cfg.erase.vacuum_retention_hours
-    releases = published_holding(spark, wh, subject)  # before the DELETE: time travel still reads them
-    staged = staged_holding(spark, wh, subject) if staging_only is None else staging_only
     tables = bronze_tables(layouts_dir)
     deleted = delete_subject(spark, wh, subject, tables)
     for table, n in sorted(deleted.items()):
@@ -77,7 +93,7 @@ def erase(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, subject: Subj
 
 
 def erase_expired(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, operator: str, reason: str,
-                  layouts_dir: str) -> dict[str, Any]:
+                  layouts_dir: str, break_lock: bool = False) -> dict[str, Any]:
     """`retention.days` per zone: bronze files ingested before the cutoff, staging candidates created
     before it (requirement 46)."""
     days = cfg.retention.days
@@ -87,4 +103,4 @@ def erase_expired(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, opera
     if days.staging is not None:
         subject = Subject(subject.kind, subject.description + f"; 作成から {days.staging} 日を過ぎたステージング候補 "
                           f"{len(staged)} 件", subject.digest, file_shas=subject.file_shas)
-    return erase(spark, cfg, wh, subject, operator, reason, layouts_dir, staging_only=staged)
+    return erase(spark, cfg, wh, subject, operator, reason, layouts_dir, staging_only=staged, break_lock=break_lock)

@@ -1,7 +1,9 @@
 """The ingest stage: UKE claim files and clinical CSV extracts -> bronze Delta tables (restricted zone).
 
 read (driver: find files, sha256; Spark: lines) -> transforms (position, parse, opt-out) -> write
-(one commit per table, `_rejects`, then the `_files` ledger last). Issue 3; requirement 42 (停止の求め)."""
+(one commit per table, `_rejects`, then the `_files` ledger last). Issue 3; requirement 42 (停止の求め).
+`execute` holds the warehouse's bronze lock (jobs/runtime/lock.py; taken again without effect when the
+command already holds it)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, ReceiptSettings, load_pipeline
 from jobs.runtime.errors import InputError
 from jobs.runtime.keys import Key, load_key
+from jobs.runtime.lock import warehouse_lock
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
     DEFAULT_LAYOUTS,
@@ -83,6 +86,20 @@ def execute(
     layouts: Sequence[ClinicalLayout],
     key: Key,
     receipt: ReceiptSettings | None = None,
+) -> dict[str, Any]:
+    with warehouse_lock(wh, "ingest stage"):
+        return _execute(spark, files, unrecognized, wh, settings, layouts, key, receipt)
+
+
+def _execute(
+    spark: SparkSession,
+    files: Sequence[SourceFile],
+    unrecognized: Sequence[str],
+    wh: Warehouse,
+    settings: IngestSettings,
+    layouts: Sequence[ClinicalLayout],
+    key: Key,
+    receipt: ReceiptSettings | None,
 ) -> dict[str, Any]:
     # Undecodable CP932 bytes must become a reject (U+FFFD), not a failed job (transforms/uke/read.py).
     spark.conf.set("spark.sql.legacy.codingErrorAction", "true")

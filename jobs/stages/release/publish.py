@@ -3,7 +3,9 @@
 A release exists when, and only when, `WH/releases/<RID>/manifest.json` exists (DESIGN.md decision 6).
 A 仮名加工医療情報 release is published only while its recipient's certification is valid (requirement 39,
 checked again here: it may have lapsed since anonymize). Its notices carry the period read from the
-released tables (requirement 30) and no placeholder text (issue 17 item 5)."""
+released tables (requirement 30) and no placeholder text (issue 17 item 5). The release id's lock is
+held while it runs (taken again without effect when the command holds it): leftovers of a failed
+publish are removed only by the lock's holder, never under a publish that is still running."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from jobs.runtime.delta_io import (
 )
 from jobs.runtime.errors import InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
+from jobs.runtime.lock import release_lock
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.optout_registry import SETTING, registry_version
 from jobs.stages.release import report
@@ -103,6 +106,12 @@ def _check_still_certified(staged: dict[str, Any], registry: str | Path, day: dt
 
 def publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str,
             registry: str | Path = DEFAULT_REGISTRY) -> dict[str, Any]:
+    with release_lock(wh, release_id, f"publish stage of {release_id}"):
+        return _publish(spark, cfg, wh, release_id, registry)
+
+
+def _publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id: str,
+             registry: str | Path) -> dict[str, Any]:
     staged, validation = check_publishable(wh, release_id, current_registry(cfg, spark), registry)
     release_dir = wh.local_path(wh.release(release_id))
     if release_dir.exists():
