@@ -1,15 +1,24 @@
-"""Delta Lake reads, writes and table facts used by the jobs (never by transforms)."""
+"""Delta Lake reads, writes and table facts used by the jobs (never by transforms).
+
+Everything past reading and writing is Delta SQL on `delta.`<path>`` (DESCRIBE HISTORY/DETAIL, DELETE,
+MERGE, VACUUM, ALTER TABLE), not the `DeltaTable` API: under Spark Connect that API needs Delta's
+Connect plugin on the server (`io.delta:delta-connect-server`), the SQL needs only Delta's SQL
+extension, which every Delta-enabled server has. The one exception is `is_delta` on a classic session,
+where the API is 25x faster than the SQL probe (3 ms against 80 ms) and is called before every read;
+it is imported there, so a Spark Connect client needs no delta-spark package.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from jobs.runtime.errors import InputError
+from jobs.runtime.session import is_connect
 
 # Parquet codec of the tables a release hands over (staging and published): zstd. The pseudonyms are
 # random hex that snappy cannot shrink; zstd writes the anonymized procedures table (6.8M rows) in
@@ -18,8 +27,38 @@ from jobs.runtime.errors import InputError
 RELEASE_COMPRESSION = "zstd"
 
 
+def delta_table(path: str) -> str:
+    """The SQL name of the Delta table at `path`."""
+    return f"delta.`{path.replace('`', '``')}`"
+
+
+def sql_string(text: str) -> str:
+    """`text` as a Spark SQL string literal: quotes, backslashes and control characters escaped."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    return "'" + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in escaped) + "'"
+
+
+# What Delta answers for a path that holds no Delta table (missing, empty, plain files, a subfolder).
+_NOT_DELTA = {"DELTA_MISSING_DELTA_TABLE", "DELTA_TABLE_NOT_FOUND", "PATH_NOT_FOUND"}
+
+
 def is_delta(spark: SparkSession, path: str) -> bool:
-    return DeltaTable.isDeltaTable(spark, path)
+    if not is_connect(spark):
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(spark, path)
+    return is_delta_sql(spark, path)
+
+
+def is_delta_sql(spark: SparkSession, path: str) -> bool:
+    """is_delta through SQL (Spark Connect): other errors than "no Delta table here" are raised."""
+    try:
+        spark.sql(f"DESCRIBE DETAIL {delta_table(path)}").select("format").first()
+    except AnalysisException as exc:
+        if exc.getCondition() in _NOT_DELTA:
+            return False
+        raise
+    return True
 
 
 def read_delta(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
@@ -33,7 +72,7 @@ def read_delta(spark: SparkSession, path: str, version: int | None = None) -> Da
 
 def last_commit(spark: SparkSession, path: str) -> dict[str, Any]:
     """Version, operation and metrics of the latest commit (row counts without another pass)."""
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    row = spark.sql(f"DESCRIBE HISTORY {delta_table(path)} LIMIT 1").select("version", "operation", "operationMetrics").first()
     assert row is not None
     return {"version": int(row["version"]), "operation": row["operation"], "metrics": dict(row["operationMetrics"] or {})}
 
@@ -76,12 +115,12 @@ def _skipping_type(dtype: T.DataType) -> bool:
 def table_bytes(spark: SparkSession, path: str) -> int:
     """Bytes of the table's current files, from its Delta log (no data is read). Join strategies use it
     where the optimizer's own estimate would need JVM internals (and Spark Connect has none)."""
-    row = DeltaTable.forPath(spark, path).detail().select("sizeInBytes").first()
+    row = spark.sql(f"DESCRIBE DETAIL {delta_table(path)}").select("sizeInBytes").first()
     return int(row["sizeInBytes"] or 0) if row is not None else 0
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
-    row = DeltaTable.forPath(spark, path).detail().select("properties").first()
+    row = spark.sql(f"DESCRIBE DETAIL {delta_table(path)}").select("properties").first()
     return dict(row["properties"] or {}) if row is not None else {}
 
 
@@ -89,12 +128,19 @@ def set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -
     """Table properties in the Delta log, visible to every Delta reader (requirement 29's label)."""
     if not properties:
         return
-    assignments = ", ".join(f"'{_sql(k)}' = '{_sql(v)}'" for k, v in properties.items())
-    spark.sql(f"ALTER TABLE delta.`{path.replace('`', '``')}` SET TBLPROPERTIES ({assignments})")
+    assignments = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in properties.items())
+    spark.sql(f"ALTER TABLE {delta_table(path)} SET TBLPROPERTIES ({assignments})")
 
 
-def _sql(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
+def delete_where(spark: SparkSession, path: str, condition: str) -> None:
+    """Delta DELETE of the rows matching a SQL condition (literals through `sql_string`)."""
+    spark.sql(f"DELETE FROM {delta_table(path)} WHERE {condition}")
+
+
+def delete_matching(spark: SparkSession, path: str, keys: DataFrame, columns: Sequence[str]) -> None:
+    """Delta DELETE of the rows whose `columns` equal those of a row of `keys` (a MERGE)."""
+    on = " AND ".join(f"t.`{c}` = k.`{c}`" for c in columns)
+    spark.sql(f"MERGE INTO {delta_table(path)} AS t USING {{keys}} AS k ON {on} WHEN MATCHED THEN DELETE", keys=keys)
 
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
@@ -116,11 +162,11 @@ def vacuum(spark: SparkSession, path: str, retention_hours: float | None = None)
     try:
         retain = f" RETAIN {float(retention_hours)} HOURS" if retention_hours is not None else ""
         try:
-            spark.sql(f"VACUUM delta.`{path.replace('`', '``')}` LITE{retain}")
+            spark.sql(f"VACUUM {delta_table(path)} LITE{retain}")
         except Exception as exc:  # DELTA_CANNOT_VACUUM_LITE
             if "LITE" not in str(exc).upper():
                 raise
-            DeltaTable.forPath(spark, path).vacuum(retention_hours)
+            spark.sql(f"VACUUM {delta_table(path)}{retain}")
     finally:
         if short:
             spark.conf.set(RETENTION_CHECK, previous or "true")

@@ -2,22 +2,30 @@
 
 Locally (tests, `make demo`, a plain `python -m jobs...`) we build a `local[*]` session with Delta
 configured and the Delta jars resolved through Ivy into a stable directory, so later runs and CI
-reuse them. When a session is already active (spark-submit on a cluster, Databricks), it is reused
-as is: no master, jar or memory settings are forced on a cluster someone else configured.
+reuse them. When a session is already active (spark-submit on a cluster, Databricks, a Spark Connect
+session the caller made), it is reused as is: no master, jar or memory settings are forced on a
+cluster someone else configured. With `SPARK_REMOTE` set (Spark Connect: Databricks serverless, shared
+access mode, Databricks Connect, `start-connect-server.sh`) we connect to that server and set nothing
+but the runtime settings below; the client needs no Java.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pyspark.sql import SparkSession
 
 from jobs.runtime.errors import JavaMissingError
+
+log = logging.getLogger("tokumei.session")
 
 MIN_JAVA = 17
 DEFAULT_IVY_DIR = Path.home() / ".cache" / "tokumei" / "ivy"
@@ -69,13 +77,37 @@ def _java_binary() -> str | None:
     return shutil.which("java")
 
 
+SessionPlan = Literal["active", "remote", "local"]
+
+
+def session_plan(active: bool, environ: Mapping[str, str] | None = None) -> SessionPlan:
+    """How get_spark() gets its session: reuse the active one (classic or Spark Connect), connect to
+    the Spark Connect server named by SPARK_REMOTE, or build a local Delta-enabled JVM session."""
+    if active:
+        return "active"
+    environ = os.environ if environ is None else environ
+    return "remote" if environ.get("SPARK_REMOTE") else "local"
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """A Spark Connect session (pyspark's or Databricks Connect's): no SparkContext, no JVM in this process."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def get_spark(settings: SparkSettings | None = None) -> SparkSession:
-    """Return the active session, or build a local Delta-enabled one."""
+    """Return the active session, a Spark Connect session (SPARK_REMOTE), or build a local Delta-enabled one."""
     active = SparkSession.getActiveSession()
-    if active is not None:
-        _apply_runtime_conf(active)
-        return active
-    settings = settings or SparkSettings()
+    plan = session_plan(active is not None)
+    if plan == "local":
+        return _local_session(settings or SparkSettings())
+    # No master, jars, Ivy or driver memory for a remote session: the server has its own (pyspark refuses
+    # a master next to SPARK_REMOTE: CANNOT_CONFIGURE_SPARK_CONNECT_MASTER).
+    spark = active if active is not None else SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    _apply_runtime_conf(spark)
+    return spark
+
+
+def _local_session(settings: SparkSettings) -> SparkSession:
     check_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     ivy_dir = Path(settings.ivy_dir or os.environ.get("TOKUMEI_IVY_DIR") or DEFAULT_IVY_DIR).expanduser()
@@ -103,7 +135,8 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     for key, value in {**_RUNTIME_CONF, **settings.extra_conf}.items():
         builder = builder.config(key, value)
     spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    if not is_connect(spark):  # SPARK_API_MODE=connect builds a Connect session even here: no SparkContext
+        spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
@@ -115,5 +148,20 @@ _RUNTIME_CONF = {
 
 
 def _apply_runtime_conf(spark: SparkSession) -> None:
+    """Set what every job needs; a server that refuses a setting (Databricks serverless allows only some)
+    is told once in the log, and the job goes on: a value already in force needs no setting."""
     for key, value in _RUNTIME_CONF.items():
-        spark.conf.set(key, value)
+        try:
+            spark.conf.set(key, value)
+        except Exception as exc:  # e.g. CANNOT_MODIFY_CONFIG / CONFIG_NOT_AVAILABLE under Spark Connect
+            current = _conf_value(spark, key)
+            if current != value:
+                log.warning("could not set %s=%s on this session (%s; it is %s): CP932 input may be refused",
+                            key, value, type(exc).__name__, current)
+
+
+def _conf_value(spark: SparkSession, key: str) -> str | None:
+    try:
+        return spark.conf.get(key, None)
+    except Exception:  # a server that hides the setting
+        return None

@@ -3,7 +3,8 @@
 - `generated(...)`: one `tokumei generate` output per argument tuple;
 - `pipeline`: generate -> ingest -> anonymize -> validate -> publish with the shipped anonymized policy (its
   (k, k^m) suppression limit raised for the small data) on the two generated sets below, with a notice
-  that one institution began after the data (req 43).
+  that one institution began after the data (req 43);
+- `uke_run`: `tokumei run` on the real UKE file (test_run.py; test_spark_connect.py compares with it).
 
 Tests that need to change one of these outputs copy it first.
 """
@@ -16,7 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers.pipeline import KEY, REPO, RID, SEIREKI, WAREKI, WAREKI_START, Pipeline, late_institution
+from helpers.pipeline import (
+    KEY,
+    REPO,
+    RID,
+    SEIREKI,
+    UKE_RUN_KEY,
+    UKE_RUN_RID,
+    WAREKI,
+    WAREKI_START,
+    Pipeline,
+    late_institution,
+    uke_run_args,
+)
 from helpers.policies import anonymized_policy
 
 
@@ -89,3 +102,26 @@ def pipeline(spark, tmp_path_factory, seireki, wareki) -> Pipeline:
         mp.undo()
     assert codes == {"ingest": 0, "anonymize": 0, "validate": 0, "publish": 0}, codes
     return Pipeline(tmp / "input", wh, RID, late, extraction, codes)
+
+
+@pytest.fixture(scope="session")
+def uke_run(spark, tmp_path_factory, uke_sample) -> Path:
+    """`tokumei run` on the real UKE file in this process's local session: first with the shipped policy,
+    which refuses (too few patients for its (k, k^m) rule; release id `fixture-km`), then without
+    params.km, which publishes `UKE_RUN_RID`. Returns that release's folder. The file holds 75 receipts
+    of a handful of patients. Read-only."""
+    from jobs import cli
+
+    tmp = tmp_path_factory.mktemp("run")
+    (tmp / "in").mkdir()
+    shutil.copy(uke_sample, tmp / "in" / uke_sample.name)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TOKUMEI_KEY_DEMO", UKE_RUN_KEY)
+    args = uke_run_args(tmp / "in", tmp / "wh", anonymized_policy(tmp, None))
+    try:
+        refused = cli.main([*args[:args.index("--release-id")], "--release-id", "fixture-km"])
+        code = cli.main(args)
+    finally:
+        mp.undo()
+    assert (refused, code) == (1, 0)
+    return tmp / "wh" / "releases" / UKE_RUN_RID

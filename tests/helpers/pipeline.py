@@ -20,6 +20,15 @@ WAREKI = (120, 2, 3)
 WAREKI_START = "2019-04"
 RID = "e2e"
 KEY = "e2e-test-key-not-a-secret-0123456789abcdef"
+# `tokumei run` on the real UKE file (the `uke_run` fixture), run again through Spark Connect by
+# tests/e2e/test_spark_connect.py with the same arguments and key.
+UKE_RUN_KEY = "run-test-key-not-a-secret-0123456789abcdef"
+UKE_RUN_RID = "fixture-1"
+
+
+def uke_run_args(input_dir: Path, warehouse: Path, policy: Path) -> list[str]:
+    return ["run", "--input", str(input_dir), "--warehouse", str(warehouse), "--no-docs",
+            "--release-id", UKE_RUN_RID, "--policy", str(policy)]
 
 
 @dataclass(frozen=True)

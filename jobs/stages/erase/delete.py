@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.runtime.delta_io import is_delta, last_commit
+from jobs.runtime.delta_io import delete_matching, delete_where, is_delta, last_commit, sql_string
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.erase.subject import Subject
 from jobs.stages.ingest.clinical import PATIENT_KEY, load_layouts
@@ -43,33 +42,30 @@ def _deleted(spark: SparkSession, path: str, before: int) -> int:
     return int(m.get("numDeletedRows", m.get("numTargetRowsDeleted", 0)))
 
 
-def _delete_where(spark: SparkSession, path: str, cond: Column) -> int:
+def _delete_where(spark: SparkSession, path: str, cond: str) -> int:
     before = last_commit(spark, path)["version"]
-    DeltaTable.forPath(spark, path).delete(cond)
+    delete_where(spark, path, cond)
     return _deleted(spark, path, before)
 
 
 def _delete_keys(spark: SparkSession, path: str, keys: DataFrame, cols: Sequence[str]) -> int:
     before = last_commit(spark, path)["version"]
-    cond = " AND ".join(f"t.`{c}` = k.`{c}`" for c in cols)
-    DeltaTable.forPath(spark, path).alias("t").merge(keys.alias("k"), cond).whenMatchedDelete().execute()
+    delete_matching(spark, path, keys, cols)
     return _deleted(spark, path, before)
 
 
-def _table_condition(subject: Subject, columns: Sequence[str]) -> Column | None:
+def _table_condition(subject: Subject, columns: Sequence[str]) -> str | None:
+    """The SQL condition of the subject's rows in a table with these columns (a Delta DELETE takes SQL
+    under Spark Connect too; jobs/runtime/delta_io.py)."""
     conds = []
     if subject.file_shas and "file_sha256" in columns:
-        conds.append(F.col("file_sha256").isin(list(subject.file_shas)))
+        conds.append(f"file_sha256 IN ({', '.join(sql_string(s) for s in sorted(subject.file_shas))})")
     if subject.institution and set(PATIENT_KEY) <= set(columns):
-        conds.append(F.col("institution_code") == subject.institution)
+        conds.append(f"institution_code = {sql_string(subject.institution)}")
     if subject.institution and "node" in columns:  # clinical nodes of the institution (linkage.clinical_node)
-        conds.append(F.col("node").startswith(f"C\u001f{subject.institution}\u001f"))
-    if not conds:
-        return None
-    out = conds[0]
-    for c in conds[1:]:
-        out = out | c
-    return out
+        prefix = "C\u001f" + subject.institution + "\u001f"
+        conds.append(f"startswith(node, {sql_string(prefix)})")
+    return " OR ".join(f"({c})" for c in conds) or None
 
 
 def delete_subject(spark: SparkSession, wh: Warehouse, subject: Subject, tables: Sequence[str]) -> dict[str, int]:

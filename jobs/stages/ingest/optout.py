@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.runtime.delta_io import is_delta, last_commit, vacuum
+from jobs.runtime.delta_io import delete_matching, is_delta, last_commit, vacuum
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import PATIENT_KEY, known_patient_keys
 from jobs.stages.ingest.identities import IDENTITIES, clinical_nodes
@@ -82,9 +81,8 @@ def _delete(spark: SparkSession, path: str, keys: DataFrame, cols: Sequence[str]
     """Delete the rows whose `cols` are in `keys`; (rows deleted, Delta version of the delete or None)."""
     if not is_delta(spark, path) or not set(cols) <= set(spark.read.format("delta").load(path).columns):
         return 0, None
-    cond = " AND ".join(f"t.{c} = k.{c}" for c in cols)
     before = last_commit(spark, path)["version"]
-    DeltaTable.forPath(spark, path).alias("t").merge(keys.alias("k"), cond).whenMatchedDelete().execute()
+    delete_matching(spark, path, keys, cols)
     commit = last_commit(spark, path)
     deleted = int(commit["metrics"].get("numTargetRowsDeleted", 0))
     return deleted, (commit["version"] if commit["version"] != before and deleted else None)

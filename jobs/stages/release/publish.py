@@ -127,7 +127,8 @@ def _publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             target = wh.release_table(release_id, table)
             df = read_delta(spark, source, version["delta_version"])
             stats = table_properties(spark, source).get(STATS_COLUMNS)  # the staged table's choice travels
-            release_writer(df, "errorifexists", stats_columns=stats).save(target)
+            # "error", not its alias "errorifexists": the Spark Connect client knows only the short name.
+            release_writer(df, "error", stats_columns=stats).save(target)
             rows = written_rows(last_commit(spark, target))
             # Requirement 29: the legal class travels with the table, visible to any Delta reader.
             set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})
