@@ -8,19 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.session import TEST_CONF
 from helpers.shared import ENV, find_shared
 from helpers.tiers import TIERS, SparkGuard, tier_of
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-
-# Adaptive query execution re-plans every stage at run time: worth it on cluster-sized data, pure overhead
-# on the few hundred rows of a test (tests/e2e/test_anon_job.py: 182 s with it, 77 s without, one run each
-# on a loaded machine). The jobs keep Spark's default; only the test session turns it off.
-# Generated code pays for itself on large data only: compiling it is most of a small query's time. Whole-stage
-# codegen off and expressions interpreted: one anonymize of the literal bronze warehouse (an A/B on 2 cores,
-# 3 runs each in one session): 54.7/33.6/31.1 s with codegen, 38.9/27.7/24.2 s without. Tests only, like AQE.
-TEST_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
-             "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 @pytest.fixture(scope="session")

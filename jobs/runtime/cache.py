@@ -20,6 +20,8 @@ from types import TracebackType
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
+from jobs.runtime.scratch import write_scratch
+
 log = logging.getLogger("tokumei.cache")
 
 
@@ -41,8 +43,7 @@ class RunCache:
         if self.scratch is None:
             return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         path = self.scratch / f"frame-{next(self._ids):04d}"
-        df.write.mode("overwrite").parquet(str(path))
-        read = df.sparkSession.read.parquet(str(path))
+        read = write_scratch(df, str(path)).read(df.sparkSession)
         self._files.append((read, path))
         return read
 

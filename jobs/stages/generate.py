@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 import synth
 from jobs.runtime.errors import InputError
+from jobs.runtime.scratch import Scratch, write_scratch
 
 log = logging.getLogger("tokumei.generate")
 OUTPUTS = ("uke", "clinical", "_truth")
@@ -60,19 +61,21 @@ def _finalize(path: Path) -> None:
 
 
 def _write(df: DataFrame, path: Path, fmt: str, parts: int, keys: Sequence[str], order: Sequence[str],
-           **options: str) -> None:
+           **options: str) -> Scratch:
+    """Write `df` as `parts` files sorted by `order`; return how to read it back (Parquet) without inference."""
     t0 = time.monotonic()
     (df.repartition(parts, *keys).sortWithinPartitions(*order)
      .write.mode("overwrite").format(fmt).options(**options).save(str(path)))
     _finalize(path)
     log.info("generate: %s in %.1f s", path.name, time.monotonic() - t0)
+    return Scratch(str(path), df.schema)
 
 
 def _scratch(spark: SparkSession, df: DataFrame, path: Path) -> DataFrame:
     t0 = time.monotonic()
-    df.write.mode("overwrite").parquet(str(path))
+    written = write_scratch(df, str(path))
     log.info("generate: %s in %.1f s", path.name, time.monotonic() - t0)
-    return spark.read.parquet(str(path))
+    return written.read(spark)
 
 
 def _write_uke(lines: DataFrame, work: Path, out: Path, parts: int) -> None:
@@ -107,15 +110,14 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     pairs = _scratch(spark, synth.with_pairs(people, inst, rng, params.patients, params.months), work / "pairs")
     visits = synth.with_visits(pairs, rng, params.start, params.months, max(2, parts * 8))
     receipts = _scratch(spark, synth.with_receipts(visits, rng, catalogs), work / "receipts")
-    for table, df in synth.truth_tables(receipts).items():
-        _write(df, truth / table, "parquet", parts, ["file"], ["file", "line_no"])
-    _write(synth.files_table(receipts, inst), truth / "files", "parquet", 1, ["file"], ["file"])
+    written = {table: _write(df, truth / table, "parquet", parts, ["file"], ["file", "line_no"])
+               for table, df in synth.truth_tables(receipts).items()}
+    files = _write(synth.files_table(receipts, inst), truth / "files", "parquet", 1, ["file"], ["file"]).read(spark)
     _write(synth.select_persons(people, pairs, params.start, params.months), truth / "persons", "parquet",
            parts, ["person_id"], ["person_id"])
     (truth / "README.txt").write_text(TRUTH_README, encoding="utf-8")
-    files = spark.read.parquet(str(truth / "files"))
     records = synth.file_records(files)
-    tables = {t: spark.read.parquet(str(truth / t)) for t in synth.TRUTH_TABLES}
+    tables = {t: written[t].read(spark) for t in synth.TRUTH_TABLES}
     lines = synth.uke_lines(tables, records["IR"], records["GO"], params.era_dates)
     _write_uke(lines, work, out, max(1, params.patients * params.months // 20_000))
     last_month = F.add_months(F.lit(params.start), params.months - 1)

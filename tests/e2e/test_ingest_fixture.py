@@ -2,23 +2,33 @@
 
 One module fixture makes three deliveries into one warehouse (the Spark jobs dominate the cost, not the
 files): everything, the same files again, then a corrected file under an earlier name. It records what
-each left; the tests only read it.
+each left; the tests only read it. The first delivery is also the issue's case of two ingests into one
+new warehouse (issue 19 item 5; both used to fail with DELTA_PROTOCOL_CHANGED): while it holds the
+warehouse's lock, `python -m jobs.ingest` of the same input starts as a second OS process and must
+refuse at once naming it; only this process runs Spark.
 """
 
 import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers.keys import TEST_KEY
+from helpers.keys import TEST_KEY, TEST_KEY_TEXT
+from helpers.locks import live_holder
 from pyspark.sql import functions as F
 
+import jobs.ingest
+from jobs.runtime.lock import warehouse_lock
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.pipeline import run_ingest
 from transforms.uke.layout import LAYOUTS
 from transforms.uke.read import FOREIGN_UTF8
 
+REPO = Path(__file__).resolve().parents[2]
 BAD = Path(__file__).parent / "data" / "uke_bad"
 GOOD = Path(__file__).parent / "data" / "uke_good"
 TABLES = [layout.table for layout in LAYOUTS.values() if layout.table]
@@ -73,8 +83,14 @@ def ingested(spark, tmp_path_factory, uke_sample):
     (root / "versioned").mkdir()
     versioned = root / "versioned" / "RECEIPTC.UKE"
     versioned.write_bytes(_volume("00", "99", 1))
-    wh = Warehouse(str(tmp_path_factory.mktemp("wh")))
-    summary = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
+    wh = Warehouse(str(tmp_path_factory.mktemp("wh") / "wh"))  # a new warehouse: not even its folder exists
+    first = f"tokumei ingest --input {root}"
+    with warehouse_lock(wh, first):  # delivery 1 holds the lock from here (run_ingest re-enters it)
+        env = {**os.environ, "TOKUMEI_KEY_DEMO": TEST_KEY_TEXT}  # the key is checked before the lock
+        second = subprocess.run([sys.executable, "-m", "jobs.ingest", "--input", str(root), "--warehouse", wh.root],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        left_by_second = sorted(str(p.relative_to(wh.root)) for p in Path(wh.root).rglob("*"))
+        summary = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
     ledger = {r["rel_path"]: r.asDict() for r in spark.read.format("delta").load(wh.ledger).collect()}
 
     def counts() -> dict[str, int]:
@@ -92,12 +108,40 @@ def ingested(spark, tmp_path_factory, uke_sample):
     shas = [ledger["versioned/RECEIPTC.UKE"]["file_sha256"], *(r["file_sha256"] for r in versions[1:])]
     names = [r["name"] for r in _table(spark, wh, "receipts").where(F.col("file_sha256").isin(*shas)).collect()]
     return {"root": root, "wh": wh, "summary": summary, "ledger": ledger, "uke_sample": uke_sample,
+            "second": second, "left_by_second": left_by_second, "first": first,
             "again": {"summary": again, "before": before, "after": after},
             "corrected": {"summary": corrected, "versions": versions, "names": names}}
 
 
 def _table(spark, wh, name):
     return spark.read.format("delta").load(wh.bronze(name))
+
+
+def test_two_ingests_into_a_new_warehouse_one_ingests_the_other_refuses_naming_it(ingested):
+    second, lock = ingested["second"], Path(ingested["wh"].root) / "_locks" / "bronze.lock"
+    assert second.returncode == 1, second.stderr
+    for part in ("tokumei: refused:", ingested["first"], f"pid {os.getpid()}", str(lock), "何も変更していません"):
+        assert part in second.stderr, part
+    assert "Traceback" not in second.stderr and "DELTA_" not in second.stderr
+    assert ingested["left_by_second"] == ["_locks", "_locks/bronze.lock"]  # the holder's lock, nothing else
+    assert ingested["ledger"]["RECEIPTC_GAIRAI_SAMPLE.UKE"]["record_counts"]["RE"] == 75  # the first ingested
+    assert not lock.exists()
+
+
+def test_an_ingest_refused_by_a_running_one_touches_nothing(spark, ingested, tmp_path, monkeypatch, capsys):
+    wh = tmp_path / "wh"
+    shutil.copytree(ingested["wh"].root, wh)
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", TEST_KEY_TEXT)
+
+    def files() -> dict[str, tuple[int, int]]:
+        return {str(p.relative_to(wh)): (p.stat().st_size, p.stat().st_mtime_ns) for p in wh.rglob("*")}
+
+    with live_holder(wh / "_locks" / "bronze.lock", "tokumei ingest --input /data/2026-04") as running:
+        before = files()
+        assert jobs.ingest.main(["--input", str(GOOD), "--warehouse", str(wh)]) == 1  # new files: it would write
+        assert files() == before
+    err = capsys.readouterr().err
+    assert "tokumei ingest --input /data/2026-04" in err and f"pid {running.pid}" in err and "何も変更していません" in err
 
 
 def test_fixture_ingests_with_zero_rejects_and_exact_counts(ingested):

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pyspark
 
+from helpers.session import TEST_CONF
+
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 # The settings the test session uses (tests/conftest.py, jobs/runtime/session.py), so that both sides
 # of a comparison run with the same ones.
@@ -33,7 +35,7 @@ SERVER_CONF = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "2",
-    "spark.sql.adaptive.enabled": "false",
+    **TEST_CONF,
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     "spark.ui.enabled": "false",

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.runtime.config import DEFAULT_LAYOUTS, from_mapping, read_yaml, resolve_conf_path
 from jobs.runtime.errors import ConfigError
+from jobs.runtime.scratch import write_scratch
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts, position_files
 from transforms.clinical.extract import ClinicalLayout, parse_clinical, select_clinical
@@ -74,10 +75,10 @@ def clinical_frames(
         if not group:
             continue
         out_dir = f"{scratch}/clinical_{layout.table}"
-        result.facts[layout.table] = position_files(spark, group, out_dir, layout.encoding, partition=False)
+        facts = result.facts[layout.table] = position_files(spark, group, out_dir, layout.encoding, partition=False)
+        assert facts.lines is not None
         # Materialized for the same reason as UKE records (jobs/stages/ingest/uke.parse_to_scratch).
-        parse_clinical(spark.read.parquet(out_dir), layout).write.mode("overwrite").parquet(out_dir + "_parsed")
-        parsed = spark.read.parquet(out_dir + "_parsed")
+        parsed = write_scratch(parse_clinical(facts.lines.read(spark), layout), out_dir + "_parsed").read(spark)
         has_key = set(PATIENT_KEY) <= set(layout.names)
         if registry_ids is not None and _has_identity(layout) and has_key:
             good = select_clinical(parsed, layout)

@@ -20,6 +20,7 @@ from jobs.runtime.config import DEFAULT_PIPELINE, IngestSettings, ReceiptSetting
 from jobs.runtime.errors import InputError
 from jobs.runtime.keys import Key, load_key
 from jobs.runtime.lock import warehouse_lock
+from jobs.runtime.scratch import write_scratch
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.clinical import (
     DEFAULT_LAYOUTS,
@@ -204,12 +205,13 @@ def _uke_frames(
     rejects: list[DataFrame],
 ) -> None:
     """Position and parse the UKE files into scratch; add each table's rows and rejects to `frames`/`rejects`."""
-    lines, parsed_dir = f"{scratch}/uke_lines", f"{scratch}/uke_parsed"
-    counts.facts.append(position_files(spark, uke, lines, settings.encoding))
-    parse_to_scratch(spark, lines, parsed_dir)
+    facts = position_files(spark, uke, f"{scratch}/uke_lines", settings.encoding)
+    counts.facts.append(facts)
+    assert facts.lines is not None
+    lines = facts.lines
+    parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed")
     counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
-    receipt_status(spark, parsed_dir, registry).write.mode("overwrite").parquet(f"{scratch}/status")
-    status = spark.read.parquet(f"{scratch}/status")
+    status = write_scratch(receipt_status(spark, parsed_dir, registry), f"{scratch}/status").read(spark)
     for layout in LAYOUTS.values():
         if layout.table is not None:
             frames[layout.table], bad = table_frames(spark, parsed_dir, layout, status, ir_frame)

@@ -15,6 +15,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
 from transforms.uke.layout import LAYOUTS, RecordLayout
@@ -40,6 +41,7 @@ class FileFacts:
     encoding: dict[str, str]
     encoding_evidence: dict[str, str]
     eof_mark: dict[str, bool]
+    lines: Scratch | None = None  # the positioned lines as written (one FileFacts per write)
 
 
 def position_files(
@@ -55,10 +57,9 @@ def position_files(
         raise RuntimeError(f"Spark reported no lines for {lost[:3]}: file path mapping is broken")
     layout = spark.createDataFrame(blocks, schema=layout_frame.schema)
     sha = spark.createDataFrame([(f.path, f.sha256) for f in files], "file_path string, file_sha256 string")
-    writer = position_lines(raw, layout, sha).write.mode("overwrite")
-    (writer.partitionBy("record_type") if partition else writer).parquet(out_dir)
+    lines = write_scratch(position_lines(raw, layout, sha), out_dir, ["record_type"] if partition else [])
     by_path = {f.path: f.sha256 for f in files}
-    facts = FileFacts({}, {}, {}, {})
+    facts = FileFacts({}, {}, {}, {}, lines)
     for r in blocks:
         sha256 = by_path[r["file_path"]]
         facts.lines_read[sha256] = int(r["file_lines"]) - (1 if r["ends_with_eof"] else 0)
@@ -73,15 +74,15 @@ def position_files(
     return facts
 
 
-def staged(spark: SparkSession, lines_dir: str, record_type: str) -> DataFrame:
-    return spark.read.parquet(lines_dir).where(F.col("record_type") == record_type)
+def staged(spark: SparkSession, lines: Scratch, record_type: str) -> DataFrame:
+    return lines.read(spark).where(F.col("record_type") == record_type)
 
 
 # Columns every parsed record type shares; the typed fields are stored as `<type>__<field>`.
 _COMMON = ("receipt_key", "file_sha256", "line_no", "_problem", "_file_path", "_text", "_raw_hex")
 
 
-def parse_to_scratch(spark: SparkSession, lines_dir: str, parsed_dir: str) -> None:
+def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str) -> Scratch:
     """Parse every record type and materialize all of them in one job, partitioned by record type.
 
     Materializing is deliberate: filtering good and bad lines straight off the parse would let the
@@ -92,22 +93,22 @@ def parse_to_scratch(spark: SparkSession, lines_dir: str, parsed_dir: str) -> No
     """
     parts = []
     for rt, layout in LAYOUTS.items():
-        frame = parse_records(staged(spark, lines_dir, rt), layout)
+        frame = parse_records(staged(spark, lines, rt), layout)
         typed = [F.col(c).alias(f"{rt}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
         parts.append(frame.select(*_COMMON, *typed, F.col("_record_type").alias("record_type")))
     union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
-    union.write.mode("overwrite").partitionBy("record_type").parquet(parsed_dir)
+    return write_scratch(union, parsed_dir, ["record_type"])
 
 
-def parsed(spark: SparkSession, parsed_dir: str, record_type: str) -> DataFrame:
+def parsed(spark: SparkSession, parsed_dir: Scratch, record_type: str) -> DataFrame:
     """One record type from the wide parsed table, in parse_records' shape."""
-    frame = spark.read.parquet(parsed_dir).where(F.col("record_type") == record_type)
+    frame = parsed_dir.read(spark).where(F.col("record_type") == record_type)
     prefix = f"{record_type}__"
     typed = [F.col(c).alias(c[len(prefix):]) for c in frame.columns if c.startswith(prefix)]
     return frame.select(*_COMMON, *typed, F.col("record_type").alias("_record_type"))
 
 
-def receipt_status(spark: SparkSession, parsed_dir: str, registry_ids: DataFrame | None) -> DataFrame:
+def receipt_status(spark: SparkSession, parsed_dir: Scratch, registry_ids: DataFrame | None) -> DataFrame:
     """receipt_key -> status: `parent_rejected` (its RE was rejected) or `opted_out` (requirement 42)."""
     frames = {t: parsed(spark, parsed_dir, t) for t in ("RE", "HO", "SN")}
     rejected = frames["RE"].where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
@@ -127,7 +128,7 @@ def _with_status(parsed: DataFrame, status: DataFrame) -> DataFrame:
 
 
 def table_frames(
-    spark: SparkSession, parsed_dir: str, layout: RecordLayout, status: DataFrame, ir_facts: DataFrame
+    spark: SparkSession, parsed_dir: Scratch, layout: RecordLayout, status: DataFrame, ir_facts: DataFrame
 ) -> tuple[DataFrame, DataFrame]:
     """(bronze rows, rejects) of one record type; opted-out receipts appear in neither."""
     frame = _with_status(parsed(spark, parsed_dir, layout.record_type), status)
@@ -138,7 +139,7 @@ def table_frames(
     return good, select_rejected(kept)
 
 
-def header_records(spark: SparkSession, parsed_dir: str) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
+def header_records(spark: SparkSession, parsed_dir: Scratch) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
     """IR and GO facts per file (small, collected) and their rejects; IR facts as a frame for receipts."""
     ir, go = parsed(spark, parsed_dir, "IR"), parsed(spark, parsed_dir, "GO")
     facts: dict[str, dict[str, Any]] = {}
@@ -151,17 +152,17 @@ def header_records(spark: SparkSession, parsed_dir: str) -> tuple[dict[str, dict
     return facts, ir_frame, select_rejected(ir).unionByName(select_rejected(go))
 
 
-def other_rejects(spark: SparkSession, lines_dir: str) -> DataFrame:
-    return other_lines_problem(staged(spark, lines_dir, OTHER))
+def other_rejects(spark: SparkSession, lines: Scratch) -> DataFrame:
+    return other_lines_problem(staged(spark, lines, OTHER))
 
 
-def opted_out_lines(spark: SparkSession, lines_dir: str, status: DataFrame) -> dict[str, int]:
+def opted_out_lines(spark: SparkSession, lines: Scratch, status: DataFrame) -> dict[str, int]:
     """Lines withheld per file because their receipt belongs to an opted-out person."""
     opted = status.where(F.col("status") == "opted_out").select(
         F.col("receipt_key").alias("_key"), F.lit(True).alias("_opted")
     )
-    lines = spark.read.parquet(lines_dir).select(
+    keys = lines.read(spark).select(
         "file_sha256", F.format_string("%s:%09d", "file_sha256", "receipt_ordinal").alias("_key")
     )
-    counts = lines.join(opted, "_key", how="inner").groupBy("file_sha256").count().collect()
+    counts = keys.join(opted, "_key", how="inner").groupBy("file_sha256").count().collect()
     return {r["file_sha256"]: int(r["count"]) for r in counts}
