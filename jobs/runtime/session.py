@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,8 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
 def _local_session(settings: SparkSettings) -> SparkSession:
     check_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (createDataFrame of local rows) run this interpreter, not whatever `python3` is on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     ivy_dir = Path(settings.ivy_dir or os.environ.get("TOKUMEI_IVY_DIR") or DEFAULT_IVY_DIR).expanduser()
     ivy_dir.mkdir(parents=True, exist_ok=True)
 
