@@ -31,6 +31,7 @@ with DAG(
     schedule=None,
     start_date=dt.datetime(2026, 1, 1),
     catchup=False,
+    max_active_runs=1,  # one writer at a time: abfss:// and s3:// warehouses get no lock (lock.py)
     params=PARAMS,
     default_args=default_args,
     tags=["tokumei", "privacy"],
@@ -56,6 +57,7 @@ with DAG(
     schedule=None,
     start_date=dt.datetime(2026, 1, 1),
     catchup=False,
+    max_active_runs=1,
     params=PARAMS,
     default_args=default_args,
     tags=["tokumei", "privacy", "databricks"],

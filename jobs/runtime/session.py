@@ -2,11 +2,12 @@
 
 Locally (tests, `make demo`, a plain `python -m jobs...`) we build a `local[*]` session with Delta
 configured and the Delta jars resolved through Ivy into a stable directory, so later runs and CI
-reuse them. When a session is already active (spark-submit on a cluster, Databricks, a Spark Connect
-session the caller made), it is reused as is: no master, jar or memory settings are forced on a
-cluster someone else configured. With `SPARK_REMOTE` set (Spark Connect: Databricks serverless, shared
-access mode, Databricks Connect, `start-connect-server.sh`) we connect to that server and set nothing
-but the runtime settings below; the client needs no Java.
+reuse them. When a session is already active (Databricks, a Spark Connect session the caller made), it
+is reused as is; under spark-submit (which starts the JVM, not a session, before our code runs) the
+session is built from spark-submit's own --master, --packages and --conf: no master, jar or memory
+settings are forced on a cluster someone else configured. With `SPARK_REMOTE` set (Spark Connect:
+Databricks serverless, shared access mode, Databricks Connect, `start-connect-server.sh`) we connect
+to that server and set nothing but the runtime settings below; the client needs no Java.
 """
 
 from __future__ import annotations
@@ -78,16 +79,25 @@ def _java_binary() -> str | None:
     return shutil.which("java")
 
 
-SessionPlan = Literal["active", "remote", "local"]
+SessionPlan = Literal["active", "remote", "submitted", "local"]
 
 
 def session_plan(active: bool, environ: Mapping[str, str] | None = None) -> SessionPlan:
     """How get_spark() gets its session: reuse the active one (classic or Spark Connect), connect to
-    the Spark Connect server named by SPARK_REMOTE, or build a local Delta-enabled JVM session."""
+    the Spark Connect server named by SPARK_REMOTE, build one from spark-submit's settings, or build a
+    local Delta-enabled JVM session."""
     if active:
         return "active"
     environ = os.environ if environ is None else environ
-    return "remote" if environ.get("SPARK_REMOTE") else "local"
+    if environ.get("SPARK_REMOTE"):
+        return "remote"
+    return "submitted" if launched_by_spark_submit(environ) else "local"
+
+
+def launched_by_spark_submit(environ: Mapping[str, str] | None = None) -> bool:
+    """spark-submit (and Airflow's SparkSubmitOperator) start the JVM first and hand its address to
+    Python in PYSPARK_GATEWAY_PORT; a plain `python -m jobs...` starts its own JVM and has none."""
+    return bool((os.environ if environ is None else environ).get("PYSPARK_GATEWAY_PORT"))
 
 
 def is_connect(spark: SparkSession) -> bool:
@@ -96,11 +106,14 @@ def is_connect(spark: SparkSession) -> bool:
 
 
 def get_spark(settings: SparkSettings | None = None) -> SparkSession:
-    """Return the active session, a Spark Connect session (SPARK_REMOTE), or build a local Delta-enabled one."""
+    """Return the active session, a Spark Connect session (SPARK_REMOTE), spark-submit's (its --master and
+    --conf), or build a local Delta-enabled one."""
     active = SparkSession.getActiveSession()
     plan = session_plan(active is not None)
     if plan == "local":
         return _local_session(settings or SparkSettings())
+    if plan == "submitted":
+        return _submitted_session()
     # No master, jars, Ivy or driver memory for a remote session: the server has its own (pyspark refuses
     # a master next to SPARK_REMOTE: CANNOT_CONFIGURE_SPARK_CONNECT_MASTER).
     spark = active if active is not None else SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
@@ -121,8 +134,6 @@ def _local_session(settings: SparkSettings) -> SparkSession:
     builder = (
         SparkSession.builder.master(settings.master)
         .appName(settings.app_name)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.jars.ivy", str(ivy_dir))
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
@@ -135,11 +146,35 @@ def _local_session(settings: SparkSettings) -> SparkSession:
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(settings.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
     )
-    for key, value in {**_RUNTIME_CONF, **settings.extra_conf}.items():
+    for key, value in {**DELTA_CONF, **_RUNTIME_CONF, **settings.extra_conf}.items():
         builder = builder.config(key, value)
     spark = configure_spark_with_delta_pip(builder).getOrCreate()
     if not is_connect(spark):  # SPARK_API_MODE=connect builds a Connect session even here: no SparkContext
         spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+# Delta's session settings: static, so they must be in place before the session exists.
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def submitted_conf(given: Mapping[str, str]) -> dict[str, str]:
+    """What we add to spark-submit's settings: Delta's, where the command line gave none. Never a master:
+    `builder.master("local[*]")` would silently run the whole job in the driver, ignoring --master."""
+    return {key: value for key, value in DELTA_CONF.items() if key not in given}
+
+
+def _submitted_session() -> SparkSession:
+    from pyspark import SparkConf  # spark-submit's settings, read from the JVM it started
+
+    builder = SparkSession.builder
+    for key, value in submitted_conf(dict(SparkConf().getAll())).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    _apply_runtime_conf(spark)
     return spark
 
 

@@ -1,5 +1,6 @@
 """The Airflow stage arguments and the Databricks bundle call the jobs the way their parsers accept."""
 
+import ast
 import importlib
 import re
 import sys
@@ -57,3 +58,14 @@ def test_databricks_bundle_runs_the_four_stages_in_order_through_the_console_scr
         ns = _parse(command, args)
         assert ns.conf == "/ws/conf/pipeline.yaml"
     assert 'tokumei = "jobs.cli:main"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_orchestrators_start_one_release_run_at_a_time():
+    """A warehouse at abfss:// or s3:// gets no lock (jobs/runtime/lock.py): the orchestrator keeps runs apart."""
+    bundle = yaml.safe_load((ROOT / "databricks.yml").read_text(encoding="utf-8"))
+    assert bundle["resources"]["jobs"]["tokumei_release"]["max_concurrent_runs"] == 1
+    tree = ast.parse((ROOT / "dags" / "tokumei_release.py").read_text(encoding="utf-8"))
+    dags = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and getattr(c.func, "id", None) == "DAG"]
+    runs = {next(k.value.value for k in d.keywords if k.arg == "dag_id"):
+            next((ast.literal_eval(k.value) for k in d.keywords if k.arg == "max_active_runs"), None) for d in dags}
+    assert runs == {"tokumei_release": 1, "tokumei_release_databricks": 1}

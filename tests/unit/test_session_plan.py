@@ -15,11 +15,13 @@ REMOTE = "sc://127.0.0.1:15002"
 
 
 @pytest.mark.parametrize(("active", "environ", "plan"), [
-    (True, {"SPARK_REMOTE": REMOTE}, "active"),  # Databricks Connect, a notebook, spark-submit
+    (True, {"SPARK_REMOTE": REMOTE}, "active"),  # Databricks Connect, a notebook
     (True, {}, "active"),
     (False, {"SPARK_REMOTE": REMOTE}, "remote"),
     (False, {"SPARK_REMOTE": ""}, "local"),
     (False, {"MASTER": "local[2]"}, "local"),
+    (False, {"PYSPARK_GATEWAY_PORT": "41234"}, "submitted"),  # spark-submit: a JVM, but no session yet
+    (False, {"PYSPARK_GATEWAY_PORT": "41234", "SPARK_REMOTE": REMOTE}, "remote"),
 ])
 def test_session_plan(active, environ, plan):
     assert session_plan(active, environ) == plan
@@ -131,3 +133,40 @@ def test_is_connect_tells_spark_connect_sessions_by_their_class():
     assert is_connect(instance("pyspark.sql.connect.session"))
     assert not is_connect(instance("pyspark.sql.session"))
     assert not is_connect(instance("pyspark.sql.classic.session"))
+
+
+class _SubmittedConf:
+    """Stands in for pyspark.SparkConf under spark-submit: the settings of its command line."""
+
+    given: list[tuple[str, str]] = []
+
+    def getAll(self) -> list[tuple[str, str]]:  # noqa: N802 (pyspark's name)
+        return list(self.given)
+
+
+def test_under_spark_submit_the_session_takes_its_master_and_gets_only_delta_added(monkeypatch, no_java):
+    """Issue 19 item 6, tried on a standalone cluster: `builder.master("local[*]")` overrode
+    `spark-submit --master spark://...`, and the whole job ran inside the driver."""
+    import pyspark
+
+    fake = _Recorder(active=None)
+    monkeypatch.setattr(session, "SparkSession", fake)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "41234")
+    monkeypatch.setattr(_SubmittedConf, "given", [("spark.master", "spark://127.0.0.1:7077"),
+                                                  ("spark.jars.packages", "io.delta:delta-spark_4.1_2.13:4.4.0")])
+    monkeypatch.setattr(pyspark, "SparkConf", _SubmittedConf)
+    spark = session.get_spark(session.SparkSettings(master="local[2]", driver_memory="8g"))
+    assert spark is fake.made
+    assert fake.calls == [("config", "spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension"),
+                          ("config", "spark.sql.catalog.spark_catalog",
+                           "org.apache.spark.sql.delta.catalog.DeltaCatalog"),
+                          ("getOrCreate",)]
+    assert spark.conf.values == {"spark.sql.legacy.javaCharsets": "true"}
+
+
+def test_delta_settings_given_to_spark_submit_are_kept_as_given():
+    given = {"spark.master": "yarn", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,com.example.X"}
+    assert session.submitted_conf(given) == {
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"}
+    assert session.submitted_conf({}) == session.DELTA_CONF
