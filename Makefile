@@ -63,14 +63,14 @@ requirements: $(STAMP)
 	$(BIN)/python -m jobs.requirements
 
 lint: $(STAMP)
-	$(BIN)/ruff check jobs transforms expectations tests bench
+	$(BIN)/ruff check jobs transforms expectations synth tools tests bench
 	$(BIN)/mypy
 
-# A wheel for Databricks/pip and a zip of the packages for spark-submit --py-files.
+# The wheel (pip, Databricks), the zip for spark-submit --py-files and its launcher dist/tokumei_submit.py.
+# Both hold one top-level package, tokumei (tokumei.jobs, tokumei.transforms, ...): tools/relocate.py.
+# `pip wheel .` builds the same wheel (pyproject's build backend is tools/build_backend.py).
 dist: $(STAMP)
-	rm -rf dist && $(BIN)/pip wheel --no-deps -q -w dist .
-	$(BIN)/python -c "import zipfile,pathlib; z=zipfile.ZipFile('dist/tokumei.zip','w',zipfile.ZIP_DEFLATED); [z.write(p) for d in ('jobs','transforms','expectations','synth') for p in sorted(pathlib.Path(d).rglob('*.py'))]"
-	@ls -l dist
+	rm -rf dist && $(BIN)/python -m tools.dist --out dist
 
 clean:
 	rm -rf build dist spark-warehouse metastore_db

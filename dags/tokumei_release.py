@@ -13,7 +13,7 @@ import datetime as dt
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
 from airflow.sdk import DAG, Param
-from tokumei_stages import APP_DIR, DELTA_PACKAGE, PARAM_DEFAULTS, PY_FILES, SPARK_CONF, STAGE_ARGS
+from tokumei_stages import APPLICATION, DELTA_PACKAGE, PARAM_DEFAULTS, PY_FILES, SPARK_CONF, STAGE_ARGS
 
 PARAMS = {
     "input": Param(PARAM_DEFAULTS["input"], type="string", description="raw UKE files and clinical extracts"),
@@ -40,8 +40,8 @@ with DAG(
     for stage, args in STAGE_ARGS.items():
         task = SparkSubmitOperator(
             task_id=stage,
-            application=f"{APP_DIR}/jobs/{stage}.py",
-            application_args=args,
+            application=APPLICATION,
+            application_args=[stage, *args],
             py_files=PY_FILES,
             packages=DELTA_PACKAGE,
             conf=SPARK_CONF,

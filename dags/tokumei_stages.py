@@ -9,9 +9,11 @@ from __future__ import annotations
 
 STAGES = ("ingest", "anonymize", "validate", "publish")
 DELTA_PACKAGE = "io.delta:delta-spark_4.1_2.13:4.4.0"  # must match delta-spark in pyproject.toml
-# Built by `make dist`: the jobs, transforms and expectations packages for --py-files.
+# Built by `make dist`: the package `tokumei` (tokumei.jobs, tokumei.transforms, ...) for --py-files, and
+# the application file that runs `tokumei <stage> <args>` from it (tools/dist.py).
 PY_FILES = "{{ var.value.get('tokumei_py_files', '/opt/tokumei/dist/tokumei.zip') }}"
 APP_DIR = "{{ var.value.get('tokumei_app_dir', '/opt/tokumei') }}"
+APPLICATION = APP_DIR + "/dist/tokumei_submit.py"
 CONF = APP_DIR + "/conf/pipeline.yaml"
 
 PARAM_DEFAULTS = {

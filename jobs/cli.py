@@ -1,7 +1,8 @@
 """`tokumei <command>`: one console script over the job modules (DESIGN.md, interface contract).
 
-Each command is also `python -m jobs.<module>` and `spark-submit jobs/<module>.py`; this module only
-dispatches, so the three entry points behave the same.
+Each command is also `python -m jobs.<module>` (`tokumei.jobs.<module>` once installed) and, under
+spark-submit, `dist/tokumei_submit.py <command>` (tools/dist.py); this module only dispatches, so the
+entry points behave the same.
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# command -> (module, one-line help). Only commands that work are listed.
+# command -> (module in this package, one-line help). Only commands that work are listed. The module is
+# named relative to this package: `jobs` in the checkout, `tokumei.jobs` once installed (tools/relocate.py).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("jobs.generate", "write synthetic UKE claim files and clinical extracts"),
-    "ingest": ("jobs.ingest", "parse raw files into bronze Delta tables (restricted zone)"),
-    "anonymize": ("jobs.anonymize", "apply a policy profile to bronze and write the staged release"),
-    "validate": ("jobs.validate", "run the Great Expectations suites on a staged release"),
-    "publish": ("jobs.publish", "promote a validated staged release and write its manifest"),
-    "erase": ("jobs.erase", "delete a patient, files or an institution from bronze and staging (DELETE + VACUUM), with a record"),
-    "run": ("jobs.run", "ingest, anonymize, validate and publish in one go"),
-    "notices": ("jobs.notices", "record that a release's 公表 were published (notices publish)"),
-    "deliver": ("jobs.deliver", "deliver a published release to a recipient and append its 提供記録"),
-    "kanon": ("jobs.kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
-    "requirements": ("jobs.requirements", "write docs/requirements.md: each legal requirement with the tests citing it"),
+    "generate": ("generate", "write synthetic UKE claim files and clinical extracts"),
+    "ingest": ("ingest", "parse raw files into bronze Delta tables (restricted zone)"),
+    "anonymize": ("anonymize", "apply a policy profile to bronze and write the staged release"),
+    "validate": ("validate", "run the Great Expectations suites on a staged release"),
+    "publish": ("publish", "promote a validated staged release and write its manifest"),
+    "erase": ("erase", "delete a patient, files or an institution from bronze and staging (DELETE + VACUUM), with a record"),
+    "run": ("run", "ingest, anonymize, validate and publish in one go"),
+    "notices": ("notices", "record that a release's 公表 were published (notices publish)"),
+    "deliver": ("deliver", "deliver a published release to a recipient and append its 提供記録"),
+    "kanon": ("kanon", "make a CSV table k-anonymous / l-diverse with ARX hierarchies (optimal, on Spark)"),
+    "requirements": ("requirements", "write docs/requirements.md: each legal requirement with the tests citing it"),
 }
+
+
+def module_of(command: str) -> str:
+    """The module of `command`, e.g. `jobs.run` in the checkout and `tokumei.jobs.run` once installed."""
+    return f"{__package__ or 'jobs'}.{COMMANDS[command][0]}"
 
 
 def _usage() -> str:
@@ -50,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"tokumei: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
+    module = importlib.import_module(module_of(command))
     return int(module.main(rest))
 
 

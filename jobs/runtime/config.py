@@ -23,7 +23,9 @@ from transforms.release.waiting import NoticeSettings
 
 T = TypeVar("T")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # jobs/runtime/config.py -> the checkout
+# jobs/runtime/config.py -> the checkout; once installed, the package `tokumei`, whose conf/ holds the
+# defaults (tools/relocate.py copies them there).
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # The conf files a command reads when none is given (relative: see resolve_conf_path).
 DEFAULT_PIPELINE = Path("conf/pipeline.yaml")
 DEFAULT_LAYOUTS = "conf/layouts"  # clinical CSV layouts, one YAML file a table
@@ -117,7 +119,7 @@ class PipelineConfig:
 
 # Relative conf paths (`conf/policies/anonymized.yaml`) are looked up in the working directory, then
 # beside the loaded pipeline.yaml's project (on Databricks: the synced workspace files), then in the
-# checkout this code runs from.
+# checkout this code runs from (installed from the wheel: the defaults in tokumei/conf/).
 _SEARCH_ROOTS: list[Path] = []
 
 

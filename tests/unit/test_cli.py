@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import COMMANDS
+from jobs.cli import COMMANDS, module_of
 
 GOOD = "keys:\n  key_id: demo\n"
 
@@ -78,5 +78,5 @@ def test_shared_options_are_defined_once_in_jobs_runtime_args(option):
 
 @pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"requirements"}))  # it reads no pipeline config
 def test_every_command_reads_conf_pipeline_yaml_by_default(command):
-    parser = importlib.import_module(COMMANDS[command][0]).build_parser()
+    parser = importlib.import_module(module_of(command)).build_parser()
     assert parser.get_default("conf") == "conf/pipeline.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import COMMANDS
+from jobs.cli import module_of
 from jobs.erase import notice, parse_args
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import ConfigError, InputError
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_req46_erase_is_a_command_of_the_cli():
-    assert COMMANDS["erase"][0] == "jobs.erase"
+    assert module_of("erase") == "jobs.erase"
 
 
 @pytest.mark.parametrize("argv", [

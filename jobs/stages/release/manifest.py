@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,11 @@ def code_version() -> str:
         version = metadata.version("tokumei")
     except metadata.PackageNotFoundError:
         version = "unknown"
+    # An installed copy (the wheel or zip of tools/relocate.py) carries the commit it was built from in
+    # tokumei.BUILD_COMMIT: git would find no checkout there, or the wrong one around a venv.
+    built = getattr(sys.modules.get(__name__.split(".")[0]), "BUILD_COMMIT", None)
+    if built is not None:
+        return f"{version}+{built}" if built else version
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
