@@ -76,7 +76,6 @@ def clinical_frames(
             continue
         out_dir = f"{scratch}/clinical_{layout.table}"
         facts = result.facts[layout.table] = position_files(spark, group, out_dir, layout.encoding, partition=False)
-        assert facts.lines is not None
         # Materialized for the same reason as UKE records (jobs/stages/ingest/uke.parse_to_scratch).
         parsed = write_scratch(parse_clinical(facts.lines.read(spark), layout), out_dir + "_parsed").read(spark)
         has_key = set(PATIENT_KEY) <= set(layout.names)

@@ -207,7 +207,6 @@ def _uke_frames(
     """Position and parse the UKE files into scratch; add each table's rows and rejects to `frames`/`rejects`."""
     facts = position_files(spark, uke, f"{scratch}/uke_lines", settings.encoding)
     counts.facts.append(facts)
-    assert facts.lines is not None
     lines = facts.lines
     parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed")
     counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)

@@ -41,7 +41,7 @@ class FileFacts:
     encoding: dict[str, str]
     encoding_evidence: dict[str, str]
     eof_mark: dict[str, bool]
-    lines: Scratch | None = None  # the positioned lines as written (one FileFacts per write)
+    lines: Scratch  # the positioned lines as written
 
 
 def position_files(
