@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from jobs.runtime.args import add_break_lock, add_conf, add_layouts, add_warehouse
+from jobs.runtime.args import add_allow_unrecognized, add_break_lock, add_conf, add_layouts, add_warehouse
 from jobs.runtime.config import load_pipeline
 from jobs.runtime.errors import entrypoint
 from jobs.runtime.keys import load_key_checked
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_warehouse(p, "warehouse root (bronze tables go to WH/bronze/)")
     add_conf(p)
     add_layouts(p)
+    add_allow_unrecognized(p)
     add_break_lock(p)
     return p
 
@@ -45,9 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_pipeline(args.conf)
     layouts = load_layouts(args.layouts)
-    # Size and line-length limits, and the sha256 of every file, before Spark starts; the warehouse is not
-    # read yet, so bad input exits 2 without a trace in it.
-    files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes)
+    # Unrecognized files, size and line-length limits, and the sha256 of every file, before Spark starts; the
+    # warehouse is not read yet, so bad input exits 2 (unrecognized files 1) without a trace in it.
+    files, unrecognized = discover(args.input, layouts, cfg.ingest.max_file_bytes,
+                                   allow_unrecognized=args.allow_unrecognized)
     key = load_key_checked(cfg.keys, cfg.keys.key_id, args.conf)  # keys the stored linkage labels
     wh = Warehouse(args.warehouse)
     with warehouse_lock(wh, f"tokumei ingest --input {args.input}", break_lock=args.break_lock):

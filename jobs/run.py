@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobs.runtime.args import (
+    add_allow_unrecognized,
     add_break_lock,
     add_extraction_date,
     add_layouts,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="directory searched recursively for UKE files and clinical CSVs")
     add_release_options(p, "id of the release to publish (letters, digits, . _ -)", profile_required=False)
     add_layouts(p)
+    add_allow_unrecognized(p)
     add_parallel(p)
     add_no_docs(p)
     add_extraction_date(p)
@@ -70,7 +72,8 @@ def _stages(cfg: PipelineConfig, wh: Warehouse, args: argparse.Namespace) -> dic
     spark = get_spark(cfg.spark)
     times: dict[str, Any] = {}
     t = time.perf_counter()
-    times["ingest_summary"] = run_ingest(spark, args.input, args.warehouse, cfg.ingest, args.layouts, p.link, cfg.receipt)
+    times["ingest_summary"] = run_ingest(spark, args.input, args.warehouse, cfg.ingest, args.layouts, p.link, cfg.receipt,
+                                         allow_unrecognized=args.allow_unrecognized)
     times["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     anonymize(spark, cfg, wh, args.release_id, p, args.extraction_date, args.parallel)

@@ -64,6 +64,12 @@ def add_layouts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layouts", default=DEFAULT_LAYOUTS, help="clinical CSV layouts (default: %(default)s)")
 
 
+def add_allow_unrecognized(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-unrecognized", action="store_true",
+                   help="ingest the rest when --input holds files that are neither UKE nor a declared clinical "
+                        "extract (default: refuse with exit 1 and name them)")
+
+
 def add_no_docs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-docs", action="store_true", help="skip rendering GX Data Docs (HTML)")
 

@@ -87,10 +87,11 @@ def ingested(spark, tmp_path_factory, uke_sample):
     first = f"tokumei ingest --input {root}"
     with warehouse_lock(wh, first):  # delivery 1 holds the lock from here (run_ingest re-enters it)
         env = {**os.environ, "TOKUMEI_KEY_DEMO": TEST_KEY_TEXT}  # the key is checked before the lock
-        second = subprocess.run([sys.executable, "-m", "jobs.ingest", "--input", str(root), "--warehouse", wh.root],
+        second = subprocess.run([sys.executable, "-m", "jobs.ingest", "--input", str(root), "--warehouse", wh.root,
+                                 "--allow-unrecognized"],
                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         left_by_second = sorted(str(p.relative_to(wh.root)) for p in Path(wh.root).rglob("*"))
-        summary = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
+        summary = run_ingest(spark, str(root), wh.root, key=TEST_KEY, allow_unrecognized=True)
     ledger = {r["rel_path"]: r.asDict() for r in spark.read.format("delta").load(wh.ledger).collect()}
 
     def counts() -> dict[str, int]:
@@ -98,11 +99,11 @@ def ingested(spark, tmp_path_factory, uke_sample):
 
     # Delivery 2: the same files again.
     before = counts()
-    again = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
+    again = run_ingest(spark, str(root), wh.root, key=TEST_KEY, allow_unrecognized=True)
     after = counts()
     # Delivery 3: a corrected re-delivery of the same claim batch under the same name.
     versioned.write_bytes(_volume("00", "99", 1).replace("試験　花子".encode("cp932"), "試験　華子".encode("cp932")))
-    corrected = run_ingest(spark, str(root), wh.root, key=TEST_KEY)
+    corrected = run_ingest(spark, str(root), wh.root, key=TEST_KEY, allow_unrecognized=True)
     versions = sorted((r.asDict() for r in _table(spark, wh, "_files").where(F.col("path") == str(versioned)).collect()),
                       key=lambda r: r["version"])
     shas = [ledger["versioned/RECEIPTC.UKE"]["file_sha256"], *(r["file_sha256"] for r in versions[1:])]

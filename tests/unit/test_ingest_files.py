@@ -24,13 +24,30 @@ def test_files_are_recognized_by_content_not_name(tmp_path):
     (tmp_path / "other.csv").write_text("x,y\n1,2\n", encoding="utf-8")
     (tmp_path / "README.UKE").write_text("見出し\n", encoding="utf-8")
     (tmp_path / ".hidden.UKE").write_bytes(UKE)
-    files, skipped = discover(str(tmp_path), [LABS], max_file_bytes=10**6)
+    files, skipped = discover(str(tmp_path), [LABS], max_file_bytes=10**6, allow_unrecognized=True)
     got = {f.rel_path: (f.kind, f.table, f.line_end, f.size) for f in files}
     assert got == {"RECEIPTC.UKE": ("uke", None, "crlf", 3 + len(UKE.decode("cp932").encode())),
                    "a/claims.dat": ("uke", None, "crlf", len(UKE)),
                    "labs_2025.csv": ("clinical", "labs", "lf", 25)}
     assert sorted(skipped) == ["README.UKE", "other.csv"]
     assert {f.rel_path: f.sha256 for f in files}["a/claims.dat"] == hashlib.sha256(UKE).hexdigest()
+
+
+def test_an_unrecognized_file_refuses_the_input_naming_it_before_spark(tmp_path, capsys):
+    """Issue 20 item 6: a file tokumei cannot read (a claim kind it does not know, a stray file) stops the
+    ingest with exit 1 and its name, before any file is hashed or the warehouse exists."""
+    (tmp_path / "in" / "dental").mkdir(parents=True)
+    (tmp_path / "in" / "RECEIPTC.UKE").write_bytes(UKE)
+    (tmp_path / "in" / "dental" / "RECEIPTC.UKE").write_bytes("UK,3,13,1234567\r\n".encode("cp932"))
+    (tmp_path / "in" / "notes.txt").write_text("not a claim file", encoding="utf-8")
+    args = ["--input", str(tmp_path / "in"), "--warehouse", str(tmp_path / "wh")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "tokumei: refused:" in err and "2 件" in err and "--allow-unrecognized" in err
+    assert "dental/RECEIPTC.UKE, notes.txt" in err and "何も変更していません" in err
+    assert not (tmp_path / "wh").exists()
+    files, skipped = discover(str(tmp_path / "in"), [], max_file_bytes=10**6, allow_unrecognized=True)
+    assert ([f.rel_path for f in files], skipped) == (["RECEIPTC.UKE"], ["dental/RECEIPTC.UKE", "notes.txt"])
 
 
 def test_a_file_above_max_file_bytes_is_refused_by_name_and_limit(tmp_path):

@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.runtime.errors import InputError
+from jobs.runtime.errors import InputError, RefusedError
 from transforms.clinical.extract import ClinicalLayout
 
 MAX_LINE_BYTES = 1024 * 1024  # SJ, the longest UKE record, is 2,400 bytes; 1 MiB is corruption
+_LISTED = 20  # unrecognized files named in a refusal
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -100,9 +101,13 @@ def _walk(root: Path) -> list[Path]:
 
 
 def discover(
-    input_dir: str, layouts: Sequence[ClinicalLayout], max_file_bytes: int, threads: int = 4
+    input_dir: str, layouts: Sequence[ClinicalLayout], max_file_bytes: int, threads: int = 4, *,
+    allow_unrecognized: bool = False,
 ) -> tuple[list[SourceFile], list[str]]:
-    """(files to ingest, relative paths of files that are neither UKE nor a declared extract)."""
+    """(files to ingest, relative paths of files that are neither UKE nor a declared extract).
+
+    A file of neither kind refuses the whole input (exit 1) before any file is hashed, unless
+    `allow_unrecognized`: a claim file tokumei cannot read must never vanish with a warning only."""
     root = Path(input_dir).resolve()
     if not root.is_dir():
         raise InputError(f"--input {input_dir}: not a directory")
@@ -121,6 +126,9 @@ def discover(
                 "(conf/pipeline.yaml); split the file or raise the limit after checking disk and time"
             )
         found.append((path, rel, *kind))
+    skipped.sort()
+    if skipped and not allow_unrecognized:
+        refuse_unrecognized(input_dir, skipped)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         scans = list(pool.map(lambda item: _scan(item[0]), found))
     files = [
@@ -128,6 +136,20 @@ def discover(
         for (p, rel, kind, table), (sha, style) in zip(found, scans, strict=True)
     ]
     return files, skipped
+
+
+def refuse_unrecognized(input_dir: str, skipped: Sequence[str]) -> None:
+    """Exit 1 naming the files (the first _LISTED): in Japanese for the operator, then in English."""
+    names = ", ".join(skipped[:_LISTED]) + (f" ほか {len(skipped) - _LISTED} 件" if len(skipped) > _LISTED else "")
+    raise RefusedError(
+        f"--input {input_dir} に、レセプト電算ファイル（UKE）でも conf/layouts/ で宣言した臨床データでもない"
+        f"ファイルが {len(skipped)} 件あります: {names}。取り込みを中止しました（何も変更していません）。"
+        "読めないレセプトを見落とさないためです。これらを入力フォルダから除くか、請求データでないことを確かめた"
+        "うえで --allow-unrecognized を付けて再実行してください。 / "
+        f"{len(skipped)} file(s) under --input are neither UKE claim files nor declared clinical extracts: "
+        f"{', '.join(skipped[:_LISTED])}; nothing was ingested. Remove them, or re-run with "
+        "--allow-unrecognized once you have checked they hold no claims."
+    )
 
 
 def spark_path(path: str) -> str:

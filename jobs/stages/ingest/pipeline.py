@@ -68,12 +68,14 @@ def run_ingest(
     layouts_dir: str = DEFAULT_LAYOUTS,
     key: Key | None = None,
     receipt: ReceiptSettings | None = None,
+    *,
+    allow_unrecognized: bool = False,
 ) -> dict[str, Any]:
     """The whole ingest on an existing session (used by `tokumei run`, tests and the bench). `key`: the
     producer's key (keys.key_id) that keys the stored linkage labels; default: the one conf/pipeline.yaml names."""
     settings = settings or IngestSettings()
     layouts = load_layouts(layouts_dir)
-    files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes)
+    files, unrecognized = discover(input_dir, layouts, settings.max_file_bytes, allow_unrecognized=allow_unrecognized)
     key = key or load_key(load_pipeline(DEFAULT_PIPELINE).keys)
     return execute(spark, files, unrecognized, Warehouse(warehouse), settings, layouts, key, receipt)
 
