@@ -4,7 +4,8 @@
 - `pipeline`: generate -> ingest -> anonymize -> validate -> publish with the shipped anonymized policy (its
   (k, k^m) suppression limit raised for the small data) on the two generated sets below, with a notice
   that one institution began after the data (req 43);
-- `uke_run`: `tokumei run` on the real UKE file (test_run.py; test_spark_connect.py compares with it).
+- `uke_run`: `tokumei run` on the real UKE file and a small generated set (test_run.py;
+  test_spark_connect.py and test_cluster.py compare with it).
 
 Tests that need to change one of these outputs copy it first.
 """
@@ -22,6 +23,7 @@ from helpers.pipeline import (
     REPO,
     RID,
     SEIREKI,
+    UKE_RUN_GENERATED,
     UKE_RUN_KEY,
     UKE_RUN_RID,
     WAREKI,
@@ -29,6 +31,7 @@ from helpers.pipeline import (
     Pipeline,
     late_institution,
     uke_run_args,
+    uke_run_input,
 )
 from helpers.policies import anonymized_policy
 
@@ -105,16 +108,21 @@ def pipeline(spark, tmp_path_factory, seireki, wareki) -> Pipeline:
 
 
 @pytest.fixture(scope="session")
-def uke_run(spark, tmp_path_factory, uke_sample) -> Path:
-    """`tokumei run` on the real UKE file in this process's local session: first with the shipped policy,
-    which refuses (too few patients for its (k, k^m) rule; release id `fixture-km`), then without
-    params.km, which publishes `UKE_RUN_RID`. Returns that release's folder. The file holds 75 receipts
-    of a handful of patients. Read-only."""
+def uke_run_generated(generated) -> Path:
+    """The generated part of the `uke_run` input (helpers/pipeline.py UKE_RUN_GENERATED). Read-only."""
+    return generated(*UKE_RUN_GENERATED)
+
+
+@pytest.fixture(scope="session")
+def uke_run(spark, tmp_path_factory, uke_sample, uke_run_generated) -> Path:
+    """`tokumei run` on the real UKE file and a small generated set in this process's local session:
+    first with the shipped policy, which refuses (too few patients for its (k, k^m) rule; release id
+    `fixture-km`), then without params.km, which publishes `UKE_RUN_RID`. Returns that release's folder.
+    The file holds 75 receipts of a handful of patients, the generated set 30 receipts of 40 people. Read-only."""
     from jobs import cli
 
     tmp = tmp_path_factory.mktemp("run")
-    (tmp / "in").mkdir()
-    shutil.copy(uke_sample, tmp / "in" / uke_sample.name)
+    uke_run_input(tmp / "in", uke_sample, uke_run_generated)
     mp = pytest.MonkeyPatch()
     mp.setenv("TOKUMEI_KEY_DEMO", UKE_RUN_KEY)
     args = uke_run_args(tmp / "in", tmp / "wh", anonymized_policy(tmp, None))

@@ -5,7 +5,7 @@ A local Spark Connect server is started from the installed pyspark (tests/helper
 client is `python -m jobs.cli run` in a subprocess with SPARK_REMOTE set, because a Connect session
 cannot share this process with the test session (creating one switches pyspark's functions to Connect
 for the whole process). The client gets no Java at all (JAVA_HOME and PATH lead to none): a release can
-only come from the server. The local side is the `uke_run` fixture: same file, arguments and key.
+only come from the server. The local side is the `uke_run` fixture: same input, arguments and key.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from pathlib import Path
 
 import pytest
 from helpers.connect import connect_server
-from helpers.pipeline import REPO, UKE_RUN_KEY, UKE_RUN_RID, uke_run_args
+from helpers.pipeline import REPO, UKE_RUN_KEY, UKE_RUN_RID, uke_run_args, uke_run_input, uke_run_receipts
 from helpers.policies import anonymized_policy
 from helpers.processes import ivy_dir
 from helpers.releases import assert_same_release, table_rows
 
 
 @pytest.fixture(scope="module")
-def connect_release(tmp_path_factory, uke_sample) -> Path:
+def connect_release(tmp_path_factory, uke_sample, uke_run_generated) -> Path:
     tmp = tmp_path_factory.mktemp("connect")
-    (tmp / "in").mkdir()
-    (tmp / "in" / uke_sample.name).write_bytes(uke_sample.read_bytes())
+    uke_run_input(tmp / "in", uke_sample, uke_run_generated)
     env = {**os.environ, "TOKUMEI_KEY_DEMO": UKE_RUN_KEY, "PYTHONPATH": str(REPO),
            "JAVA_HOME": str(tmp / "no-java"), "PATH": str(Path(sys.executable).parent)}
     with connect_server(tmp / "server.log", ivy_dir()) as url:
@@ -39,6 +38,7 @@ def connect_release(tmp_path_factory, uke_sample) -> Path:
 
 
 @pytest.mark.slow
-def test_tokumei_run_through_spark_connect_publishes_the_local_release(connect_release, uke_run):
+def test_tokumei_run_through_spark_connect_publishes_the_local_release(connect_release, uke_run, uke_run_generated):
     assert_same_release(uke_run, connect_release)
-    assert len(table_rows(connect_release / "tables" / "receipts")) == 75  # every RE of the fixture
+    # every RE of the fixture and of the generated files
+    assert len(table_rows(connect_release / "tables" / "receipts")) == uke_run_receipts(uke_run_generated)

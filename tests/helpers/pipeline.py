@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,34 @@ WAREKI = (120, 2, 3)
 WAREKI_START = "2019-04"
 RID = "e2e"
 KEY = "e2e-test-key-not-a-secret-0123456789abcdef"
-# `tokumei run` on the real UKE file (the `uke_run` fixture), run again through Spark Connect by
-# tests/e2e/test_spark_connect.py with the same arguments and key.
+# `tokumei run` on the real UKE file and a small generated set (the `uke_run` fixture), run again with the
+# same input, arguments and key through Spark Connect (tests/e2e/test_spark_connect.py) and on a
+# standalone cluster (tests/e2e/test_cluster.py). The generated set: 40 people x 1 month, 5 institutions
+# (30 receipts, clinical extracts with labs), so the other setups also read generated files and CSV.
 UKE_RUN_KEY = "run-test-key-not-a-secret-0123456789abcdef"
 UKE_RUN_RID = "fixture-1"
+UKE_RUN_GENERATED = (40, 1, 11)
+UKE_FIXTURE_RECEIPTS = 75  # the RE records of ../shared/fixtures/uke/RECEIPTC_GAIRAI_SAMPLE.UKE
 
 
 def uke_run_args(input_dir: Path, warehouse: Path, policy: Path) -> list[str]:
     return ["run", "--input", str(input_dir), "--warehouse", str(warehouse), "--no-docs",
             "--release-id", UKE_RUN_RID, "--policy", str(policy)]
+
+
+def uke_run_input(dest: Path, uke_sample: Path, generated: Path) -> Path:
+    """The input of the `uke_run` release: the real UKE file and a copy of the generated set (its
+    `_truth` folder is never read: ingest skips `_` folders)."""
+    dest.mkdir(parents=True)
+    shutil.copy(uke_sample, dest / uke_sample.name)
+    shutil.copytree(generated, dest / "generated")
+    return dest
+
+
+def uke_run_receipts(generated: Path) -> int:
+    """The receipts the `uke_run` release holds when none is suppressed: every RE of the real file
+    and of the generator's truth."""
+    return UKE_FIXTURE_RECEIPTS + pq.read_table(generated / "_truth" / "receipts", columns=["file"]).num_rows
 
 
 @dataclass(frozen=True)
