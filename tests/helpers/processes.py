@@ -1,6 +1,6 @@
 """Spark processes that e2e tests start from the installed pyspark (pip's pyspark ships `bin/spark-submit`
-and `bin/spark-class` but not the `sbin/` scripts): a Spark Connect server (connect.py), a spark-submit
-driver.
+and `bin/spark-class` but not the `sbin/` scripts): a Spark Connect server (connect.py), a standalone
+master and its workers (cluster.py), a spark-submit driver.
 
 Each runs in its own process group (`start_new_session`), so `stop` ends exactly what the test started,
 the JVM and its children (a worker's executors, an executor's Python workers) included, and never
