@@ -14,7 +14,8 @@ BENCH_MONTHS   ?= 12
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench lint dist check-java venv clean
+.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench lint dist check-java venv clean \
+        airflow-venv airflow-test
 
 check-java:
 	@./.ci/check-java
@@ -53,6 +54,27 @@ test-e2e: check-java $(STAMP)
 
 test-perf: check-java $(STAMP)
 	$(BIN)/python -m pytest tests/perf
+
+# Airflow 3 in its own venv (its Spark provider's pyspark-client would shadow the real pyspark in .venv),
+# one per content of the pinned files, so a second run (and CI on the same machine) reuses it; nothing
+# but the files' content decides whether to install (a fresh clone's newer mtimes do not).
+AIRFLOW_PINS  := .ci/airflow-requirements.txt .ci/airflow-constraints.txt
+AIRFLOW_VENV  ?= $(HOME)/.cache/tokumei/airflow-$(shell cat $(AIRFLOW_PINS) | sha256sum | cut -c1-12)
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+$(AIRFLOW_STAMP):
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --upgrade pip >/dev/null
+	$(AIRFLOW_VENV)/bin/pip install -r .ci/airflow-requirements.txt -c .ci/airflow-constraints.txt
+	@touch $(AIRFLOW_STAMP)
+
+airflow-venv: $(AIRFLOW_STAMP)
+
+# dags/tokumei_release.py under `airflow dags test` with local spark-submit (tokumei's pyspark, local[2]):
+# one release published, one stopped by validation before publish (tests/airflow/run_release_dag.py).
+airflow-test: check-java $(STAMP) $(AIRFLOW_STAMP)
+	$(BIN)/python tests/airflow/run_release_dag.py --airflow $(AIRFLOW_VENV)/bin/airflow
 
 bench: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)

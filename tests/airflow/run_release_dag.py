@@ -1,0 +1,258 @@
+"""`make airflow-test`: the DAG `tokumei_release` run by Airflow 3 (`airflow dags test`, SQLite) with local
+spark-submit, twice, judged by its task states and the warehouse it leaves.
+
+    .venv/bin/python tests/airflow/run_release_dag.py --airflow <airflow venv>/bin/airflow [--work DIR]
+
+1. `airflow-ok` on the real UKE file (../shared/fixtures/uke): ingest, anonymize, validate and publish
+   succeed, `releases/airflow-ok/manifest.json` records a passed validation.
+2. `airflow-refused` on the same file with a マイナンバー typed into 病棟区分 (ward_class), a column the policy
+   keeps: validate fails on it (docs/operations.md section 3, case 1), publish is upstream_failed and
+   `releases/airflow-refused` does not exist.
+
+Both runs use the shipped anonymized policy without params.km, as tests/e2e's `uke_run` does: the file's
+75 receipts of a handful of patients cannot be (k, k^m)-anonymous, and the shipped policy refuses them
+in anonymize already. The app dir holds `make dist`'s output and conf/ with pipeline.yaml pointing at
+that policy. Airflow runs from its own venv (Makefile `airflow-venv`); this script runs in tokumei's, whose
+pyspark is spark-submit's Spark (SPARK_HOME, PATH) and whose Python runs the driver (PYSPARK_PYTHON).
+Not collected by pytest (no test_ prefix): it needs the Airflow venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from helpers.policies import anonymized_policy  # noqa: E402
+from helpers.session import TEST_CONF  # noqa: E402
+from helpers.shared import ENV, find_shared  # noqa: E402
+
+from tools.dist import build  # noqa: E402
+
+DAG_ID = "tokumei_release"
+STAGES = ("ingest", "anonymize", "validate", "publish")
+# A throwaway key for the public sample file: in the tasks' environment only, never printed.
+KEY = "airflow-test-key-not-a-secret-0123456789abcdef"
+MYNUMBER = "123456789018"  # valid check digit, as in tests/e2e/test_validate_identifiers.py
+# 病棟区分 is field 9 of an RE record, after the record type and receipt_no, receipt_type, service_month, name,
+# sex, birth_date, benefit_ratio, admission_date (transforms/uke/layout.py).
+WARD_CLASS = 9
+
+
+class Failed(Exception):
+    pass
+
+
+def plant_mynumber(src: Path, dst: Path) -> None:
+    """`src` with a マイナンバー in the 病棟区分 of its first RE record (CP932, line ends kept)."""
+    lines = src.read_bytes().decode("cp932").splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if line.startswith("RE,"))
+    fields = lines[i].split(",")
+    fields[WARD_CLASS] = f"個人番号 {MYNUMBER}"
+    lines[i] = ",".join(fields)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes("".join(lines).encode("cp932"))
+
+
+def app_dir(work: Path) -> Path:
+    """What the Variable tokumei_app_dir names on a worker: dist/ from `make dist` and conf/, whose
+    pipeline.yaml takes the anonymized policy without params.km."""
+    app = work / "app"
+    build(app / "dist")
+    shutil.copytree(REPO / "conf", app / "conf")
+    policy = anonymized_policy(work, None)
+    pipeline = app / "conf" / "pipeline.yaml"
+    text = pipeline.read_text(encoding="utf-8")
+    shipped = "  anonymized: conf/policies/anonymized.yaml\n"
+    if shipped not in text:
+        raise Failed(f"{pipeline}: no line {shipped.strip()!r} to point at the test policy")
+    pipeline.write_text(text.replace(shipped, f"  anonymized: {policy}\n"), encoding="utf-8")
+    return app
+
+
+# Spark's own log at WARN: at INFO every line of seven spark-submits also passes through Airflow's logging.
+LOG4J2 = """rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def spark_conf_dir(work: Path) -> Path:
+    """The local Spark client's conf dir (what an operator sets up once per worker): spark-defaults.conf
+    with the Delta jars from tokumei's Ivy cache, the settings jobs/runtime/session.py gives a local
+    session (a submitted one takes spark-submit's instead) and the test session's (tests/helpers/session.py)."""
+    ivy = Path(os.environ.get("TOKUMEI_IVY_DIR") or Path.home() / ".cache" / "tokumei" / "ivy").expanduser()
+    conf = {
+        "spark.jars.ivy": str(ivy),
+        "spark.driver.memory": "2g",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+        "spark.sql.session.timeZone": "UTC",
+        # The JIT's C1 tier only: C2 pays off on long jobs. One validate of this file on a loaded 2-core
+        # machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each).
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        **TEST_CONF,
+    }
+    out = work / "spark-conf"
+    out.mkdir()
+    (out / "spark-defaults.conf").write_text("".join(f"{k} {v}\n" for k, v in conf.items()), encoding="utf-8")
+    (out / "log4j2.properties").write_text(LOG4J2, encoding="utf-8")
+    return out
+
+
+def airflow_env(work: Path, app: Path) -> dict[str, str]:
+    """The environment of every `airflow` command but AIRFLOW_HOME: what a worker's tasks inherit."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        raise Failed(f"{sys.executable} has no pyspark: run this script with tokumei's venv (make airflow-test)")
+    spark_home = Path(spec.origin).parent  # the pip pyspark is a full Spark: bin/spark-submit, jars/
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPARK_", "PYSPARK_", "TOKUMEI_KEY_"))}
+    env.update({
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_VAR_TOKUMEI_APP_DIR": str(app),
+        "AIRFLOW_VAR_TOKUMEI_PY_FILES": str(app / "dist" / "tokumei.zip"),
+        # conn_type spark with the master as host: spark-submit --master local[2]
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        # The provider runs `spark-submit` from PATH: Spark's own bin, not tokumei's venv bin (whose python
+        # would shadow Airflow's); the driver runs tokumei's Python.
+        "SPARK_HOME": str(spark_home),
+        "PATH": f"{spark_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_CONF_DIR": str(spark_conf_dir(work)),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "TOKUMEI_KEY_DEMO": KEY,  # keys.provider env, key id demo (conf/pipeline.yaml)
+    })
+    return env
+
+
+def airflow(cli: str, args: list[str], env: dict[str, str], log: Path) -> int:
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"$ airflow {' '.join(args)}\n")
+        out.flush()
+        return subprocess.run([cli, *args], env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def airflow_json(cli: str, args: list[str], env: dict[str, str]) -> list[dict]:
+    done = subprocess.run([cli, *args, "-o", "json"], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Failed(f"airflow {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    # the JSON is one line; warnings (graphviz missing) may come before it on stdout
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("[")))
+
+
+@dataclass(frozen=True)
+class Run:
+    release_id: str
+    logical_date: str
+    input: Path
+    folder: Path  # the warehouse, the log and spark-submit's working directory
+
+    @property
+    def warehouse(self) -> Path:
+        return self.folder / "wh"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "airflow.log"
+
+
+def run_dag(cli: str, env: dict[str, str], run: Run) -> dict[str, str]:
+    """`airflow dags test` of the DAG with this run's params; the state of each task of the run."""
+    run.folder.mkdir(parents=True)
+    start = time.monotonic()
+    params = {"input": str(run.input), "warehouse": str(run.warehouse), "release_id": run.release_id,
+              "profile": "anonymized", "recipient": ""}
+    code = airflow(cli, ["dags", "test", DAG_ID, run.logical_date, "-c", json.dumps(params)], env, run.log)
+    runs = [r for r in airflow_json(cli, ["dags", "list-runs", DAG_ID], env) if r["logical_date"].startswith(run.logical_date)]
+    expect(f"{run.release_id}: expected one run of {DAG_ID} at {run.logical_date}, found {runs}", len(runs) == 1, run.log)
+    tasks = airflow_json(cli, ["tasks", "states-for-dag-run", DAG_ID, runs[0]["run_id"]], env)
+    states = {t["task_id"]: t["state"] for t in tasks}
+    print(f"airflow-test: {run.release_id}: dags test exited {code} after {time.monotonic() - start:.0f} s; "
+          f"run {runs[0]['state']}; tasks {states}; log {run.log}", flush=True)
+    return states
+
+
+def expect(what: str, ok: bool, log: Path) -> None:
+    if not ok:
+        raise Failed(f"{what}; see {log}")
+
+
+def check_published(run: Run, states: dict[str, str]) -> None:
+    rid, wh, log = run.release_id, run.warehouse, run.log
+    expect(f"{rid}: every stage should succeed, got {states}", states == dict.fromkeys(STAGES, "success"), log)
+    manifest = wh / "releases" / rid / "manifest.json"
+    expect(f"{rid}: {manifest} is missing", manifest.is_file(), log)
+    record = json.loads(manifest.read_text(encoding="utf-8"))
+    validation = record.get("validation", {})
+    expect(f"{rid}: the manifest should record a passed validation, got {validation}",
+           record.get("release_id") == rid and validation.get("success") is True and validation.get("expectations", 0) > 0
+           and (wh / "releases" / rid / "validation" / "summary.json").is_file(), log)
+
+
+def check_refused(run: Run, states: dict[str, str]) -> None:
+    rid, wh, log = run.release_id, run.warehouse, run.log
+    expected = {"ingest": "success", "anonymize": "success", "validate": "failed", "publish": "upstream_failed"}
+    expect(f"{rid}: validate should fail and publish never start, got {states}", states == expected, log)
+    summary_path = wh / "staging" / rid / "validation" / "summary.json"
+    expect(f"{rid}: {summary_path} is missing", summary_path.is_file(), log)
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    found = [f for f in summary["failed"] if f.startswith("receipts: expect_no_identifier_values") and "ward_class: mynumber" in f]
+    expect(f"{rid}: validation should fail on the マイナンバー in receipts.ward_class alone, got {summary['failed']}",
+           summary["success"] is False and found == summary["failed"], log)
+    expect(f"{rid}: {wh / 'releases' / rid} exists", not (wh / "releases" / rid).exists(), log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--airflow", required=True, help="the airflow command of Airflow's own venv")
+    p.add_argument("--work", type=Path, default=REPO / "build" / "airflow-test", help="emptied first; kept after")
+    args = p.parse_args(argv)
+    shared = find_shared()
+    sample = shared / "fixtures" / "uke" / "RECEIPTC_GAIRAI_SAMPLE.UKE" if shared else None
+    if sample is None or not sample.is_file():
+        print(f"airflow-test: the real UKE file is missing ({sample}); set {ENV} to the shared folder", file=sys.stderr)
+        return 2
+    work = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    start = time.monotonic()
+    ok = Run("airflow-ok", "2026-01-01", work / "input" / "ok", work / "airflow-ok")
+    refused = Run("airflow-refused", "2026-01-02", work / "input" / "planted", work / "airflow-refused")
+    try:
+        env = {**airflow_env(work, app_dir(work)), "AIRFLOW_HOME": str(work / "airflow_home")}
+        ok.input.mkdir(parents=True)
+        shutil.copy(sample, ok.input / sample.name)
+        plant_mynumber(sample, refused.input / sample.name)
+        log = work / "airflow-db-migrate.log"
+        expect("airflow db migrate failed", airflow(args.airflow, ["db", "migrate"], env, log) == 0, log)
+        # One after the other: side by side they took longer on 2 cores (each run keeps them busy).
+        check_published(ok, run_dag(args.airflow, env, ok))
+        check_refused(refused, run_dag(args.airflow, env, refused))
+    except Failed as exc:
+        print(f"airflow-test: FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"airflow-test: passed in {time.monotonic() - start:.0f} s: {DAG_ID} published airflow-ok; "
+          "validation stopped airflow-refused before publish")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
