@@ -1,9 +1,17 @@
-"""Record layouts of the レセプト電算 医科 claim file (RECEIPTC.UKE), as data.
+"""Record layouts of the レセプト電算 claim files, as data: 医科 (RECEIPTC.UKE) and 歯科 (RECEIPTS.UKE).
 
 One declaration serves the parser (position -> typed column), the synthetic generator (typed
 column -> position) and the policy (every bronze column is declared here, with its Japanese 項目名
-and its identification risk). Source: ../shared/reference/uke_format.md §3; positions are 1-based
-CSV indexes after the record id (idx 0).
+and its identification risk). Sources: 医科 ../shared/reference/uke_format.md §3, 歯科
+docs/formats/dental.md; positions are 1-based CSV indexes after the record id (idx 0).
+
+A claim kind (`ClaimKind`) names the record types its files hold. A record type whose layout is the
+same in every kind (SN, JD, MF, SJ, GO) is one `RecordLayout`; one that differs is a layout per kind
+with its own `key` (`dental_RE`), the partition ingest parses it under. Several layouts may feed one
+bronze table (医科 RE and 歯科 RE both feed `receipts`): the table's columns are the union of theirs
+(`table_fields`), a column absent from a kind is null in its rows, and `receipts.claim_kind` says
+which kind a receipt is. Within one kind a table is fed by one record type, so per-file counts map
+back to record types.
 
 Field kinds:
 - ``code``   数字/英数 code kept as a string (leading zeros matter); spaces stripped, full-width digits
@@ -15,6 +23,8 @@ Field kinds:
 - ``date``   GYYMMDD (和暦) or YYYYMMDD (西暦) -> DATE.
 - ``ym``     GYYMM (和暦) or YYYYMM (西暦) -> DATE, first day of the month.
 - ``days``   the 31 per-day columns 1日..31日 -> ARRAY<INT> of 31.
+- ``pairs``  `width` positions of (code, 数量) pairs, e.g. the 35 加算 of 歯科 SS ->
+             ARRAY<STRUCT<code STRING, quantity INT>>, empty pairs left out.
 - ``reserve``予備: parsed for position only, not kept.
 """
 
@@ -22,7 +32,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("code", "str", "text", "int", "bigint", "decimal", "date", "ym", "days", "reserve")
+KINDS = ("code", "str", "text", "int", "bigint", "decimal", "date", "ym", "days", "pairs", "reserve")
+# Where a record stands in a file: the file header (医科 IR, 歯科 UK, line 1), the per-receipt header
+# (歯科 IR, before each RE), the receipt (RE), a record of the receipt before it, the trailer (GO).
+ROLES = ("file", "receipt_header", "receipt", "child", "trailer")
+SQL_TYPES = {
+    "code": "string", "str": "string", "text": "string", "int": "int", "bigint": "bigint",
+    "decimal": "decimal(15,5)", "date": "date", "ym": "date", "days": "array<int>",
+    "pairs": "array<struct<code:string,quantity:int>>", "reserve": "string",
+}
 # Identification risk, as in uke_format.md §4. DIRECT = direct identifier or 個人識別符号.
 RISKS = ("DIRECT", "QUASI", "INST", "FREE", "SENS", "LINK", "")
 
@@ -36,19 +54,32 @@ class Field:
     # The regex every real value of a code column matches (requirements 8, 12, 13): validation does not
     # run the identifier detectors on such a value, so a master code never looks like a phone number.
     shape: str = ""
+    pairs: int = 0  # kind `pairs`: how many (code, 数量) pairs
 
     @property
     def width(self) -> int:
         """How many CSV positions the field spans."""
-        return 31 if self.kind == "days" else 1
+        return 31 if self.kind == "days" else 2 * self.pairs if self.kind == "pairs" else 1
+
+    @property
+    def sql_type(self) -> str:
+        """The bronze column type."""
+        return SQL_TYPES[self.kind]
 
 
 @dataclass(frozen=True)
 class RecordLayout:
     record_type: str
-    table: str | None  # bronze table; None for IR and GO, which feed the file ledger
+    table: str | None  # bronze table; None for the headers and GO, which feed the file ledger
     label: str
     fields: tuple[Field, ...]
+    role: str = "child"
+    key: str = ""  # partition and column prefix in ingest; the record type unless a kind's own layout
+
+    def __post_init__(self) -> None:
+        assert self.role in ROLES, (self.record_type, self.role)
+        if not self.key:
+            object.__setattr__(self, "key", self.record_type)
 
     @property
     def width(self) -> int:
@@ -105,7 +136,7 @@ IR = RecordLayout("IR", None, "医療機関情報レコード", (
     _f("billing_month", "ym", "請求年月"),
     _f("volume_no", "code", "マルチボリューム識別情報"),
     _f("institution_phone", "str", "電話番号", "INST"),
-))
+), role="file")
 
 RE = RecordLayout("RE", "receipts", "レセプト共通レコード", (
     _f("receipt_no", "int", "レセプト番号", "LINK"),
@@ -129,7 +160,7 @@ RE = RecordLayout("RE", "receipts", "レセプト共通レコード", (
     *_departments(),
     _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
     _f("patient_state", "str", "患者の状態", "SENS"),
-))
+), role="receipt")
 
 HO = RecordLayout("HO", "insurances", "保険者レコード", (
     _f("insurer_no", "code", "保険者番号", "DIRECT"),
@@ -250,10 +281,209 @@ GO = RecordLayout("GO", None, "診療報酬請求書レコード", (
     _f("total_receipts", "int", "総件数"),
     _f("total_points", "bigint", "総合計点数"),
     _f("volume_no", "code", "マルチボリューム識別情報"),
-))
+), role="trailer")
 
+# 医科 record types -> layouts (the generator and the 医科-only tests use these names directly).
 LAYOUTS: dict[str, RecordLayout] = {
     r.record_type: r for r in (IR, RE, HO, KO, SN, JD, MF, GR, SY, SI, IY, TO, CO, SJ, GO)
 }
 # Records that belong to the receipt opened by the preceding RE (uke_format.md §1 "Order").
 CHILD_TYPES = ("HO", "KO", "SN", "JD", "MF", "GR", "SY", "SI", "IY", "TO", "CO", "SJ")
+
+
+# --- 歯科 (RECEIPTS.UKE): docs/formats/dental.md -------------------------------------------------
+TOOTH = r"^([0-9A-Z]{6}){1,64}$"  # 歯式コード: 歯種 4 + 状態 1 + 部分 1, concatenated
+
+
+def _dental(layout: RecordLayout) -> RecordLayout:
+    return RecordLayout(layout.record_type, layout.table, layout.label, layout.fields, layout.role,
+                        f"dental_{layout.record_type}")
+
+
+DENTAL_UK = _dental(RecordLayout("UK", None, "受付情報レコード（歯科）", (
+    _f("payer_kind", "code", "審査支払機関"),
+    _f("pref_code", "code", "都道府県", "INST", r"^[0-9]{2}$"),
+    _f("score_table", "code", "点数表"),
+    _f("institution_code", "code", "医療機関コード", "INST", r"^[0-9]{7}$"),
+    _reserve(1),
+    _f("institution_name", "text", "医療機関名称", "INST"),
+    _f("billing_month", "ym", "請求年月"),
+    _f("facility_standards", "str", "届出"),
+    _f("volume_no", "code", "マルチボリューム識別情報"),
+), role="file"))
+
+# 歯科 IR repeats the facility before every receipt; its facts are the UK's, so it feeds no table.
+DENTAL_IR = _dental(RecordLayout("IR", None, "医療機関情報レコード（歯科）", (
+    _f("payer_kind", "code", "審査支払機関"),
+    _f("pref_code", "code", "都道府県", "INST", r"^[0-9]{2}$"),
+    _f("score_table", "code", "点数表"),
+    _f("institution_code", "code", "医療機関コード", "INST", r"^[0-9]{7}$"),
+    _reserve(1),
+    _f("billing_month", "ym", "請求年月"),
+    _f("institution_phone", "str", "電話番号", "INST"),
+    _f("facility_standards", "str", "届出"),
+), role="receipt_header"))
+
+DENTAL_RE = _dental(RecordLayout("RE", "receipts", "レセプト共通レコード（歯科）", (
+    _f("receipt_no", "int", "レセプト番号", "LINK"),
+    _f("receipt_type", "code", "レセプト種別", "QUASI"),
+    _f("service_month", "ym", "診療年月", "QUASI"),
+    _f("name", "text", "氏名", "DIRECT"),
+    _f("sex", "code", "男女区分", "QUASI"),
+    _f("birth_date", "date", "生年月日", "QUASI"),
+    _f("benefit_ratio", "int", "給付割合"),
+    _f("admission_date", "date", "入院年月日", "QUASI"),
+    _f("care_start_date", "date", "診療開始日", "QUASI"),
+    _f("outcome", "code", "転帰区分", "SENS"),
+    _f("ward_class", "str", "病棟区分"),
+    _f("copay_class", "code", "一部負担金・食事療養費・生活療養費標準負担額区分", "SENS"),
+    _f("special_notes", "str", "レセプト特記事項", "SENS", r"^([0-9]{2}){1,5}$"),
+    _reserve(1),
+    _f("chart_no", "str", "カルテ番号等", "DIRECT"),
+    _f("billing_info", "text", "請求情報１", "FREE"),
+    _reserve(2),
+    _f("unvisited_claim", "code", "未来院請求"),
+    _f("search_no", "str", "検索番号", "LINK"),
+    _reserve(3),
+    _f("billing_info_2", "text", "請求情報２", "FREE"),
+    _reserve(4), _reserve(5), _reserve(6),
+    _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
+    _f("patient_state", "str", "患者の状態", "SENS"),
+), role="receipt"))
+
+DENTAL_HO = _dental(RecordLayout("HO", "insurances", "保険者レコード（歯科）", (
+    _f("insurer_no", "code", "保険者番号", "DIRECT"),
+    _f("card_symbol", "str", "被保険者証等の記号", "DIRECT"),
+    _f("card_number", "str", "被保険者証等の番号", "DIRECT"),
+    _f("days", "int", "診療実日数"),
+    _f("points", "bigint", "合計点数"),
+    _f("meal_count", "int", "食事療養・生活療養 回数"),
+    _f("meal_amount", "bigint", "食事療養・生活療養 合計金額"),
+    _f("occupational", "code", "職務上の事由"),
+    _f("certificate_no", "str", "証明書番号", "DIRECT"),
+    _f("copay_amount", "bigint", "負担金額（医療保険）"),
+    _f("reduction_class", "code", "減免区分", "SENS"),
+    _f("reduction_rate", "int", "減額割合", "SENS"),
+    _f("reduction_amount", "bigint", "減額金額", "SENS"),
+)))
+
+DENTAL_KO = _dental(RecordLayout("KO", "public_expenses", "公費レコード（歯科）", (
+    _f("payer_no", "code", "公費負担者番号", "DIRECT"),
+    _f("recipient_no", "str", "公費受給者番号", "DIRECT"),
+    _f("optional_benefit", "code", "任意給付区分"),
+    _f("days", "int", "診療実日数"),
+    _f("points", "bigint", "合計点数"),
+    _f("copay_amount", "bigint", "負担金額（公費）"),
+    _f("public_copay", "bigint", "公費給付対象一部負担金"),
+    _f("meal_count", "int", "食事療養・生活療養 回数"),
+    _f("meal_amount", "bigint", "食事療養・生活療養 合計金額"),
+)))
+
+# 傷病名部位: the 歯科 diagnosis, with the teeth it concerns (歯式). Feeds `diagnoses` like 医科 SY.
+DENTAL_HS = _dental(RecordLayout("HS", "diagnoses", "傷病名部位レコード", (
+    _f("start_date", "date", "診療開始日", "QUASI"),
+    _f("outcome", "code", "転帰区分", "SENS"),
+    _f("tooth_codes", "str", "歯式コード（傷病名）", "QUASI", TOOTH),
+    _f("disease_code", "code", "傷病名コード", shape=MASTER7),
+    _f("modifier_codes", "str", "修飾語コード", shape=r"^([0-9]{4}){1,20}$"),
+    _f("disease_name", "text", "傷病名称", "FREE"),
+    _f("comorbid_count", "int", "併存傷病名数"),
+    _f("pathology_stage", "code", "病態移行"),
+    _f("main_flag", "code", "主傷病"),
+    _f("supplement_code", "code", "コメントコード（補足コメント）", shape=MASTER9),
+    _f("supplement", "text", "補足コメント", "FREE"),
+    _f("supplement_tooth_codes", "str", "歯式コード（補足コメント）", "QUASI", TOOTH),
+)))
+
+# 歯科診療行為: its own table, since a 歯科 file also carries SI (医科 procedure codes) in `procedures`.
+DENTAL_SS = _dental(RecordLayout("SS", "dental_procedures", "歯科診療行為レコード", (
+    *_DETAIL_HEAD,
+    _f("procedure_code", "code", "診療行為コード", shape=MASTER9),
+    _f("quantity", "int", "診療行為数量データ１"),
+    _f("quantity_2", "int", "診療行為数量データ２"),
+    Field("additions", "pairs", "加算コード・加算数量データ（35組）", pairs=35),
+    _f("points", "int", "点数"),
+    _f("count", "int", "回数"),
+    _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
+)))
+
+DENTAL_SI = _dental(RecordLayout("SI", "procedures", "診療行為レコード（歯科）", (
+    *_DETAIL_HEAD,
+    _f("procedure_code", "code", "診療行為コード", shape=MASTER9),
+    _f("quantity", "decimal", "数量データ"),
+    _f("points", "int", "点数"),
+    _f("count", "int", "回数"),
+    _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
+)))
+
+DENTAL_IY = _dental(RecordLayout("IY", "drugs", "医薬品レコード（歯科）", (
+    *_DETAIL_HEAD,
+    _f("drug_code", "code", "医薬品コード", shape=MASTER9),
+    _f("amount", "decimal", "使用量"),
+    _f("points", "int", "点数"),
+    _f("count", "int", "回数"),
+    _f("drug_class", "code", "医薬品区分"),
+    _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
+)))
+
+DENTAL_TO = _dental(RecordLayout("TO", "materials", "特定器材レコード（歯科）", (
+    *_DETAIL_HEAD,
+    _f("material_code", "code", "特定器材コード", shape=MASTER9),
+    _f("amount", "decimal", "使用量"),
+    _f("unit_code", "code", "単位コード"),
+    _f("unit_price", "decimal", "単価"),
+    _f("addition_code_1", "code", "特定器材加算等コード１", shape=MASTER9),
+    _f("addition_quantity_1", "decimal", "特定器材加算等数量データ１"),
+    _f("addition_code_2", "code", "特定器材加算等コード２", shape=MASTER9),
+    _f("addition_quantity_2", "decimal", "特定器材加算等数量データ２"),
+    _f("product_name", "text", "商品名及び規格又はサイズ", "FREE"),
+    _f("points", "int", "点数"),
+    _f("count", "int", "回数"),
+    _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
+)))
+
+DENTAL_CO = _dental(RecordLayout("CO", "comments", "コメントレコード（歯科）", (
+    *_DETAIL_HEAD,
+    _f("comment_code", "code", "コメントコード", shape=MASTER9),
+    _f("comment_text", "text", "文字データ", "FREE"),
+    _f("tooth_codes", "str", "歯式コード（コメント）", "QUASI", TOOTH),
+    *(_reserve(i) for i in range(1, 6)),
+)))
+
+
+@dataclass(frozen=True)
+class ClaimKind:
+    name: str  # as the ledger records it
+    label: str
+    header: str  # record id of the file's first record
+    score_table: str  # 点数表 in the header
+    records: dict[str, RecordLayout]  # record id -> layout
+
+    def by_table(self) -> dict[str, RecordLayout]:
+        """Bronze table -> the one layout of this kind that feeds it."""
+        return {r.table: r for r in self.records.values() if r.table}
+
+    def file_header(self) -> RecordLayout:
+        return self.records[self.header]
+
+
+MEDICAL = ClaimKind("medical", "医科", "IR", "1", LAYOUTS)
+DENTAL = ClaimKind("dental", "歯科", "UK", "3", {
+    r.record_type: r for r in (DENTAL_UK, DENTAL_IR, DENTAL_RE, DENTAL_HO, DENTAL_KO, SN, JD, MF, DENTAL_HS,
+                               DENTAL_SS, DENTAL_SI, DENTAL_IY, DENTAL_TO, DENTAL_CO, SJ, GO)
+})
+CLAIM_KINDS: dict[str, ClaimKind] = {k.name: k for k in (MEDICAL, DENTAL)}
+# Every layout once, by key: what ingest partitions and parses.
+ALL_LAYOUTS: dict[str, RecordLayout] = {r.key: r for k in CLAIM_KINDS.values() for r in k.records.values()}
+CLAIM_TABLES: tuple[str, ...] = tuple(dict.fromkeys(r.table for r in ALL_LAYOUTS.values() if r.table))
+
+
+def table_fields(table: str) -> tuple[Field, ...]:
+    """The bronze columns of a claim table: the kept fields of every layout feeding it, first seen first."""
+    out: dict[str, Field] = {}
+    for layout in ALL_LAYOUTS.values():
+        if layout.table == table:
+            for f in layout.kept():
+                seen = out.setdefault(f.name, f)
+                assert (seen.kind, seen.pairs) == (f.kind, f.pairs), (table, f.name, seen.kind, f.kind)
+    return tuple(out.values())

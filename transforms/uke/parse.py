@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.uke.dates import date_reason, date_value, ym_value
-from transforms.uke.layout import CHILD_TYPES, Field, RecordLayout
+from transforms.uke.layout import Field, RecordLayout
 from transforms.uke.rejects import field_problem, problem, reject_context
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ．－"
@@ -74,17 +74,37 @@ def _days_problem(cleaned: Column, values: Column, name: str) -> Column:
 
 def _structural_problems(layout: RecordLayout) -> list[Column]:
     rtype = layout.record_type
-    misplaced = F.col("after_go") | (F.lit(rtype == "IR") & (F.col("line_no") != 1))
+    misplaced = F.col("after_go") | (F.lit(layout.role == "file") & (F.col("line_no") != 1))
     problems = [
         problem("undecodable_bytes", F.col("undecodable").isNotNull(), F.col("undecodable")),
-        problem("misplaced_record", misplaced, "IR must be line 1; nothing may follow GO"),
+        problem("misplaced_record", misplaced, "the file header must be line 1; nothing may follow GO"),
     ]
-    if rtype in CHILD_TYPES:
+    if layout.role == "child":
         problems.append(problem("child_before_re", F.col("receipt_ordinal") == 0, "no RE before this line"))
     n_fields = F.col("_n_fields")
     too_many = F.format_string("%d fields, layout %s has %d", n_fields, F.lit(rtype), F.lit(layout.width))
     problems.append(problem("too_many_fields", n_fields > layout.width, too_many))
     return problems
+
+
+def _pairs_cleaned(ascii_fields: Column, pos: int, n: int) -> Column:
+    """The (code, quantity) pairs as cleaned strings; pairs with neither left out."""
+    pairs = F.transform(F.sequence(F.lit(0), F.lit(n - 1)), lambda i: F.struct(
+        strip_padding(F.get(ascii_fields, i * 2 + pos)).alias("code"),
+        strip_padding(F.get(ascii_fields, i * 2 + pos + 1)).alias("quantity")))
+    return F.filter(pairs, lambda x: x["code"].isNotNull() | x["quantity"].isNotNull())
+
+
+def _pairs_values(cleaned: Column) -> Column:
+    return F.transform(cleaned, lambda x: F.struct(x["code"].alias("code"), x["quantity"].try_cast("int").alias("quantity")))
+
+
+def _pairs_problem(cleaned: Column, values: Column, name: str) -> Column:
+    """bad_number naming the first bad quantity, e.g. `additions[2].quantity`."""
+    bad = F.zip_with(cleaned, values, lambda s, v: s["quantity"].isNotNull() & v["quantity"].isNull())
+    first_bad = F.array_position(bad, True)
+    detail = F.format_string(f"{name}[%d].quantity", first_bad)
+    return F.when(first_bad > 0, F.struct(F.lit("bad_number").alias("reason"), detail.alias("detail")))
 
 
 def receipt_key(sha: Column, ordinal: Column) -> Column:
@@ -101,6 +121,8 @@ def _cleaned(fields: Column, ascii_fields: Column, pos: int, field: Field) -> Co
     """
     if field.kind == "days":
         return _days_cleaned(ascii_fields, pos)
+    if field.kind == "pairs":
+        return _pairs_cleaned(ascii_fields, pos, field.pairs)
     if field.kind == "str":
         return clean_str(F.get(fields, pos))
     if field.kind in ("text", "reserve"):
@@ -118,6 +140,8 @@ def _typed(s: Column, field: Field) -> Column:
         return ym_value(s)
     if field.kind == "days":
         return _days_values(s)
+    if field.kind == "pairs":
+        return _pairs_values(s)
     return s
 
 
@@ -130,6 +154,8 @@ def _field_problem(s: Column, value: Column, field: Field) -> Column | None:
         return field_problem(date_reason(s, value, *lengths), field.name)
     if field.kind == "days":
         return _days_problem(s, value, field.name)
+    if field.kind == "pairs":
+        return _pairs_problem(s, value, field.name)
     return None
 
 
@@ -142,7 +168,7 @@ def _positions(layout: RecordLayout) -> list[tuple[Field, int]]:
 
 
 def parse_records(lines: DataFrame, layout: RecordLayout) -> DataFrame:
-    """Lines of one record type -> META_COLUMNS + the layout's kept fields + `_problem` and the raw line.
+    """Lines of one record layout (its `key` partition) -> META_COLUMNS + the layout's kept fields + `_problem` and the raw line.
 
     The input has LINE_COLUMNS; pass only lines whose record id is `layout.record_type`. Parsing runs
     in projections (split, clean, type, check) so that each generated expression stays small: one
@@ -178,9 +204,16 @@ def parse_records(lines: DataFrame, layout: RecordLayout) -> DataFrame:
     )
 
 
-def select_parsed(parsed: DataFrame, layout: RecordLayout) -> DataFrame:
-    """The good lines in bronze shape: META_COLUMNS + kept fields."""
-    return parsed.where(F.col("_problem").isNull()).select(*META_COLUMNS, *(f.name for f in layout.kept()))
+def select_parsed(parsed: DataFrame, layout: RecordLayout, fields: tuple[Field, ...] | None = None) -> DataFrame:
+    """The good lines in bronze shape: META_COLUMNS + kept fields.
+
+    `fields`: the table's columns when several layouts feed it (`table_fields`); a column this layout
+    lacks is a typed null."""
+    have = {f.name for f in layout.kept()}
+    cols = [F.col(f.name) if f.name in have else F.lit(None).cast(f.sql_type).alias(f.name)
+            for f in (fields if fields is not None else layout.kept())]
+    return parsed.where(F.col("_problem").isNull()).select(*META_COLUMNS, *cols)
+
 
 
 def select_rejected(parsed: DataFrame) -> DataFrame:

@@ -19,9 +19,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_KINDS
 
-OTHER = "_other"  # partition of lines whose record id is not a known layout
+OTHER = "_other"  # partition of lines whose record id is not a record of their file's claim kind
 _EOF = "\u001a"
 
 
@@ -120,10 +120,22 @@ def _decode(raw: Column, encoding: Column, first_line: Column) -> tuple[Column, 
     return F.rtrim(F.coalesce(text, F.decode(raw.cast("binary"), "UTF-8")), F.lit(_EOF)), undecodable
 
 
-def position_lines(raw: DataFrame, layout: DataFrame, files: DataFrame) -> DataFrame:
-    """Raw lines -> decoded lines with line_no, receipt_ordinal, after_go and a record-type partition.
+def layout_key(claim_kind: Column, rid: Column) -> Column:
+    """The layout partition of a line (`RecordLayout.key`): its record id read in its file's claim kind."""
+    out: Column = F.lit(OTHER)
+    for kind in CLAIM_KINDS.values():
+        keys: Column = F.lit(OTHER)
+        for rt, layout in kind.records.items():
+            keys = F.when(rid == rt, F.lit(layout.key)).otherwise(keys)
+        out = F.when(claim_kind == kind.name, keys).otherwise(out)
+    return out
 
-    `layout` comes from `file_layout`; `files` maps file_path -> file_sha256 (small, from the driver).
+
+def position_lines(raw: DataFrame, layout: DataFrame, files: DataFrame) -> DataFrame:
+    """Raw lines -> decoded lines with line_no, receipt_ordinal, after_go and a layout partition.
+
+    `layout` comes from `file_layout`; `files` maps file_path -> file_sha256, claim_kind (small, from
+    the driver).
     The final 0x1A EOF mark (uke_format.md §1) is dropped here and reported by `file_layout`.
     """
     block = Window.partitionBy("file_path", "block_start").orderBy("seq")
@@ -153,13 +165,17 @@ def position_lines(raw: DataFrame, layout: DataFrame, files: DataFrame) -> DataF
         text.alias("text"),
         undecodable.alias("undecodable"),
         F.when(undecodable.isNotNull(), F.hex(F.col("raw").cast("binary"))).alias("raw_hex"),
-        F.when(rid.isin(*LAYOUTS), rid).otherwise(F.lit(OTHER)).alias("record_type"),
+        "claim_kind",
+        layout_key(F.col("claim_kind"), rid).alias("record_type"),
     )
 
 
 def other_lines_problem(lines: DataFrame) -> DataFrame:
     """Lines in the OTHER partition: undecodable, blank, or an unknown record id -> `_rejects` shape."""
     rid = record_id(F.col("text"))
+    label: Column = F.col("claim_kind")
+    for kind in CLAIM_KINDS.values():
+        label = F.when(F.col("claim_kind") == kind.name, F.lit(f"{kind.label} ({kind.name})")).otherwise(label)
     reason = (
         F.when(F.col("undecodable").isNotNull(), "undecodable_bytes")
         .when(F.col("text") == "", "empty_line")
@@ -171,7 +187,8 @@ def other_lines_problem(lines: DataFrame) -> DataFrame:
         F.col("line_no").cast("int").alias("line_no"),
         F.substring(rid, 1, 20).alias("record_type"),
         reason.alias("reason"),
-        F.when(reason == "unknown_record_type", F.concat(F.lit("record id "), F.substring(rid, 1, 20)))
+        F.when(reason == "unknown_record_type",
+               F.format_string("record id %s is not a record of a %s claim file", F.substring(rid, 1, 20), label))
         .otherwise(F.col("undecodable")).alias("detail"),
         F.col("text").alias("raw_text"),
         "raw_hex",
