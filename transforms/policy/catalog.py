@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_TABLES, table_fields
 
 STRING_KINDS = frozenset({"code", "str", "text", "string"})
 NUMERIC_KINDS = frozenset({"int", "bigint", "decimal", "double"})
@@ -47,6 +47,7 @@ RECEIPT_IR_FACTS: dict[str, ColumnInfo] = {
     "pref_code": ColumnInfo("code", "都道府県（医療機関所在地）", "INST", shape=r"^[0-9]{2}$"),
     "institution_code": ColumnInfo("code", "医療機関コード", "INST", shape=r"^[0-9]{7}$"),
     "billing_month": ColumnInfo("ym", "請求年月"),
+    "claim_kind": ColumnInfo("code", "レセプトの種類（medical 医科, dental 歯科）"),
 }
 # Columns a clinical table may carry besides its layout (ingest provenance).
 CLINICAL_EXTRAS: dict[str, ColumnInfo] = {
@@ -79,14 +80,12 @@ _CLINICAL_KINDS = {"string": "string", "int": "int", "bigint": "bigint", "double
 def uke_catalog() -> Catalog:
     """The bronze UKE tables and their columns, as ingest writes them."""
     out: Catalog = {}
-    for layout in LAYOUTS.values():
-        if layout.table is None:
-            continue
-        cols = {f.name: ColumnInfo(f.kind, f.label, f.risk, shape=f.shape) for f in layout.kept()}
+    for table in CLAIM_TABLES:
+        cols = {f.name: ColumnInfo(f.kind, f.label, f.risk, shape=f.shape) for f in table_fields(table)}
         cols.update(INGEST_EXTRAS)
-        if layout.table == "receipts":
+        if table == "receipts":
             cols.update(RECEIPT_IR_FACTS)
-        out[layout.table] = cols
+        out[table] = cols
     return out
 
 

@@ -31,7 +31,7 @@ IDENTIFIER_GENERALIZERS = {
 # Requirement 18: in an anonymized release these codes are held by >= threshold patients.
 RARE_CODE_COLUMNS = frozenset({
     ("diagnoses", "disease_code"), ("drugs", "drug_code"), ("procedures", "procedure_code"),
-    ("materials", "material_code"),
+    ("materials", "material_code"), ("dental_procedures", "procedure_code"),
 })
 
 

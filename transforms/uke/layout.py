@@ -422,7 +422,7 @@ DENTAL_IY = _dental(RecordLayout("IY", "drugs", "医薬品レコード（歯科�
     _f("amount", "decimal", "使用量"),
     _f("points", "int", "点数"),
     _f("count", "int", "回数"),
-    _f("drug_class", "code", "医薬品区分"),
+    _f("drug_category", "code", "医薬品区分"),
     _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
 )))
 

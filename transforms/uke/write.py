@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from transforms.uke.dates import ERAS
 from transforms.uke.layout import SQL_TYPES, Field, RecordLayout
+
 # Fixed-width fields written right-justified and space-padded (uke_format.md §1, padding quirk).
 PADDED: dict[tuple[str, str], int] = {("HO", "insurer_no"): 8}
 

@@ -20,7 +20,7 @@ from jobs.stages.erase.subject import Subject
 from jobs.stages.ingest.clinical import PATIENT_KEY, load_layouts
 from jobs.stages.ingest.identities import IDENTITIES, clinical_nodes
 from transforms.identity.erasure import rejects_of_receipts
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_TABLES
 
 REJECTS = "_rejects"
 log = logging.getLogger("tokumei.erase")
@@ -29,7 +29,7 @@ log = logging.getLogger("tokumei.erase")
 def bronze_tables(layouts_dir: str) -> list[str]:
     """Every bronze table that holds personal data: the UKE tables, the declared clinical extracts,
     the stored identities and the rejects (their raw lines)."""
-    uke = [layout.table for layout in LAYOUTS.values() if layout.table]
+    uke = list(CLAIM_TABLES)
     clinical = [layout.table for layout in load_layouts(layouts_dir)]
     return sorted({*uke, *clinical}) + [IDENTITIES, REJECTS]
 

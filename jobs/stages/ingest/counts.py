@@ -13,9 +13,15 @@ from pyspark.sql import functions as F
 
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_KINDS, MEDICAL
 
-_TABLE_TYPES = {layout.table: rt for rt, layout in LAYOUTS.items() if layout.table}
+
+def _record_type(claim_kind: str | None, table: str) -> str:
+    """The record type that feeds `table` in files of this claim kind (one per kind and table)."""
+    layout = CLAIM_KINDS[claim_kind or MEDICAL.name].by_table().get(table)
+    return layout.record_type if layout is not None else table
+
+
 # A corrected re-delivery of the same claim batch replaces the earlier version's rows; a different
 # batch that merely arrives under the same path (RECEIPTC.UKE every month) does not.
 _BATCH_IDENTITY = ("institution_code", "billing_month", "payer_kind", "volume_no")
@@ -28,22 +34,24 @@ class RunCounts:
     opted_lines: dict[str, int] = field(default_factory=dict)
     opted_receipts: dict[str, int] = field(default_factory=dict)
     records: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    tables: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     rejected: dict[str, int] = field(default_factory=dict)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def set_counts(self, rows: Sequence[tuple[str, str, int]]) -> None:
+    def set_counts(self, rows: Sequence[tuple[str, str, int]], claim_kinds: dict[str, str | None]) -> None:
+        """Rows per (file, table) -> records per file and record type; `claim_kinds`: sha -> kind."""
         for sha, table, n in rows:
             if table == "_rejects":
                 self.rejected[sha] = n
             else:
-                self.records[sha][_TABLE_TYPES.get(table, table)] = n
+                self.tables[sha][table] = n
+                self.records[sha][_record_type(claim_kinds.get(sha), table)] = n
 
     def per_table(self) -> dict[str, int]:
-        tables = {rt: table for table, rt in _TABLE_TYPES.items()}
         out: dict[str, int] = defaultdict(int)
-        for per_file in self.records.values():
-            for key, n in per_file.items():
-                out[tables.get(key, key)] += n
+        for per_file in self.tables.values():
+            for table, n in per_file.items():
+                out[table] += n
         return dict(out)
 
     def add_opted_receipts(self, status: DataFrame) -> None:
@@ -94,7 +102,8 @@ def ledger_rows(new: Sequence[SourceFile], counts: RunCounts, run_id: str, optou
         head = counts.headers.get(f.sha256, {})
         records = dict(counts.records.get(f.sha256, {}))
         if f.kind == "uke":
-            records.update({"IR": 1} if "institution_code" in head else {})
+            records.update({head.get("header_record", "IR"): 1} if "institution_code" in head else {})
+            records.update({"IR": head["receipt_headers"]} if head.get("receipt_headers") else {})
             records.update({"GO": 1} if "go_volume_no" in head or "go_total_points" in head else {})
         else:
             records.update({"header": head.get("_header", 0)})
@@ -104,7 +113,7 @@ def ledger_rows(new: Sequence[SourceFile], counts: RunCounts, run_id: str, optou
         read = counts.fact("lines_read", f.sha256)
         rows.append({
             "path": f.path, "rel_path": f.rel_path, "file_sha256": f.sha256, **counts.versions[f.sha256],
-            "kind": f.kind, "table": f.table, "size_bytes": f.size,
+            "kind": f.kind, "claim_kind": f.claim_kind, "table": f.table, "size_bytes": f.size,
             "encoding": counts.fact("encoding", f.sha256), "encoding_evidence": counts.fact("encoding_evidence", f.sha256),
             "line_end": f.line_end, "eof_mark": counts.fact("eof_mark", f.sha256),
             **{k: head.get(k) for k in ("payer_kind", "pref_code", "institution_code", "billing_month", "volume_no",

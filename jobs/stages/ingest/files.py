@@ -20,6 +20,7 @@ from pathlib import Path
 
 from jobs.runtime.errors import InputError, RefusedError
 from transforms.clinical.extract import ClinicalLayout
+from transforms.uke.layout import CLAIM_KINDS
 
 MAX_LINE_BYTES = 1024 * 1024  # SJ, the longest UKE record, is 2,400 bytes; 1 MiB is corruption
 _LISTED = 20  # unrecognized files named in a refusal
@@ -35,18 +36,24 @@ class SourceFile:
     kind: str  # "uke" | "clinical"
     table: str | None  # clinical table name
     line_end: str  # "crlf" | "lf" | "mixed" | "none"
+    claim_kind: str | None = None  # UKE: "medical" | "dental" (transforms/uke/layout.py CLAIM_KINDS)
 
 
 def _sniff(path: Path, rel: str, layouts: Sequence[ClinicalLayout]) -> tuple[str, str | None] | None:
-    """("uke", None), ("clinical", table) or None for a file we do not ingest."""
+    """("uke", claim kind), ("clinical", table) or None for a file we do not ingest.
+
+    A claim file's kind is its first record's (docs/formats/README.md): UK 歯科, IR 医科. 調剤 (YK) and
+    DPC are not read yet, so they are unrecognized: refused unless --allow-unrecognized."""
     try:
         with path.open("rb") as fh:
             head = fh.read(64 * 1024)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     body = head[len(_BOM):] if head.startswith(_BOM) else head
-    if body.startswith(b"IR,") or body.rstrip(b"\r\n") == b"IR":
-        return "uke", None
+    for kind in CLAIM_KINDS.values():
+        header = kind.header.encode()
+        if body.startswith(header + b",") or body.split(b"\n", 1)[0].rstrip(b"\r") == header:
+            return "uke", kind.name
     first_line = body.split(b"\n", 1)[0].rstrip(b"\r")
     for layout in layouts:
         if layout.files and any(fnmatch.fnmatch(rel, pattern) for pattern in layout.files):
@@ -132,8 +139,9 @@ def discover(
     with ThreadPoolExecutor(max_workers=threads) as pool:
         scans = list(pool.map(lambda item: _scan(item[0]), found))
     files = [
-        SourceFile(str(p), rel, p.stat().st_size, sha, kind, table, style)
-        for (p, rel, kind, table), (sha, style) in zip(found, scans, strict=True)
+        SourceFile(str(p), rel, p.stat().st_size, sha, kind, None if kind == "uke" else sub, style,
+                   sub if kind == "uke" else None)
+        for (p, rel, kind, sub), (sha, style) in zip(found, scans, strict=True)
     ]
     return files, skipped
 

@@ -25,12 +25,11 @@ from jobs.runtime.delta_io import is_delta, table_properties
 from jobs.runtime.errors import InputError
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.identities import IDENTITIES
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_KINDS, MEDICAL
 
 INTAKE = "intake"
 APPEND_ONLY = "delta.appendOnly"
 _JST = ZoneInfo("Asia/Tokyo")
-_TABLE_OF = {rt: layout.table for rt, layout in LAYOUTS.items() if layout.table}
 PATIENT_KEY = ("institution_code", "patient_id")
 
 INTAKE_SCHEMA = T.StructType([
@@ -92,7 +91,8 @@ def intake_rows(spark: SparkSession, wh: Warehouse, ledger_rows: Sequence[dict[s
         if r["kind"] == "uke":
             # 10 digits as the clinical extracts write it: 都道府県番号 + 点数表番号 + 医療機関コード
             code = "".join(head.get(k) or "" for k in ("pref_code", "score_table", "institution_code")) or None
-            items = sorted({_TABLE_OF[t] for t in types if t in _TABLE_OF})
+            fed = {layout.record_type: table for table, layout in CLAIM_KINDS[r.get("claim_kind") or MEDICAL.name].by_table().items()}
+            items = sorted({fed[t] for t in types if t in fed})
             name = head.get("institution_name")
         else:
             code, name = ",".join(codes.get(sha, [])) or None, None

@@ -28,6 +28,7 @@ LEDGER_SCHEMA = T.StructType([
     T.StructField("supersedes_sha256", T.StringType(), True),
     T.StructField("replaced_previous", T.BooleanType(), False),
     T.StructField("kind", T.StringType(), False),
+    T.StructField("claim_kind", T.StringType(), True),  # UKE: medical | dental (transforms/uke/layout.py)
     T.StructField("table", T.StringType(), True),
     T.StructField("size_bytes", T.LongType(), False),
     T.StructField("encoding", T.StringType(), True),
@@ -89,7 +90,9 @@ def replace_rows(spark: SparkSession, df: DataFrame, path: str, shas: Sequence[s
         df.write.format("delta").mode("append").save(path)
         return _commit_rows(spark, path, None)
     before = _commit_version(spark, path)
-    df.write.format("delta").mode("overwrite").option("replaceWhere", _sha_predicate(shas)).save(path)
+    # mergeSchema: a table written before a claim kind added its columns gains them (null in old rows).
+    df.write.format("delta").mode("overwrite").option("replaceWhere", _sha_predicate(shas)) \
+        .option("mergeSchema", "true").save(path)
     return _commit_rows(spark, path, before)
 
 
@@ -167,7 +170,7 @@ def append_ledger(spark: SparkSession, path: str, rows: Sequence[dict[str, Any]]
     """This run's file versions, in one commit. Files already in the ledger were filtered out before
     the run, and the ledger is written last, so an append cannot record a file twice."""
     df = spark.createDataFrame([tuple(r.get(f.name) for f in LEDGER_SCHEMA.fields) for r in rows], LEDGER_SCHEMA)
-    df.write.format("delta").mode("append").save(path)
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)  # claim_kind came later
 
 
 def empty_rejects(spark: SparkSession) -> DataFrame:

@@ -26,7 +26,7 @@ from jobs.stages.ingest.clinical import PATIENT_KEY, known_patient_keys
 from jobs.stages.ingest.identities import IDENTITIES, clinical_nodes
 from transforms.clinical.extract import ClinicalLayout
 from transforms.identity.optout import opted_out_receipts
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_TABLES
 
 OPTOUT_LOG = "_optout_log"
 # (institution_code, patient_id) of opted-out patients: extracts keyed by patient id only (labs) carry no
@@ -42,7 +42,7 @@ LOG_SCHEMA = T.StructType([
     T.StructField("delta_version", T.LongType(), True),
     T.StructField("purged_at", T.TimestampType(), False),
 ])
-_UKE_TABLES = tuple(layout.table for layout in LAYOUTS.values() if layout.table)
+_UKE_TABLES = CLAIM_TABLES
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ from jobs.stages.ingest.uke import (
 from jobs.stages.optout_registry import load_registry
 from transforms.clinical.extract import ClinicalLayout
 from transforms.release.patients import CLINICAL_PATIENTS
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_KINDS, MEDICAL
 
 log = logging.getLogger("tokumei.ingest")
 
@@ -182,7 +182,7 @@ def _ingest(
     all_rejects = empty_rejects(spark)
     for bad in rejects:
         all_rejects = all_rejects.unionByName(conform_rejects(bad))
-    counts.set_counts(count_rows(frames, all_rejects))
+    counts.set_counts(count_rows(frames, all_rejects), {f.sha256: f.claim_kind for f in new})
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
@@ -213,10 +213,11 @@ def _uke_frames(
     parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed")
     counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
     status = write_scratch(receipt_status(spark, parsed_dir, registry), f"{scratch}/status").read(spark)
-    for layout in LAYOUTS.values():
-        if layout.table is not None:
-            frames[layout.table], bad = table_frames(spark, parsed_dir, layout, status, ir_frame)
-            rejects.append(bad)
+    # The tables the claim kinds of these files feed (a 医科-only run creates no 歯科 table).
+    tables = dict.fromkeys(t for f in uke for t in CLAIM_KINDS[f.claim_kind or MEDICAL.name].by_table())
+    for table in tables:
+        frames[table], bad = table_frames(spark, parsed_dir, table, status, ir_frame)
+        rejects.append(bad)
     rejects += [header_rejects, other_rejects(spark, lines)]
     if registry is not None:  # without a registry nothing is withheld: spare the pass over all lines
         counts.opted_lines.update(opted_out_lines(spark, lines, status))

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
-from transforms.uke.layout import LAYOUTS, RecordLayout
+from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, table_fields
 from transforms.uke.parse import parse_records, select_parsed, select_rejected
 from transforms.uke.read import (
     OTHER,
@@ -56,7 +56,8 @@ def position_files(
     if lost:
         raise RuntimeError(f"Spark reported no lines for {lost[:3]}: file path mapping is broken")
     layout = spark.createDataFrame(blocks, schema=layout_frame.schema)
-    sha = spark.createDataFrame([(f.path, f.sha256) for f in files], "file_path string, file_sha256 string")
+    sha = spark.createDataFrame([(f.path, f.sha256, f.claim_kind) for f in files],
+                                "file_path string, file_sha256 string, claim_kind string")
     lines = write_scratch(position_lines(raw, layout, sha), out_dir, ["record_type"] if partition else [])
     by_path = {f.path: f.sha256 for f in files}
     facts = FileFacts({}, {}, {}, {}, lines)
@@ -83,7 +84,7 @@ _COMMON = ("receipt_key", "file_sha256", "line_no", "_problem", "_file_path", "_
 
 
 def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str) -> Scratch:
-    """Parse every record type and materialize all of them in one job, partitioned by record type.
+    """Parse every record layout (`RecordLayout.key`) and materialize all of them in one job, partitioned by record type.
 
     Materializing is deliberate: filtering good and bad lines straight off the parse would let the
     optimizer push the `_problem` filter into the parse and inline every field expression into one
@@ -92,29 +93,46 @@ def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str) -> Sc
     Spark job instead of fifteen.
     """
     parts = []
-    for rt, layout in LAYOUTS.items():
-        frame = parse_records(staged(spark, lines, rt), layout)
-        typed = [F.col(c).alias(f"{rt}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
-        parts.append(frame.select(*_COMMON, *typed, F.col("_record_type").alias("record_type")))
+    for key, layout in ALL_LAYOUTS.items():
+        frame = parse_records(staged(spark, lines, key), layout)
+        typed = [F.col(c).alias(f"{key}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
+        parts.append(frame.select(*_COMMON, *typed, F.lit(key).alias("record_type")))
     union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
     return write_scratch(union, parsed_dir, ["record_type"])
 
 
-def parsed(spark: SparkSession, parsed_dir: Scratch, record_type: str) -> DataFrame:
-    """One record type from the wide parsed table, in parse_records' shape."""
-    frame = parsed_dir.read(spark).where(F.col("record_type") == record_type)
-    prefix = f"{record_type}__"
+def parsed(spark: SparkSession, parsed_dir: Scratch, key: str) -> DataFrame:
+    """One layout (`RecordLayout.key`) from the wide parsed table, in parse_records' shape."""
+    frame = parsed_dir.read(spark).where(F.col("record_type") == key)
+    prefix = f"{key}__"
     typed = [F.col(c).alias(c[len(prefix):]) for c in frame.columns if c.startswith(prefix)]
-    return frame.select(*_COMMON, *typed, F.col("record_type").alias("_record_type"))
+    return frame.select(*_COMMON, *typed, F.lit(ALL_LAYOUTS[key].record_type).alias("_record_type"))
+
+
+def _union(frames: Sequence[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def _keys_of(record_type: str) -> list[str]:
+    """The layout keys of one record type across the claim kinds (RE -> RE, dental_RE)."""
+    return [k for k, layout in ALL_LAYOUTS.items() if layout.record_type == record_type]
+
+
+def _good(spark: SparkSession, parsed_dir: Scratch, record_type: str) -> DataFrame:
+    """Good lines of one record type of every kind, in the shape of the table they feed."""
+    keys = _keys_of(record_type)
+    table = ALL_LAYOUTS[keys[0]].table
+    assert table is not None, record_type
+    return _union([select_parsed(parsed(spark, parsed_dir, k), ALL_LAYOUTS[k], table_fields(table)) for k in keys])
 
 
 def receipt_status(spark: SparkSession, parsed_dir: Scratch, registry_ids: DataFrame | None) -> DataFrame:
     """receipt_key -> status: `parent_rejected` (its RE was rejected) or `opted_out` (requirement 42)."""
-    frames = {t: parsed(spark, parsed_dir, t) for t in ("RE", "HO", "SN")}
-    rejected = frames["RE"].where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
+    re = _union([parsed(spark, parsed_dir, k).select("receipt_key", "_problem") for k in _keys_of("RE")])
+    rejected = re.where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
     status = rejected.select("receipt_key", F.lit("parent_rejected").alias("status"))
     if registry_ids is not None:
-        good = {t: select_parsed(df, LAYOUTS[t]) for t, df in frames.items()}
+        good = {t: _good(spark, parsed_dir, t) for t in ("RE", "HO", "SN")}
         opted = opted_out_receipts(good["RE"], good["HO"], good["SN"], registry_ids)
         status = status.unionByName(opted.select("receipt_key", F.lit("opted_out").alias("status")))
     return status
@@ -128,28 +146,52 @@ def _with_status(parsed: DataFrame, status: DataFrame) -> DataFrame:
 
 
 def table_frames(
-    spark: SparkSession, parsed_dir: Scratch, layout: RecordLayout, status: DataFrame, ir_facts: DataFrame
+    spark: SparkSession, parsed_dir: Scratch, table: str, status: DataFrame, ir_facts: DataFrame
 ) -> tuple[DataFrame, DataFrame]:
-    """(bronze rows, rejects) of one record type; opted-out receipts appear in neither."""
-    frame = _with_status(parsed(spark, parsed_dir, layout.record_type), status)
-    kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
-    good = select_parsed(kept, layout)
-    if layout.table == "receipts":
-        good = good.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*good.columns, *IR_FACTS)
-    return good, select_rejected(kept)
+    """(bronze rows, rejects) of one claim table, from every layout feeding it; opted-out receipts
+    appear in neither."""
+    fields = table_fields(table)
+    goods, bads = [], []
+    for key, layout in ALL_LAYOUTS.items():
+        if layout.table != table:
+            continue
+        frame = _with_status(parsed(spark, parsed_dir, key), status)
+        kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
+        goods.append(select_parsed(kept, layout, fields))
+        bads.append(select_rejected(kept))
+    good = _union(goods)
+    if table == "receipts":
+        good = good.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*good.columns, *IR_FACTS, "claim_kind")
+    return good, _union(bads)
 
 
 def header_records(spark: SparkSession, parsed_dir: Scratch) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
-    """IR and GO facts per file (small, collected) and their rejects; IR facts as a frame for receipts."""
-    ir, go = parsed(spark, parsed_dir, "IR"), parsed(spark, parsed_dir, "GO")
+    """File header and GO facts per file (small, collected) and their rejects; header facts as a frame
+    for receipts. A per-receipt header (歯科 IR) is only counted: its facts are the file header's."""
     facts: dict[str, dict[str, Any]] = {}
-    for row in select_parsed(ir, LAYOUTS["IR"]).collect():
-        facts.setdefault(row["file_sha256"], {}).update({k: row[k] for k in (*IR_FACTS, "volume_no", "institution_name", "score_table")})
-    for row in select_parsed(go, LAYOUTS["GO"]).collect():
+    frames, rejects = [], []
+    for kind in CLAIM_KINDS.values():
+        head = kind.file_header()
+        frame = parsed(spark, parsed_dir, head.key)
+        good = select_parsed(frame, head)
+        for row in good.collect():
+            facts.setdefault(row["file_sha256"], {}).update(
+                {k: row[k] for k in (*IR_FACTS, "volume_no", "institution_name", "score_table")},
+                claim_kind=kind.name, header_record=head.record_type)
+        frames.append(good.select("file_sha256", *IR_FACTS, F.lit(kind.name).alias("claim_kind")))
+        rejects.append(select_rejected(frame))
+        for layout in kind.records.values():
+            if layout.role == "receipt_header":
+                per_receipt = parsed(spark, parsed_dir, layout.key)
+                for row in per_receipt.where(F.col("_problem").isNull()).groupBy("file_sha256").count().collect():
+                    facts.setdefault(row["file_sha256"], {})["receipt_headers"] = int(row["count"])
+                rejects.append(select_rejected(per_receipt))
+    go = parsed(spark, parsed_dir, "GO")
+    for row in select_parsed(go, ALL_LAYOUTS["GO"]).collect():
         f = facts.setdefault(row["file_sha256"], {})
         f.update(go_total_receipts=row["total_receipts"], go_total_points=row["total_points"], go_volume_no=row["volume_no"])
-    ir_frame = select_parsed(ir, LAYOUTS["IR"]).select("file_sha256", *IR_FACTS)
-    return facts, ir_frame, select_rejected(ir).unionByName(select_rejected(go))
+    rejects.append(select_rejected(go))
+    return facts, _union(frames), _union(rejects)
 
 
 def other_rejects(spark: SparkSession, lines: Scratch) -> DataFrame:
@@ -161,7 +203,9 @@ def opted_out_lines(spark: SparkSession, lines: Scratch, status: DataFrame) -> d
     opted = status.where(F.col("status") == "opted_out").select(
         F.col("receipt_key").alias("_key"), F.lit(True).alias("_opted")
     )
-    keys = lines.read(spark).select(
+    # Only the receipt and its records are withheld lines; the headers and GO are counted as such.
+    mine = [k for k, layout in ALL_LAYOUTS.items() if layout.role in ("receipt", "child")]
+    keys = lines.read(spark).where(F.col("record_type").isin(*mine)).select(
         "file_sha256", F.format_string("%s:%09d", "file_sha256", "receipt_ordinal").alias("_key")
     )
     counts = keys.join(opted, "_key", how="inner").groupBy("file_sha256").count().collect()

@@ -17,7 +17,7 @@ from typing import Any
 
 from jobs.stages.release.notices import Item
 from jobs.stages.release.optout import NOT_CONFIGURED
-from transforms.uke.layout import LAYOUTS
+from transforms.uke.layout import CLAIM_TABLES, table_fields
 
 MANIFEST_VERSION = 1
 
@@ -61,7 +61,7 @@ def code_version() -> str:
 
 
 def _layout_labels() -> dict[tuple[str, str], str]:
-    return {(r.table, f.name): f.label for r in LAYOUTS.values() if r.table for f in r.fields}
+    return {(t, f.name): f.label for t in CLAIM_TABLES for f in table_fields(t)}
 
 
 def release_items(outputs: list[dict[str, Any]], staged: dict[str, Any]) -> list[Item]:
