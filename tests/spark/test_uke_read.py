@@ -32,7 +32,9 @@ def small_blocks(spark):
 def _positioned(spark, paths, encoding="auto"):
     raw = select_raw_lines(spark.read.text([str(p) for p in paths]))
     layout = file_layout(block_stats(raw), encoding)
-    files = spark.createDataFrame([(str(p), p.name) for p in paths], "file_path string, file_sha256 string")
+    files = spark.createDataFrame(
+        [(str(p), p.name, "medical") for p in paths], "file_path string, file_sha256 string, claim_kind string"
+    )
     return layout, position_lines(raw, layout, files)
 
 
