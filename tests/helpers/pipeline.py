@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+from helpers.pharmacy import LINKED, linked_file
 
 REPO = Path(__file__).resolve().parents[2]
 # The two generated sets every pipeline test shares (format tests read them too): 西暦 dates, one month;
@@ -37,18 +38,22 @@ def uke_run_args(input_dir: Path, warehouse: Path, policy: Path) -> list[str]:
 
 
 def uke_run_input(dest: Path, uke_sample: Path, generated: Path) -> Path:
-    """The input of the `uke_run` release: the real UKE file and a copy of the generated set (its
-    `_truth` folder is never read: ingest skips `_` folders)."""
+    """The input of the `uke_run` release: the real UKE file, a hand-written 調剤 file of two of its
+    patients (helpers/pharmacy.py) and a copy of the generated set (its `_truth` folder is never read:
+    ingest skips `_` folders)."""
     dest.mkdir(parents=True)
     shutil.copy(uke_sample, dest / uke_sample.name)
+    (dest / "pharmacy").mkdir()
+    (dest / "pharmacy" / "RECEIPTY.CYO").write_bytes(linked_file())
     shutil.copytree(generated, dest / "generated")
     return dest
 
 
 def uke_run_receipts(generated: Path) -> int:
-    """The receipts the `uke_run` release holds when none is suppressed: every RE of the real file
-    and of the generator's truth."""
-    return UKE_FIXTURE_RECEIPTS + pq.read_table(generated / "_truth" / "receipts", columns=["file"]).num_rows
+    """The receipts the `uke_run` release holds when none is suppressed: every RE of the real file, of
+    the 調剤 file and of the generator's truth."""
+    truth = pq.read_table(generated / "_truth" / "receipts", columns=["file"]).num_rows
+    return UKE_FIXTURE_RECEIPTS + len(LINKED) + truth
 
 
 @dataclass(frozen=True)

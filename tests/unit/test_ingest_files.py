@@ -36,18 +36,18 @@ def test_files_are_recognized_by_content_not_name(tmp_path):
 def test_an_unrecognized_file_refuses_the_input_naming_it_before_spark(tmp_path, capsys):
     """Issue 20 item 6: a file tokumei cannot read (a claim kind it does not know, a stray file) stops the
     ingest with exit 1 and its name, before any file is hashed or the warehouse exists."""
-    (tmp_path / "in" / "pharmacy").mkdir(parents=True)
+    (tmp_path / "in" / "other").mkdir(parents=True)
     (tmp_path / "in" / "RECEIPTC.UKE").write_bytes(UKE)
-    (tmp_path / "in" / "pharmacy" / "RECEIPTY.CYO").write_bytes("YK,1,13,4,1234567\r\n".encode("cp932"))  # 調剤: not read yet
+    (tmp_path / "in" / "other" / "RECEIPT.CSV").write_bytes("ZZ,1,13,9,1234567\r\n".encode("cp932"))  # no claim kind
     (tmp_path / "in" / "notes.txt").write_text("not a claim file", encoding="utf-8")
     args = ["--input", str(tmp_path / "in"), "--warehouse", str(tmp_path / "wh")]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "tokumei: refused:" in err and "2 件" in err and "--allow-unrecognized" in err
-    assert "notes.txt, pharmacy/RECEIPTY.CYO" in err and "何も変更していません" in err
+    assert "notes.txt, other/RECEIPT.CSV" in err and "何も変更していません" in err
     assert not (tmp_path / "wh").exists()
     files, skipped = discover(str(tmp_path / "in"), [], max_file_bytes=10**6, allow_unrecognized=True)
-    assert ([f.rel_path for f in files], skipped) == (["RECEIPTC.UKE"], ["notes.txt", "pharmacy/RECEIPTY.CYO"])
+    assert ([f.rel_path for f in files], skipped) == (["RECEIPTC.UKE"], ["notes.txt", "other/RECEIPT.CSV"])
 
 
 def test_a_file_above_max_file_bytes_is_refused_by_name_and_limit(tmp_path):

@@ -47,7 +47,7 @@ RECEIPT_IR_FACTS: dict[str, ColumnInfo] = {
     "pref_code": ColumnInfo("code", "都道府県（医療機関所在地）", "INST", shape=r"^[0-9]{2}$"),
     "institution_code": ColumnInfo("code", "医療機関コード", "INST", shape=r"^[0-9]{7}$"),
     "billing_month": ColumnInfo("ym", "請求年月"),
-    "claim_kind": ColumnInfo("code", "レセプトの種類（medical 医科, dental 歯科）"),
+    "claim_kind": ColumnInfo("code", "レセプトの種類（medical 医科, dental 歯科, pharmacy 調剤）"),
 }
 # Columns a clinical table may carry besides its layout (ingest provenance).
 CLINICAL_EXTRAS: dict[str, ColumnInfo] = {

@@ -31,7 +31,8 @@ IDENTIFIER_GENERALIZERS = {
 # Requirement 18: in an anonymized release these codes are held by >= threshold patients.
 RARE_CODE_COLUMNS = frozenset({
     ("diagnoses", "disease_code"), ("drugs", "drug_code"), ("procedures", "procedure_code"),
-    ("materials", "material_code"), ("dental_procedures", "procedure_code"),
+    ("materials", "material_code"), ("dental_procedures", "procedure_code"), ("dispensings", "fee_code"),
+    ("pharmacy_fees", "base_code"),
 })
 
 

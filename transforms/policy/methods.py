@@ -16,7 +16,7 @@ from transforms.policy.catalog import DATE_KINDS, NUMERIC_KINDS, STRING_KINDS
 
 REQUIRED = object()
 SCALAR_KINDS = STRING_KINDS | NUMERIC_KINDS | DATE_KINDS
-ANY_KINDS = SCALAR_KINDS | {"days", "pairs"}
+ANY_KINDS = SCALAR_KINDS | {"days", "groups"}
 
 
 @dataclass(frozen=True)

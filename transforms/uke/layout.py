@@ -1,9 +1,10 @@
-"""Record layouts of the レセプト電算 claim files, as data: 医科 (RECEIPTC.UKE) and 歯科 (RECEIPTS.UKE).
+"""Record layouts of the レセプト電算 claim files, as data: 医科 (RECEIPTC.UKE), 歯科 (RECEIPTS.UKE) and
+調剤 (RECEIPTY.CYO).
 
 One declaration serves the parser (position -> typed column), the synthetic generator (typed
 column -> position) and the policy (every bronze column is declared here, with its Japanese 項目名
 and its identification risk). Sources: 医科 ../shared/reference/uke_format.md §3, 歯科
-docs/formats/dental.md; positions are 1-based CSV indexes after the record id (idx 0).
+docs/formats/dental.md, 調剤 docs/formats/pharmacy.md; positions are 1-based CSV indexes after the record id (idx 0).
 
 A claim kind (`ClaimKind`) names the record types its files hold. A record type whose layout is the
 same in every kind (SN, JD, MF, SJ, GO) is one `RecordLayout`; one that differs is a layout per kind
@@ -23,8 +24,10 @@ Field kinds:
 - ``date``   GYYMMDD (和暦) or YYYYMMDD (西暦) -> DATE.
 - ``ym``     GYYMM (和暦) or YYYYMM (西暦) -> DATE, first day of the month.
 - ``days``   the 31 per-day columns 1日..31日 -> ARRAY<INT> of 31.
-- ``pairs``  `width` positions of (code, 数量) pairs, e.g. the 35 加算 of 歯科 SS ->
-             ARRAY<STRUCT<code STRING, quantity INT>>, empty pairs left out.
+- ``groups`` a repeated group of positions, e.g. the 35 (加算コード, 数量) of 歯科 SS or the 12
+             (負担区分, コード, 回数, 点数) 薬学管理料 of 調剤 KI -> ARRAY<STRUCT<...>> with one member per
+             position (``code``, ``text`` -> STRING, ``int`` -> INT); groups with every member empty
+             left out.
 - ``reserve``予備: parsed for position only, not kept.
 """
 
@@ -32,14 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("code", "str", "text", "int", "bigint", "decimal", "date", "ym", "days", "pairs", "reserve")
+KINDS = ("code", "str", "text", "int", "bigint", "decimal", "date", "ym", "days", "groups", "reserve")
+MEMBER_KINDS = {"code": "string", "text": "string", "int": "int"}  # what a member of a `groups` field may be
 # Where a record stands in a file: the file header (医科 IR, 歯科 UK, line 1), the per-receipt header
 # (歯科 IR, before each RE), the receipt (RE), a record of the receipt before it, the trailer (GO).
 ROLES = ("file", "receipt_header", "receipt", "child", "trailer")
 SQL_TYPES = {
     "code": "string", "str": "string", "text": "string", "int": "int", "bigint": "bigint",
     "decimal": "decimal(15,5)", "date": "date", "ym": "date", "days": "array<int>",
-    "pairs": "array<struct<code:string,quantity:int>>", "reserve": "string",
+    "reserve": "string",
 }
 # Identification risk, as in uke_format.md §4. DIRECT = direct identifier or 個人識別符号.
 RISKS = ("DIRECT", "QUASI", "INST", "FREE", "SENS", "LINK", "")
@@ -54,16 +58,19 @@ class Field:
     # The regex every real value of a code column matches (requirements 8, 12, 13): validation does not
     # run the identifier detectors on such a value, so a master code never looks like a phone number.
     shape: str = ""
-    pairs: int = 0  # kind `pairs`: how many (code, 数量) pairs
+    members: tuple[tuple[str, str], ...] = ()  # kind `groups`: (member name, member kind) per position
+    repeat: int = 0  # kind `groups`: how many groups
 
     @property
     def width(self) -> int:
         """How many CSV positions the field spans."""
-        return 31 if self.kind == "days" else 2 * self.pairs if self.kind == "pairs" else 1
+        return 31 if self.kind == "days" else len(self.members) * self.repeat if self.kind == "groups" else 1
 
     @property
     def sql_type(self) -> str:
         """The bronze column type."""
+        if self.kind == "groups":
+            return "array<struct<" + ",".join(f"{n}:{MEMBER_KINDS[k]}" for n, k in self.members) + ">>"
         return SQL_TYPES[self.kind]
 
 
@@ -100,6 +107,11 @@ def _f(name: str, kind: str, label: str, risk: str = "", shape: str = "") -> Fie
 MASTER7 = r"^[0-9]{7}$"  # 傷病名コード
 MASTER9 = r"^[0-9]{9}$"  # 診療行為・医薬品・特定器材・コメントコード
 
+
+
+def _groups(name: str, label: str, members: tuple[tuple[str, str], ...], repeat: int) -> Field:
+    assert members and all(k in MEMBER_KINDS for _, k in members), (name, members)
+    return Field(name, "groups", label, members=members, repeat=repeat)
 
 
 def _reserve(n: int) -> Field:
@@ -401,7 +413,7 @@ DENTAL_SS = _dental(RecordLayout("SS", "dental_procedures", "歯科診療行為�
     _f("procedure_code", "code", "診療行為コード", shape=MASTER9),
     _f("quantity", "int", "診療行為数量データ１"),
     _f("quantity_2", "int", "診療行為数量データ２"),
-    Field("additions", "pairs", "加算コード・加算数量データ（35組）", pairs=35),
+    _groups("additions", "加算コード・加算数量データ（35組）", (("code", "code"), ("quantity", "int")), 35),
     _f("points", "int", "点数"),
     _f("count", "int", "回数"),
     _f("day_counts", "days", "1日〜31日の情報", "QUASI"),
@@ -451,6 +463,201 @@ DENTAL_CO = _dental(RecordLayout("CO", "comments", "コメントレコード（�
 )))
 
 
+# --- 調剤 (RECEIPTY.CYO): docs/formats/pharmacy.md ------------------------------------------------
+# Second-hand layouts (the 支払基金 spec was not read): CZ pos 54-70, KI and TO pos 6 are [unverified]
+# there. A field a file leaves out at the end of a line is null, so an older, shorter CZ parses too.
+
+
+def _pharmacy(layout: RecordLayout) -> RecordLayout:
+    return RecordLayout(layout.record_type, layout.table, layout.label, layout.fields, layout.role,
+                        f"pharmacy_{layout.record_type}")
+
+
+_FEE = (("burden_class", "code"), ("code", "code"), ("points", "int"))  # 負担区分, コード, 点数
+_FEE_COUNTED = (("burden_class", "code"), ("code", "code"), ("count", "int"), ("points", "int"))
+
+PHARMACY_YK = _pharmacy(RecordLayout("YK", None, "薬局情報レコード", (
+    _f("payer_kind", "code", "審査支払機関"),
+    _f("pref_code", "code", "都道府県", "INST", r"^[0-9]{2}$"),
+    _f("score_table", "code", "点数表"),
+    _f("institution_code", "code", "薬局コード", "INST", r"^[0-9]{7}$"),
+    _f("institution_name", "text", "薬局名称", "INST"),
+    _f("billing_month", "ym", "請求年月"),
+    _f("volume_no", "code", "マルチボリューム識別情報"),
+    _f("institution_phone", "str", "電話番号", "INST"),
+), role="file"))
+
+PHARMACY_RE = _pharmacy(RecordLayout("RE", "receipts", "レセプト共通レコード（調剤）", (
+    _f("receipt_no", "int", "レセプト番号", "LINK"),
+    _f("receipt_type", "code", "レセプト種別", "QUASI"),
+    _f("service_month", "ym", "調剤年月", "QUASI"),
+    _f("name", "text", "氏名", "DIRECT"),
+    _f("sex", "code", "男女区分", "QUASI"),
+    _f("birth_date", "date", "生年月日", "QUASI"),
+    _f("benefit_ratio", "int", "給付割合"),
+    _f("special_notes", "str", "レセプト特記事項", "SENS", r"^([0-9]{2}){1,5}$"),
+    _f("prescriber_pref_code", "code", "都道府県（処方箋を交付した医療機関）", "INST", r"^[0-9]{2}$"),
+    _f("prescriber_score_table", "code", "点数表（処方箋を交付した医療機関）"),
+    _f("prescriber_institution_code", "code", "医療機関コード（処方箋を交付した医療機関）", "INST", r"^[0-9]{7}$"),
+    _f("prescriber_institution_name", "text", "名称（処方箋を交付した医療機関）", "INST"),
+    _f("prescriber_institution_address", "text", "所在地（処方箋を交付した医療機関）", "INST"),
+    _groups("prescriber_names", "保険医氏名（20名）", (("name", "text"),), 20),
+    _f("narcotic_licence_no", "str", "麻薬免許番号", "DIRECT"),
+    _f("dispensing_record_no", "str", "調剤録番号等", "DIRECT"),
+    _reserve(1),
+    _f("search_no", "str", "検索番号", "LINK"),
+    _reserve(2),  # [unverified] 予備 (R08) or 記録条件仕様年月情報 (about H30): not kept either way
+    _f("billing_info", "text", "請求情報", "FREE"),
+    _f("copay_class", "code", "一部負担金区分", "SENS"),
+    _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
+), role="receipt"))
+
+PHARMACY_HO = _pharmacy(RecordLayout("HO", "insurances", "保険者レコード（調剤）", (
+    _f("insurer_no", "code", "保険者番号", "DIRECT"),
+    _f("card_symbol", "str", "被保険者証等の記号", "DIRECT"),
+    _f("card_number", "str", "被保険者証等の番号", "DIRECT"),
+    _f("prescription_count", "int", "処方箋受付回数"),
+    _f("points", "bigint", "合計点数"),
+    _reserve(1),
+    _f("occupational", "code", "職務上の事由"),
+    _f("certificate_no", "str", "証明書番号", "DIRECT"),
+    _f("copay_amount", "bigint", "負担金額（医療保険）"),
+    _reserve(2),
+    _f("reduction_class", "code", "減免区分", "SENS"),
+    _f("reduction_rate", "int", "減額割合", "SENS"),
+    _f("reduction_amount", "bigint", "減額金額", "SENS"),
+)))
+
+PHARMACY_KO = _pharmacy(RecordLayout("KO", "public_expenses", "公費レコード（調剤）", (
+    _f("payer_no", "code", "公費負担者番号", "DIRECT"),
+    _f("recipient_no", "str", "公費受給者番号", "DIRECT"),
+    _f("optional_benefit", "code", "任意給付区分"),
+    _f("prescription_count", "int", "処方箋受付回数"),
+    _f("points", "bigint", "合計点数"),
+    _reserve(1),
+    _f("copay_amount", "bigint", "負担金額（公費）"),
+    _reserve(2),
+    _f("public_copay", "bigint", "公費給付対象一部負担金"),
+)))
+
+# 処方基本: one per Rp (処方) of the receipt.
+PHARMACY_SH = _pharmacy(RecordLayout("SH", "prescriptions", "処方基本レコード", (
+    _f("rp_no", "int", "処方No"),
+    _f("dosage_form", "code", "剤形コード"),
+    _f("usage_code", "code", "用法コード"),
+    _f("special_instruction", "text", "特別指示", "FREE"),
+    _f("drug_points", "int", "単位薬剤料 合計"),
+    *(_f(f"drug_points_public_{i}", "int", f"単位薬剤料 第{n}公費") for i, n in enumerate("一二三四", 1)),
+)))
+
+# 調剤情報: the dispensing of one Rp, with its fees and the exact prescription and dispensing dates.
+PHARMACY_CZ = _pharmacy(RecordLayout("CZ", "dispensings", "調剤情報レコード", (
+    _f("doctor_no", "int", "医師番号"),
+    _f("prescribed_date", "date", "処方箋交付年月日", "QUASI"),
+    _f("dispensed_date", "date", "調剤年月日", "QUASI"),
+    _f("receipt_round", "int", "処方箋受付回"),
+    _f("quantity", "int", "調剤数量"),
+    _f("burden_class", "code", "負担区分（調剤料）"),
+    _f("calc_class", "code", "算定区分（調剤料）"),
+    _f("calc_target_no", "int", "算定先No（調剤料）"),
+    _f("fee_code", "code", "コード（調剤料）", shape=MASTER9),
+    _f("fee_points", "int", "点数（調剤料）"),
+    _f("split_class", "code", "分割区分（分割調剤）"),
+    _f("previous_quantity", "int", "前回までの数量（分割調剤）"),
+    _f("drug_points", "int", "点数（薬剤料）"),
+    _reserve(1),
+    _groups("additions", "加算料（10組: 負担区分・コード・点数）", _FEE, 10),
+    _f("one_pack_days", "int", "一包化日数"),
+    _f("split_kind", "code", "分割調剤種類（分割調剤）"),
+    _f("previous_one_pack_days", "int", "前回までの一包化日数（分割調剤）"),
+    _f("instructed_split_code", "code", "コード（医師の指示による分割調剤）", shape=MASTER9),
+    _f("instructed_split_class", "code", "分割区分（医師の指示による分割調剤）"),
+    _f("instructed_split_quantity", "int", "分割対象調剤数量（医師の指示による分割調剤）"),
+    _f("instructed_split_one_pack_days", "int", "分割対象一包化日数（医師の指示による分割調剤）"),
+    _f("comprehensive_fee", "code", "包括管理料等"),
+    _f("other_institution_visit", "code", "他医療機関受診に係る処方箋受付"),
+    _f("support_fee_2_burden_class", "code", "負担区分（外来服薬支援料２）"),
+    _f("support_fee_2_code", "code", "コード（外来服薬支援料２）", shape=MASTER9),
+    _f("support_fee_2_points", "int", "点数（外来服薬支援料２）"),
+    _f("management_burden_class", "code", "負担区分（調剤管理料）"),
+    _f("management_calc_class", "code", "算定区分（調剤管理料）"),
+    _f("management_calc_target_no", "int", "算定先No（調剤管理料）"),
+    _f("management_code", "code", "コード（調剤管理料）", shape=MASTER9),
+    _f("management_points", "int", "点数（調剤管理料）"),
+    _f("management_overtime_burden_class", "code", "負担区分（調剤管理料時間外等加算）"),
+    _f("management_overtime_code", "code", "コード（調剤管理料時間外等加算）", shape=MASTER9),
+    _f("management_overtime_points", "int", "点数（調剤管理料時間外等加算）"),
+    _f("drug_reduction_class", "code", "薬剤料減算区分"),
+    _f("drug_reduction_points", "int", "薬剤料減算 合計"),
+    *(_f(f"drug_reduction_public_{i}", "int", f"薬剤料減算 第{n}公費") for i, n in enumerate("一二三四", 1)),
+)))
+
+PHARMACY_IY = _pharmacy(RecordLayout("IY", "drugs", "医薬品レコード（調剤）", (
+    _f("burden_class", "str", "負担区分"),
+    _f("drug_code", "code", "医薬品コード", shape=MASTER9),
+    _f("amount", "decimal", "使用量"),
+    _reserve(1), _reserve(2),
+    _f("mix_code", "code", "コード（混合区分）"),
+    _f("mix_branch", "code", "枝（混合区分）"),
+    _f("incompatibility_class", "code", "配合不適区分"),
+    _f("single_dose", "decimal", "１回用量"),
+)))
+
+PHARMACY_TO = _pharmacy(RecordLayout("TO", "materials", "特定器材レコード（調剤）", (
+    _f("burden_class", "str", "負担区分"),
+    _f("material_code", "code", "特定器材コード", shape=MASTER9),
+    _f("amount", "decimal", "使用量"),
+    _f("unit_code", "code", "単位コード"),
+    _f("unit_price", "decimal", "単価"),
+    _f("product_name", "text", "特定器材名称（[unverified] 予備とする資料あり）", "FREE"),
+)))
+
+PHARMACY_CO = _pharmacy(RecordLayout("CO", "comments", "コメントレコード（調剤）", (
+    _f("comment_code", "code", "コメントコード", shape=MASTER9),
+    _f("comment_text", "text", "文字データ", "FREE"),
+)))
+
+# 摘要欄: its own table, since a 調剤 receipt also carries CO in `comments`.
+PHARMACY_TK = _pharmacy(RecordLayout("TK", "remarks", "摘要欄レコード", (
+    _f("comment_code", "code", "コメントコード", shape=MASTER9),
+    _f("comment_text", "text", "文字データ", "FREE"),
+)))
+
+# 基本料・薬学管理料: [unverified] (one source, R08); see docs/formats/pharmacy.md.
+PHARMACY_KI = _pharmacy(RecordLayout("KI", "pharmacy_fees", "基本料・薬学管理料レコード", (
+    _f("calc_date", "date", "算定日", "QUASI"),
+    _f("receipt_round", "int", "処方箋受付回"),
+    _f("base_burden_class", "code", "負担区分（調剤基本料）"),
+    _f("base_code", "code", "コード（調剤基本料）", shape=MASTER9),
+    _f("base_points", "int", "点数（調剤基本料）"),
+    _reserve(1),
+    _groups("management_fees", "薬学管理料（12組: 負担区分・コード・回数・点数）", _FEE_COUNTED, 12),
+    _groups("summary_management_fees", "摘要薬学管理料（3組: 負担区分・コード・回数・点数）", _FEE_COUNTED, 3),
+    _f("previous_dispensed_date", "date", "前回調剤年月日", "QUASI"),
+    _f("previous_quantity", "int", "前回調剤数量"),
+    _groups("base_additions", "調剤基本料加算（10組: 負担区分・コード・回数・点数）", _FEE_COUNTED, 10),
+    _f("comprehensive_fee", "code", "包括管理料等"),
+    _f("other_institution_visit", "code", "他医療機関受診"),
+    _f("instructed_split_base_code", "code", "医師指示分割 調剤基本料コード", shape=MASTER9),
+    _f("instructed_split_management_code", "code", "医師指示分割 薬学管理料コード", shape=MASTER9),
+    _f("instructed_split_summary_code", "code", "医師指示分割 摘要薬学管理料コード", shape=MASTER9),
+)))
+
+# 分割技術料 (分割調剤の技術料).
+PHARMACY_ST = _pharmacy(RecordLayout("ST", "split_dispensings", "分割技術料レコード", (
+    _f("doctor_no", "int", "医師番号"),
+    _f("prescribed_date", "date", "処方箋交付年月日", "QUASI"),
+    _f("dispensed_date", "date", "調剤年月日", "QUASI"),
+    _f("receipt_round", "int", "処方箋受付回"),
+    _f("split_instructions", "int", "分割指示回数"),
+    _f("target_points", "int", "分割対象点数（保険）"),
+    _f("split_points", "int", "分割後点数（保険）"),
+    *(f for i, n in enumerate("一二三四", 1) for f in (
+        _f(f"public_{i}_target_points", "int", f"分割対象点数（第{n}公費）"),
+        _f(f"public_{i}_split_points", "int", f"分割後点数（第{n}公費）"))),
+)))
+
+
 @dataclass(frozen=True)
 class ClaimKind:
     name: str  # as the ledger records it
@@ -472,7 +679,12 @@ DENTAL = ClaimKind("dental", "歯科", "UK", "3", {
     r.record_type: r for r in (DENTAL_UK, DENTAL_IR, DENTAL_RE, DENTAL_HO, DENTAL_KO, SN, JD, MF, DENTAL_HS,
                                DENTAL_SS, DENTAL_SI, DENTAL_IY, DENTAL_TO, DENTAL_CO, SJ, GO)
 })
-CLAIM_KINDS: dict[str, ClaimKind] = {k.name: k for k in (MEDICAL, DENTAL)}
+PHARMACY = ClaimKind("pharmacy", "調剤", "YK", "4", {
+    r.record_type: r for r in (PHARMACY_YK, PHARMACY_RE, PHARMACY_HO, PHARMACY_KO, SN, JD, MF, PHARMACY_SH,
+                               PHARMACY_CZ, PHARMACY_IY, PHARMACY_TO, PHARMACY_CO, PHARMACY_TK, PHARMACY_KI,
+                               PHARMACY_ST, GO)
+})
+CLAIM_KINDS: dict[str, ClaimKind] = {k.name: k for k in (MEDICAL, DENTAL, PHARMACY)}
 # Every layout once, by key: what ingest partitions and parses.
 ALL_LAYOUTS: dict[str, RecordLayout] = {r.key: r for k in CLAIM_KINDS.values() for r in k.records.values()}
 CLAIM_TABLES: tuple[str, ...] = tuple(dict.fromkeys(r.table for r in ALL_LAYOUTS.values() if r.table))
@@ -485,5 +697,5 @@ def table_fields(table: str) -> tuple[Field, ...]:
         if layout.table == table:
             for f in layout.kept():
                 seen = out.setdefault(f.name, f)
-                assert (seen.kind, seen.pairs) == (f.kind, f.pairs), (table, f.name, seen.kind, f.kind)
+                assert seen.sql_type == f.sql_type, (table, f.name, seen.sql_type, f.sql_type)
     return tuple(out.values())

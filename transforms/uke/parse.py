@@ -9,6 +9,9 @@ the checks and their order are in transforms/uke/rejects.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -87,24 +90,40 @@ def _structural_problems(layout: RecordLayout) -> list[Column]:
     return problems
 
 
-def _pairs_cleaned(ascii_fields: Column, pos: int, n: int) -> Column:
-    """The (code, quantity) pairs as cleaned strings; pairs with neither left out."""
-    pairs = F.transform(F.sequence(F.lit(0), F.lit(n - 1)), lambda i: F.struct(
-        strip_padding(F.get(ascii_fields, i * 2 + pos)).alias("code"),
-        strip_padding(F.get(ascii_fields, i * 2 + pos + 1)).alias("quantity")))
-    return F.filter(pairs, lambda x: x["code"].isNotNull() | x["quantity"].isNotNull())
+def _member_cleaned(fields: Column, ascii_fields: Column, at: Column, kind: str) -> Column:
+    return clean_text(F.get(fields, at)) if kind == "text" else strip_padding(F.get(ascii_fields, at))
 
 
-def _pairs_values(cleaned: Column) -> Column:
-    return F.transform(cleaned, lambda x: F.struct(x["code"].alias("code"), x["quantity"].try_cast("int").alias("quantity")))
+def _groups_cleaned(fields: Column, ascii_fields: Column, pos: int, field: Field) -> Column:
+    """The repeated groups as structs of cleaned strings; groups with every member empty left out."""
+    m = len(field.members)
+    groups = F.transform(F.sequence(F.lit(0), F.lit(field.repeat - 1)), lambda i: F.struct(*(
+        _member_cleaned(fields, ascii_fields, i * m + pos + j, kind).alias(name)
+        for j, (name, kind) in enumerate(field.members))))
+    return F.filter(groups, lambda g: reduce(lambda a, b: a | b, (g[name].isNotNull() for name, _ in field.members)))
 
 
-def _pairs_problem(cleaned: Column, values: Column, name: str) -> Column:
-    """bad_number naming the first bad quantity, e.g. `additions[2].quantity`."""
-    bad = F.zip_with(cleaned, values, lambda s, v: s["quantity"].isNotNull() & v["quantity"].isNull())
-    first_bad = F.array_position(bad, True)
-    detail = F.format_string(f"{name}[%d].quantity", first_bad)
-    return F.when(first_bad > 0, F.struct(F.lit("bad_number").alias("reason"), detail.alias("detail")))
+def _groups_values(cleaned: Column, field: Field) -> Column:
+    return F.transform(cleaned, lambda g: F.struct(*(
+        (g[name].try_cast("int") if kind == "int" else g[name]).alias(name) for name, kind in field.members)))
+
+
+def _member_bad(name: str) -> Callable[[Column, Column], Column]:
+    return lambda s, v: s[name].isNotNull() & v[name].isNull()
+
+
+def _groups_problem(cleaned: Column, values: Column, field: Field) -> Column:
+    """bad_number naming the first group with a bad number, by member, e.g. `additions[2].quantity`."""
+    details = []
+    for name, kind in field.members:
+        if kind != "int":
+            continue
+        first_bad = F.array_position(F.zip_with(cleaned, values, _member_bad(name)), True)
+        details.append(F.when(first_bad > 0, F.format_string(f"{field.name}[%d].{name}", first_bad)))
+    if not details:
+        return F.lit(None).cast("struct<reason:string,detail:string>")
+    detail = F.coalesce(*details) if len(details) > 1 else details[0]
+    return F.when(detail.isNotNull(), F.struct(F.lit("bad_number").alias("reason"), detail.alias("detail")))
 
 
 def receipt_key(sha: Column, ordinal: Column) -> Column:
@@ -121,8 +140,8 @@ def _cleaned(fields: Column, ascii_fields: Column, pos: int, field: Field) -> Co
     """
     if field.kind == "days":
         return _days_cleaned(ascii_fields, pos)
-    if field.kind == "pairs":
-        return _pairs_cleaned(ascii_fields, pos, field.pairs)
+    if field.kind == "groups":
+        return _groups_cleaned(fields, ascii_fields, pos, field)
     if field.kind == "str":
         return clean_str(F.get(fields, pos))
     if field.kind in ("text", "reserve"):
@@ -140,8 +159,8 @@ def _typed(s: Column, field: Field) -> Column:
         return ym_value(s)
     if field.kind == "days":
         return _days_values(s)
-    if field.kind == "pairs":
-        return _pairs_values(s)
+    if field.kind == "groups":
+        return _groups_values(s, field)
     return s
 
 
@@ -154,8 +173,8 @@ def _field_problem(s: Column, value: Column, field: Field) -> Column | None:
         return field_problem(date_reason(s, value, *lengths), field.name)
     if field.kind == "days":
         return _days_problem(s, value, field.name)
-    if field.kind == "pairs":
-        return _pairs_problem(s, value, field.name)
+    if field.kind == "groups":
+        return _groups_problem(s, value, field)
     return None
 
 

@@ -36,14 +36,14 @@ class SourceFile:
     kind: str  # "uke" | "clinical"
     table: str | None  # clinical table name
     line_end: str  # "crlf" | "lf" | "mixed" | "none"
-    claim_kind: str | None = None  # UKE: "medical" | "dental" (transforms/uke/layout.py CLAIM_KINDS)
+    claim_kind: str | None = None  # UKE: "medical" | "dental" | "pharmacy" (transforms/uke/layout.py)
 
 
 def _sniff(path: Path, rel: str, layouts: Sequence[ClinicalLayout]) -> tuple[str, str | None] | None:
     """("uke", claim kind), ("clinical", table) or None for a file we do not ingest.
 
-    A claim file's kind is its first record's (docs/formats/README.md): UK 歯科, IR 医科. 調剤 (YK) and
-    DPC are not read yet, so they are unrecognized: refused unless --allow-unrecognized."""
+    A claim file's kind is its first record's (docs/formats/README.md): IR 医科, UK 歯科, YK 調剤. DPC is
+    not read yet, so it is unrecognized: refused unless --allow-unrecognized."""
     try:
         with path.open("rb") as fh:
             head = fh.read(64 * 1024)

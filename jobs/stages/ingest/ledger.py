@@ -28,7 +28,7 @@ LEDGER_SCHEMA = T.StructType([
     T.StructField("supersedes_sha256", T.StringType(), True),
     T.StructField("replaced_previous", T.BooleanType(), False),
     T.StructField("kind", T.StringType(), False),
-    T.StructField("claim_kind", T.StringType(), True),  # UKE: medical | dental (transforms/uke/layout.py)
+    T.StructField("claim_kind", T.StringType(), True),  # UKE: medical | dental | pharmacy (transforms/uke/layout.py)
     T.StructField("table", T.StringType(), True),
     T.StructField("size_bytes", T.LongType(), False),
     T.StructField("encoding", T.StringType(), True),
