@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from helpers.keys import TEST_KEY
-from helpers.pharmacy import LINKED, Patient, linked_file, pharmacy_file, record_counts
+from helpers.pharmacy import Patient, linked_file, pharmacy_file, record_counts
 
 from jobs.runtime.warehouse import Warehouse
 from jobs.stages.ingest.pipeline import run_ingest

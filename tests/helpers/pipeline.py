@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+
 from helpers.pharmacy import LINKED, linked_file
 
 REPO = Path(__file__).resolve().parents[2]
