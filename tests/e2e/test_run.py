@@ -1,7 +1,7 @@
 """`tokumei run` end to end on the real UKE file written outside this project (issue 2 acceptance), with
 a small generated set beside it (the `uke_run` fixture).
 
-Beside them lies a hand-written 調剤 file of two of the real file's patients (helpers/pharmacy.py).
+Beside them lie hand-written 調剤 and 歯科 files of patients of the real file (helpers/pharmacy.py).
 The file holds 75 receipts of a handful of patients, the generated set 30 receipts of 40 people: the
 shipped (k, k^m) rule cannot hold on them (no item combination is shared by 10 patients), so the
 shipped policy refuses the release, and the run that publishes uses the shipped policy without
@@ -11,7 +11,7 @@ import json
 
 import pytest
 from deltalake import DeltaTable
-from helpers.pharmacy import IDENTIFIERS, LINKED, LINKED_MEDICAL_POINTS
+from helpers.pharmacy import DENTAL_IDENTIFIERS, DENTAL_POINTS, IDENTIFIERS, LINKED, LINKED_MEDICAL_POINTS
 from helpers.pipeline import uke_run_receipts
 
 from jobs import cli
@@ -31,7 +31,7 @@ def test_req4_req11_req14_real_uke_file_runs_to_a_published_release(uke_run, uke
     assert manifest["release_id"] == "fixture-1"
     receipts = DeltaTable(str(uke_run / "tables" / "receipts")).to_pyarrow_table()
     # every RE of the fixture (uke_format.md sample) and of the generated files
-    assert receipts.num_rows == uke_run_receipts(uke_run_generated) == 75 + 2 + 30
+    assert receipts.num_rows == uke_run_receipts(uke_run_generated) == 75 + 2 + 1 + 30
     assert not {"name", "kana_name", "birth_date", "card_number", "chart_no"} & set(receipts.column_names)
     pids = [p for p in receipts.column("pid").to_pylist()]
     assert all(p and len(p) == 32 and set(p) <= set("0123456789abcdef") for p in pids)
@@ -53,9 +53,9 @@ def _rows(release, table):
 
 
 @pytest.mark.slow
-def test_a_patients_pharmacy_claims_carry_the_pid_of_their_medical_claims(uke_run):
-    """Issue 20 item 4: the 調剤 receipt of a patient of the real 医科 file joins that patient's 医科 receipts
-    through the same ID1 / ID2 keys, so both kinds carry one pid in the release."""
+def test_a_patients_pharmacy_and_dental_claims_carry_the_pid_of_their_medical_claims(uke_run):
+    """Issue 20 item 4: the 調剤 and 歯科 receipts of a patient of the real 医科 file join that patient's 医科
+    receipts through the same ID1 / ID2 keys, so every kind carries one pid in the release."""
     receipts = {r["receipt_id"]: r for r in _rows(uke_run, "receipts")}
     pid_by_points: dict[int, set[str]] = {}
     for ho in _rows(uke_run, "insurances"):
@@ -64,26 +64,28 @@ def test_a_patients_pharmacy_claims_carry_the_pid_of_their_medical_claims(uke_ru
         (pid,) = pid_by_points[patient.points]
         medical = set().union(*(pid_by_points[p] for p in LINKED_MEDICAL_POINTS[patient.points]))
         assert medical == {pid}, patient.points
+    assert pid_by_points[DENTAL_POINTS] == pid_by_points[LINKED[0].points]
     linked = set().union(*(pid_by_points[p.points] for p in LINKED))
     kinds = sorted(r["claim_kind"] for r in receipts.values() if r["pid"] in linked)
-    assert len(linked) == 2 and kinds == ["medical"] * 3 + ["pharmacy"] * 2
+    assert len(linked) == 2 and kinds == ["dental"] + ["medical"] * 3 + ["pharmacy"] * 2
 
 
 @pytest.mark.slow
-def test_req4_req14_req20_no_pharmacy_or_prescriber_identifier_is_released(uke_run):
-    """The truth scan over the release of the 調剤 file: no value of the pharmacy (code, name, phone), the
-    prescribing institution (code, name, address), its doctors (names, 麻薬免許番号) or the 調剤録番号
-    appears in any column of any table, nor in any file of the release; exact dates are months."""
+def test_req4_req14_req20_no_pharmacy_prescriber_or_dental_identifier_is_released(uke_run):
+    """The truth scan over the release of the 調剤 and 歯科 files: no value of the pharmacy (code, name,
+    phone), the prescribing institution (code, name, address), its doctors (names, 麻薬免許番号), the
+    調剤録番号 or the 歯科 clinic (code, name, phone, カルテ番号) appears in any column of any table, nor in
+    any file of the release; exact dates are months."""
     tables = sorted(p.name for p in (uke_run / "tables").iterdir())
     assert {"prescriptions", "dispensings", "pharmacy_fees", "remarks", "split_dispensings"} <= set(tables)
     found = []
     for table in tables:
         for row in _rows(uke_run, table):
-            found += [(table, col, v) for col, value in row.items() for v in IDENTIFIERS if v in str(value)]
+            found += [(table, col, v) for col, value in row.items() for v in (*IDENTIFIERS, *DENTAL_IDENTIFIERS) if v in str(value)]
     for path in uke_run.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".md", ".html", ".txt", ".csv", ".crc", ""):
             text = path.read_text(encoding="utf-8", errors="replace")
-            found += [(str(path.relative_to(uke_run)), "", v) for v in IDENTIFIERS if v in text]
+            found += [(str(path.relative_to(uke_run)), "", v) for v in (*IDENTIFIERS, *DENTAL_IDENTIFIERS) if v in text]
     assert found == []
     dispensings = _rows(uke_run, "dispensings")
     assert len(dispensings) == len(LINKED)

@@ -1,4 +1,4 @@
-"""調剤 claim files (RECEIPTY.CYO) written by hand from docs/formats/pharmacy.md, for the tests.
+"""調剤 claim files (RECEIPTY.CYO) written by hand from docs/formats/pharmacy.md, and one 歯科 file, for the tests.
 
 Not from the generator, so that a layout mistake in transforms/uke/layout.py cannot cancel out. No public
 調剤 file exists (docs/formats/pharmacy.md "Open points"). Values are invented, except in `linked`, whose
@@ -91,3 +91,28 @@ LINKED_MEDICAL_POINTS = {811: {13642, 14321}, 822: {276}}  # their 医科 HO 合
 def linked_file() -> bytes:
     """調剤 claims of the same month for the two fixture patients in LINKED."""
     return pharmacy_file("202111", "202110", "20211015", LINKED)
+
+
+# A 歯科 file (docs/formats/dental.md) of the first LINKED patient, for the same release.
+DENTAL_CODE = "3344556"  # 歯科医療機関コード
+DENTAL_NAME = "テスト歯科クリニック"
+DENTAL_PHONE = "03-7777-0000"
+DENTAL_CHART = "DENT-0042"  # カルテ番号等
+DENTAL_IDENTIFIERS = (DENTAL_CODE, DENTAL_NAME, DENTAL_PHONE, DENTAL_CHART)
+DENTAL_POINTS = 833  # HO 合計点数 of its one receipt
+
+
+def linked_dental_file() -> bytes:
+    p = LINKED[0]
+    days = ["1"] + DAYS[1:]
+    lines = [
+        ["UK", "1", "13", "3", DENTAL_CODE, "", DENTAL_NAME, "202111", "", "00"],
+        ["IR", "1", "13", "3", DENTAL_CODE, "", "202111", DENTAL_PHONE, "0102"],
+        ["RE", "1", "3112", "202110", p.name, p.sex, p.birth, "70", "", "20211001", "1", "", "", "", "", DENTAL_CHART,
+         *([""] * 9), p.kana, ""],
+        ["HO", p.insurer, p.symbol, p.number, "1", str(DENTAL_POINTS), "", "", "", "", "2500", "", "", ""],
+        ["HS", "20211001", "", "102600103600", "5220063", "", "", "", "", "01", "", "", ""],
+        ["SS", "11", "", "301000110", "", "", "CB023", "1", *([""] * 68), str(DENTAL_POINTS), "1", *days],
+        ["GO", "1", str(DENTAL_POINTS), "99"],
+    ]
+    return ("\r\n".join(",".join(f) for f in lines) + "\r\n").encode("cp932") + b"\x1a"

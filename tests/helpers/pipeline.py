@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from helpers.pharmacy import LINKED, linked_file
+from helpers.pharmacy import LINKED, linked_dental_file, linked_file
 
 REPO = Path(__file__).resolve().parents[2]
 # The two generated sets every pipeline test shares (format tests read them too): 西暦 dates, one month;
@@ -39,22 +39,24 @@ def uke_run_args(input_dir: Path, warehouse: Path, policy: Path) -> list[str]:
 
 
 def uke_run_input(dest: Path, uke_sample: Path, generated: Path) -> Path:
-    """The input of the `uke_run` release: the real UKE file, a hand-written 調剤 file of two of its
+    """The input of the `uke_run` release: the real UKE file, hand-written 調剤 and 歯科 files of its
     patients (helpers/pharmacy.py) and a copy of the generated set (its `_truth` folder is never read:
     ingest skips `_` folders)."""
     dest.mkdir(parents=True)
     shutil.copy(uke_sample, dest / uke_sample.name)
     (dest / "pharmacy").mkdir()
     (dest / "pharmacy" / "RECEIPTY.CYO").write_bytes(linked_file())
+    (dest / "dental").mkdir()
+    (dest / "dental" / "RECEIPTS.UKE").write_bytes(linked_dental_file())
     shutil.copytree(generated, dest / "generated")
     return dest
 
 
 def uke_run_receipts(generated: Path) -> int:
     """The receipts the `uke_run` release holds when none is suppressed: every RE of the real file, of
-    the 調剤 file and of the generator's truth."""
+    the 調剤 and 歯科 files and of the generator's truth."""
     truth = pq.read_table(generated / "_truth" / "receipts", columns=["file"]).num_rows
-    return UKE_FIXTURE_RECEIPTS + len(LINKED) + truth
+    return UKE_FIXTURE_RECEIPTS + len(LINKED) + 1 + truth
 
 
 @dataclass(frozen=True)
