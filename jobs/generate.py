@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--institutions", type=int, default=None, help="default max(5, patients/200)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--era-dates", action="store_true", help="write 和暦 dates (GYYMMDD/GYYMM) instead of 西暦")
+    p.add_argument("--pharmacy", action="store_true",
+                   help="also write 調剤 claim files (RECEIPTY.CYO) for the prescriptions institutions send out")
     p.add_argument("--start-month", default="2025-01", help="first service month YYYY-MM (default 2025-01)")
     add_conf(p, "pipeline config (Spark settings)")
     p.add_argument("--catalogs", default="conf/hierarchies", help="directory of the reference CSVs")
@@ -53,7 +55,7 @@ def _params(args: argparse.Namespace) -> synth.Params:
         if not lo <= value <= hi:
             raise InputError(f"{flag} {value}: must be between {lo} and {hi}")
     start = dt.date(int(match.group(1)), int(match.group(2)), 1)
-    return synth.Params(args.patients, args.months, institutions, args.seed, start, args.era_dates)
+    return synth.Params(args.patients, args.months, institutions, args.seed, start, args.era_dates, args.pharmacy)
 
 
 

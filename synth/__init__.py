@@ -31,6 +31,7 @@ class Params:
     seed: int
     start: dt.date  # first service month (day 1)
     era_dates: bool = False
+    pharmacy: bool = False  # also 調剤 claims of the prescriptions sent out (synth/pharmacy.py)
 
 
 __all__ = [

@@ -132,6 +132,16 @@ class Care:
         units = [F.struct(*[F.col(f"_rx{i}_{f}").alias(f) for f in fields]) for i in range(1, MAX_RX_UNITS + 1)]
         return df.select("*", F.slice(F.array(*units), 1, n_units).alias("rx_units")).drop(*scratch)
 
+    def dispensed(self) -> Column:
+        """The prescription units as a pharmacy dispenses them when the institution does not (院外処方,
+        synth/pharmacy.py): 診療識別, drug codes, amounts per day, days supplied, 点数 per day, the day."""
+        return F.transform("rx_units", lambda u: F.struct(
+            u.getField("cc").alias("cc"), F.element_at(self.codes, u.getField("d0") + 1).alias("code0"),
+            F.when(u.getField("d1").isNotNull(), F.element_at(self.codes, u.getField("d1") + 1)).alias("code1"),
+            u.getField("a0").alias("a0"), u.getField("a1").alias("a1"), u.getField("supply").alias("supply"),
+            u.getField("points").alias("points"),
+            F.array_position(F.transform(u.getField("days"), lambda x: x.isNotNull()), True).cast("int").alias("day")))
+
     @staticmethod
     def _rx(i: int, name: str) -> Column:
         return F.col(f"_rx{i}_{name}")

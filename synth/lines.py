@@ -20,9 +20,11 @@ def _lines(df: DataFrame, layout: RecordLayout, era_dates: bool) -> DataFrame:
     )
 
 
-def uke_lines(tables: dict[str, DataFrame], ir: DataFrame, go: DataFrame, era_dates: bool) -> DataFrame:
-    """All lines of all files: (institution_dir, month_dir, line_no, line), unordered."""
-    out = _lines(ir, IR, era_dates).unionByName(_lines(go, GO, era_dates))
-    for table, layout in LAYOUT_OF_TABLE.items():
+def uke_lines(tables: dict[str, DataFrame], ir: DataFrame, go: DataFrame, era_dates: bool,
+              layouts: dict[str, RecordLayout] | None = None, header: RecordLayout = IR) -> DataFrame:
+    """All lines of all files: (institution_dir, month_dir, line_no, line), unordered. `layouts` maps
+    truth table -> layout (default 医科; synth/pharmacy.py has the 調剤 one), `header` the file header."""
+    out = _lines(ir, header, era_dates).unionByName(_lines(go, GO, era_dates))
+    for table, layout in (LAYOUT_OF_TABLE if layouts is None else layouts).items():
         out = out.unionByName(_lines(tables[table], layout, era_dates))
     return out

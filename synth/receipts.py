@@ -1,7 +1,8 @@
 """One receipt per billed (person, institution, month): payers, children and their line positions.
 
 A receipt row carries every record it will become: the RE fields, `ho` (null for 公費単独), arrays
-`ko`, `sn`, `jd`, `sy`, `details`, `sj`, and `line_start` (the RE line in its file). Line numbers
+`ko`, `sn`, `jd`, `sy`, `details`, `sj`, and `line_start` (the RE line in its file); `rx_out` holds
+the prescription units a pharmacy dispenses when the receipt bills a 処方箋料 (synth/pharmacy.py). Line numbers
 come from the sizes of those arrays, so every record's line is known before any text is written.
 """
 
@@ -131,12 +132,14 @@ def with_receipts(visits: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
     payer_cols = ("welfare", "family", "genekinami", "kind", "card", "progs", "branch", "vdays")
     components = care.components()
     parts = [f"_care{i}" for i in range(len(components))]
-    df = helpers.select(*_RECEIPT_KEEP, *payer_cols, *[c.alias(n) for c, n in zip(components, parts, strict=True)])
-    df = df.select(*_RECEIPT_KEEP, *payer_cols, F.array_sort(F.concat(*parts)).alias("_details_sorted"))
-    df = df.select(*_RECEIPT_KEEP, *payer_cols, finished_details("_details_sorted", _burden_class()).alias("details"))
+    keep = (*_RECEIPT_KEEP, "rx_out")
+    df = helpers.select(*_RECEIPT_KEEP, *payer_cols, care.dispensed().alias("rx_out"),
+                        *[c.alias(n) for c, n in zip(components, parts, strict=True)])
+    df = df.select(*keep, *payer_cols, F.array_sort(F.concat(*parts)).alias("_details_sorted"))
+    df = df.select(*keep, *payer_cols, finished_details("_details_sorted", _burden_class()).alias("details"))
     df = df.select("*", total_points(F.col("details")).alias("points"))
     later = {**_payers(rng), **_re_fields(rng), "sj": symptom_details(rng, cat, F.col("points"))}
-    df = df.select(*_RECEIPT_KEEP, "details", "points", *[c.alias(n) for n, c in later.items()])
+    df = df.select(*keep, "details", "points", *[c.alias(n) for n, c in later.items()])
     n_lines = F.lit(1) + F.col("ho").isNotNull().cast("int")
     for name in CHILD_ARRAYS:
         n_lines = n_lines + F.size(name)

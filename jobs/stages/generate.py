@@ -25,6 +25,8 @@ from pyspark.sql import functions as F
 import synth
 from jobs.runtime.errors import InputError
 from jobs.runtime.scratch import Scratch, write_scratch
+from synth import pharmacy
+from transforms.uke.layout import PHARMACY_YK
 
 log = logging.getLogger("tokumei.generate")
 OUTPUTS = ("uke", "clinical", "_truth")
@@ -94,7 +96,9 @@ def _write_uke(lines: DataFrame, work: Path, out: Path, parts: int) -> None:
         part_files = sorted(month_dir.glob("part-*"))
         if len(part_files) != 1:  # one file must come from one sorted task, or line order is lost
             raise RuntimeError(f"{month_dir}: expected one part file, found {len(part_files)}")
-        target = out / "uke" / month_dir.parent.name.split("=", 1)[1] / month_dir.name.split("=", 1)[1] / "RECEIPTC.UKE"
+        institution_dir = month_dir.parent.name.split("=", 1)[1]
+        name = "RECEIPTY.CYO" if institution_dir[2] == "4" else "RECEIPTC.UKE"  # 点数表 4 = 調剤
+        target = out / "uke" / institution_dir / month_dir.name.split("=", 1)[1] / name
         target.parent.mkdir(parents=True, exist_ok=True)
         part_files[0].rename(target)
     log.info("generate: uke files in %.1f s", time.monotonic() - t0)
@@ -119,6 +123,16 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     records = synth.file_records(files)
     tables = {t: written[t].read(spark) for t in synth.TRUTH_TABLES}
     lines = synth.uke_lines(tables, records["IR"], records["GO"], params.era_dates)
+    file_counts = files.select("lines", "total_receipts")
+    if params.pharmacy:
+        rx = _scratch(spark, pharmacy.with_pharmacy_receipts(receipts, inst, rng), work / "pharmacy_receipts")
+        rx_tables = {table: _write(df, truth / "pharmacy" / table, "parquet", parts, ["file"], ["file", "line_no"])
+                     .read(spark) for table, df in pharmacy.truth_tables(rx).items()}
+        rx_files = _write(pharmacy.files_table(rx), truth / "pharmacy" / "files", "parquet", 1, ["file"], ["file"])
+        rx_records = pharmacy.file_records(rx_files.read(spark))
+        lines = lines.unionByName(synth.uke_lines(rx_tables, rx_records["YK"], rx_records["GO"], params.era_dates,
+                                                  pharmacy.LAYOUT_OF_TABLE, PHARMACY_YK))
+        file_counts = file_counts.unionByName(rx_files.read(spark).select("lines", "total_receipts"))
     _write_uke(lines, work, out, max(1, params.patients * params.months // 20_000))
     last_month = F.add_months(F.lit(params.start), params.months - 1)
     kind, card, branch = synth.insurance_at(last_month, F.lit(params.months - 1))
@@ -130,7 +144,7 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     labs = synth.select_labs(receipts, rng).select(*synth.LAB_COLUMNS)
     _write(labs, out / "clinical" / "labs", "csv", clinical_parts, ["institution_code"],
            ["institution_code", "patient_id", "sampled_on", "lab_code", "value"], dateFormat="yyyy/MM/dd", **csv_opts)
-    summary = files.agg(F.count(F.lit(1)).alias("files"), F.sum("lines").alias("lines"),
+    summary = file_counts.agg(F.count(F.lit(1)).alias("files"), F.sum("lines").alias("lines"),
                         F.sum("total_receipts").alias("receipts")).first()
     assert summary is not None  # an aggregate always has one row
     shutil.rmtree(work)

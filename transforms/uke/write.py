@@ -1,6 +1,6 @@
 """Typed columns -> one UKE line: the inverse of transforms/uke/parse.py, driven by the same layouts.
 
-A DataFrame whose columns are named after a layout's fields (typed as `SQL_TYPES` says) becomes the
+A DataFrame whose columns are named after a layout's fields (typed as `Field.sql_type` says) becomes the
 comma-joined line of that record, positions as in transforms/uke/layout.py, reserve fields empty.
 Dates are 西暦 (`YYYYMMDD`/`YYYYMM`, the R02 spec) or 和暦 (`GYYMMDD`/`GYYMM` with the 元号 code of
 別表4) as asked (uke_format.md §2). Nulls become empty fields; trailing empty fields are kept, so
@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.uke.dates import ERAS
-from transforms.uke.layout import SQL_TYPES, Field, RecordLayout
+from transforms.uke.layout import Field, RecordLayout
 
 # Fixed-width fields written right-justified and space-padded (uke_format.md §1, padding quirk).
 PADDED: dict[tuple[str, str], int] = {("HO", "insurer_no"): 8}
@@ -65,12 +65,21 @@ def format_days(days: Column) -> Column:
     return F.concat_ws(",", *[F.coalesce(F.get(days, i).cast("string"), F.lit("")) for i in range(31)])
 
 
+def format_groups(field: Field, groups: Column) -> Column:
+    """ARRAY<STRUCT> of a `groups` field -> its repeat x members positions, groups written from the first
+    (a group the array lacks, and a null member, -> empty fields)."""
+    return F.concat_ws(",", *[F.coalesce(F.get(groups, i).getField(name).cast("string"), F.lit(""))
+                              for i in range(field.repeat) for name, _ in field.members])
+
+
 def format_field(record_type: str, field: Field, value: Column, era_dates: bool) -> Column:
     kind = field.kind
     if kind == "reserve":
         return F.lit("")
     if kind == "days":
         return format_days(value)
+    if kind == "groups":
+        return format_groups(field, value)
     if kind == "date":
         text = format_date(value, era_dates)
     elif kind == "ym":
@@ -95,7 +104,7 @@ def format_line(layout: RecordLayout, era_dates: bool = False) -> Column:
 
 def typed_schema(layout: RecordLayout) -> list[tuple[str, str]]:
     """(column, SQL type) of the layout's kept fields: the bronze/truth shape of the record."""
-    return [(f.name, SQL_TYPES[f.kind]) for f in layout.kept()]
+    return [(f.name, f.sql_type) for f in layout.kept()]
 
 
 def select_typed(df: DataFrame, layout: RecordLayout, *extra: str) -> DataFrame:
