@@ -100,6 +100,33 @@ def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[st
     }
 
 
+def bench_ingest_by_kind(spark: SparkSession, input_dir: str, root: str) -> dict[str, dict[str, Any]]:
+    """`bench_ingest` once per claim kind (医科, 歯科, 調剤) present under `input_dir`: that kind's files
+    alone, linked (or copied) under `root`/<kind>/input, ingested into `root`/<kind>/warehouse. Claim
+    kind -> the figures of `bench_ingest` (lines/s, and the ratio to a plain copy of the same files)."""
+    files, _ = discover(input_dir, [], 64 * 1024**3, allow_unrecognized=True)
+    kinds: dict[str, list[Any]] = {}
+    for f in files:
+        if f.kind == "uke" and f.claim_kind:
+            kinds.setdefault(f.claim_kind, []).append(f)
+    out: dict[str, dict[str, Any]] = {}
+    for kind, group in sorted(kinds.items()):
+        base = Path(root) / kind
+        shutil.rmtree(base, ignore_errors=True)
+        for f in group:
+            target = base / "input" / f.rel_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(f.path, target)
+            except OSError:
+                shutil.copyfile(f.path, target)
+        out[kind] = bench_ingest(spark, str(base / "input"), str(base / "warehouse"))
+        shutil.rmtree(base, ignore_errors=True)
+    if Path(root).is_dir() and not any(Path(root).iterdir()):
+        Path(root).rmdir()
+    return out
+
+
 def make_big_input(out_dir: str, lines: int, files: int = 1, fixture: Path | None = None) -> dict[str, int]:
     """`files` UKE files with about `lines` lines in all: the fixture body repeated, receipts renumbered.
     `fixture`: the UKE file to repeat (default: the real fixture in ../shared)."""

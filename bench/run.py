@@ -3,7 +3,9 @@
 Everything runs in one process on one SparkSession, so the stages and their baselines see the same
 machine state. Baselines: `text_copy` reads the raw UKE/CSV files as text and writes them to Delta
 (what ingest must at least do; bench/ingest_bench.py, timed before and after ingest); `delta_copy` copies the bronze tables Delta-to-Delta (what
-anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds.
+anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds. The data
+hold 医科 and 調剤 claims (`generate --pharmacy`); ingest is also timed per claim kind, each kind's
+files alone against a plain copy of them (`ingest_by_kind`; 歯科 has no generator yet).
 Results are printed as a table and appended to `bench/results/<date>.json`.
 
     python -m bench.run --patients 20000 --months 12 [--dir build/bench] [--seed 1]
@@ -25,7 +27,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from bench.ingest_bench import bench_ingest
+from bench.ingest_bench import bench_ingest, bench_ingest_by_kind
 from jobs import generate
 from jobs.runtime.args import add_conf
 from jobs.runtime.config import DEFAULT_REGISTRY, load_pipeline
@@ -77,10 +79,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(data, ignore_errors=True)
         secs["generate"], code = timed(lambda: generate.main([
             "--out", str(data), "--patients", str(args.patients), "--months", str(args.months),
-            "--seed", str(args.seed), "--conf", args.conf]))
+            "--seed", str(args.seed), "--conf", args.conf, "--pharmacy"]))
         if code:
             raise SystemExit(code)
     ing = bench_ingest(spark, str(data), str(wh_root))
+    by_kind = bench_ingest_by_kind(spark, str(data / "uke"), str(root / "by_kind"))
     secs["text_copy"], secs["ingest"] = ing["plain_copy_seconds"], ing["seconds"]
     files = ing.get("files", 0)
     secs["delta_copy"], rows = timed(lambda: delta_copy(spark, wh, str(scratch / "delta")))
@@ -99,6 +102,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                   "lines": lines, "bronze_rows": sum(rows.values()),
                   "receipts": rows.get("receipts", 0), "released_patients": record["counts"]["patients"]},
         "validation_passed": bool(verdict["success"]),
+        "ingest_by_kind": {kind: {k: r[k] for k in ("files", "lines", "seconds", "lines_per_s", "plain_copy_seconds", "ratio")}
+                           for kind, r in by_kind.items()},
         "seconds": {k: round(v, 2) for k, v in secs.items()},
         "ratios": {stage: round(secs[stage] / secs[b], 2) for stage, b in base.items() if stage in secs and secs[b] > 0},
         "baseline_of": base,
@@ -111,6 +116,9 @@ def table(result: dict[str, Any]) -> str:
         b = result["baseline_of"].get(stage, "")
         ratio = result["ratios"].get(stage)
         rows.append(f"{stage:<11}{s:>10.1f}{b:>12}{'' if ratio is None else f'{ratio:.2f}':>8}")
+    for kind, r in result.get("ingest_by_kind", {}).items():
+        rows.append(f"ingest {kind:<9}{r['seconds']:>7.1f} s {r['lines']:>10} lines {r['lines_per_s']:>8} lines/s "
+                    f"ratio {r['ratio']:.2f} to a plain copy of its {r['files']} files")
     sc = result["scale"]
     rows.append(f"scale: {sc['patients']} patients x {sc['months']} months, {sc['files']} files, "
                 f"{sc['lines']} lines read, {sc['bronze_rows']} bronze rows")

@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 from helpers.keys import TEST_KEY_TEXT
+from helpers.pharmacy import LINKED, linked_dental_file, pharmacy_file, record_counts
 
-from bench.ingest_bench import bench_ingest, default_fixture, make_big_input
+from bench.ingest_bench import bench_ingest, bench_ingest_by_kind, default_fixture, make_big_input
 
 
 def test_bench_ingest_times_ingest_and_a_plain_copy_of_the_same_files(spark, tmp_path, uke_sample, monkeypatch):
@@ -21,6 +22,20 @@ def test_bench_ingest_times_ingest_and_a_plain_copy_of_the_same_files(spark, tmp
     assert not (tmp_path / "wh" / "bronze" / "_bench_plain_copy").exists()
     with pytest.raises(ValueError, match="already has a ledger"):
         bench_ingest(spark, str(tmp_path / "in"), str(tmp_path / "wh"))
+
+
+def test_bench_ingest_by_kind_times_each_claim_kind_alone(spark, tmp_path, monkeypatch):
+    """Issue 20: `make bench` reports ingest throughput per claim kind, each kind's files ingested alone."""
+    monkeypatch.setenv("TOKUMEI_KEY_DEMO", TEST_KEY_TEXT)
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    (tmp_path / "in" / "a" / "RECEIPTY.CYO").write_bytes(pharmacy_file("202111", "202110", "20211015", LINKED))
+    (tmp_path / "in" / "a" / "RECEIPTS.UKE").write_bytes(linked_dental_file())
+    got = bench_ingest_by_kind(spark, str(tmp_path / "in"), str(tmp_path / "by_kind"))
+    assert sorted(got) == ["dental", "pharmacy"]
+    assert (got["pharmacy"]["lines"], got["pharmacy"]["files"], got["pharmacy"]["lines_rejected"]) == (sum(record_counts(2).values()), 1, 0)
+    assert (got["dental"]["lines"], got["dental"]["files"], got["dental"]["lines_rejected"]) == (7, 1, 0)
+    assert all(r["seconds"] > 0 and r["plain_copy_seconds"] > 0 and r["ratio"] > 0 for r in got.values())
+    assert not (tmp_path / "by_kind").exists() and (tmp_path / "in" / "a" / "RECEIPTY.CYO").exists()
 
 
 def test_make_big_input_renumbers_receipts_and_gives_each_file_its_own_content(tmp_path, uke_sample):
