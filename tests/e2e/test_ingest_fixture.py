@@ -55,6 +55,12 @@ EXPECTED_REJECTS = {
     "17_impossible_service_month.UKE": {2: "impossible_date", 3: "parent_rejected", 4: "parent_rejected"},
     "18_eof_mark_mid_file.UKE": {4: "empty_line"},
     "19_utf8_line_in_cp932_file.UKE": {4: "undecodable_bytes"},  # one line of another encoding
+    # 調剤 and 歯科 (issue 20): hand-written from docs/formats/pharmacy.md and dental.md
+    "20_pharmacy_bad_number_in_fee_group.CYO": {5: "bad_number"},  # KI 薬学管理料1 点数 "4x"
+    "21_pharmacy_impossible_dispensed_date.CYO": {4: "impossible_date"},  # CZ 調剤年月日 2021-13-32
+    "22_dental_ss_too_many_fields.UKE": {5: "too_many_fields"},
+    "23_pharmacy_second_yk.CYO": {4: "misplaced_record"},
+    "24_pharmacy_dental_record.CYO": {4: "unknown_record_type"},  # 歯科 SS in a 調剤 file
 }
 
 
@@ -205,6 +211,8 @@ def test_corrupt_corpus_lands_in_rejects_with_reasons_and_good_lines_ingest(spar
         reason for file in got.values() for reason in file.values()}
     bad_rows = {r["line_no"]: r for r in rejects if by_sha[r["file_sha256"]] == "bad/09_undecodable_bytes.UKE"}
     assert bad_rows[4]["raw_hex"].endswith("FFFE85402C2C") and "\ufffd" in bad_rows[4]["raw_text"]
+    group = next(r for r in rejects if by_sha[r["file_sha256"]] == "bad/20_pharmacy_bad_number_in_fee_group.CYO")
+    assert group["detail"] == "management_fees[1].points"
     foreign = next(r for r in rejects if by_sha[r["file_sha256"]] == "bad/19_utf8_line_in_cp932_file.UKE")
     assert (foreign["raw_text"], foreign["detail"]) == ("CO,,,1,追記：別システムからの行", FOREIGN_UTF8)
     # The good lines of the same files are in bronze: e.g. 10_bad_number_points keeps its other SI.
@@ -229,8 +237,8 @@ def test_multi_volume_files_ingest_as_one_set(spark, ingested):
 def test_reingest_adds_nothing(ingested):
     summary, before, after = ingested["again"]["summary"], ingested["again"]["before"], ingested["again"]["after"]
     assert summary["files_new"] == 0 and summary["files_already_ingested"] == summary["files_found"]
-    # 3 copies of the fixture, 17 good corpus RE, 3 small files, 1 all-record-types file
-    assert after == before and before["receipts"] == 75 * 3 + 17 + 2 + 1 + 1
+    # 3 copies of the fixture, 22 good corpus RE, 3 small files, 1 all-record-types file
+    assert after == before and before["receipts"] == 75 * 3 + 22 + 2 + 1 + 1
 
 
 def test_changed_file_under_the_same_name_is_a_new_version(ingested):

@@ -18,7 +18,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "undecodable_bytes": ("文字コードとして解釈できないバイト列を含む", "bytes that do not decode in the file's encoding"),
     "empty_line": ("空行", "blank line (or an EOF mark 0x1A that is not the last line)"),
     "unknown_record_type": ("未知のレコード識別情報", "record id not among the records of the file's claim kind"),
-    "misplaced_record": ("レコードの位置が不正", "IR not on line 1, or a record after GO"),
+    "misplaced_record": ("レコードの位置が不正", "the file header (IR, UK, YK) not on line 1, or a record after GO"),
     "child_before_re": ("RE より前の明細レコード", "child record before any RE of its file"),
     "parent_rejected": ("親 RE レコードが不採用", "the RE this record belongs to was rejected"),
     "too_many_fields": ("項目数が記録条件仕様より多い", "more fields than the layout has"),
