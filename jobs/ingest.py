@@ -28,7 +28,7 @@ from jobs.stages.ingest.pipeline import execute
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tokumei ingest",
-        description="Parse UKE claim files (any name; recognized by their IR record) and the clinical CSV "
+        description="Parse UKE claim files (any name; 医科, 歯科 or 調剤 told by their first record) and the clinical CSV "
         "extracts declared in conf/layouts/ into bronze Delta tables, with rejects, a file ledger and "
         "opt-out (停止の求め) exclusion. Files already in the ledger (same sha256) are skipped.",
     )

@@ -121,14 +121,14 @@ def _decode(raw: Column, encoding: Column, first_line: Column) -> tuple[Column, 
 
 
 def layout_key(claim_kind: Column, rid: Column) -> Column:
-    """The layout partition of a line (`RecordLayout.key`): its record id read in its file's claim kind."""
-    out: Column = F.lit(OTHER)
-    for kind in CLAIM_KINDS.values():
-        keys: Column = F.lit(OTHER)
-        for rt, layout in kind.records.items():
-            keys = F.when(rid == rt, F.lit(layout.key)).otherwise(keys)
-        out = F.when(claim_kind == kind.name, keys).otherwise(out)
-    return out
+    """The layout partition of a line (`RecordLayout.key`): its record id read in its file's claim kind.
+
+    One lookup in a constant map ("dental:RE" -> "dental_RE"): a CASE per (kind, record id) would repeat
+    `rid`, itself the whole decoding of the line, once per branch, and the generated code of the sort
+    that partitions the lines grew past the JVM's 64 KB method limit."""
+    keys = [F.lit(part) for kind in CLAIM_KINDS.values() for rt, layout in kind.records.items()
+            for part in (f"{kind.name}:{rt}", layout.key)]
+    return F.coalesce(F.try_element_at(F.create_map(*keys), F.concat_ws(":", claim_kind, rid)), F.lit(OTHER))
 
 
 def position_lines(raw: DataFrame, layout: DataFrame, files: DataFrame) -> DataFrame:
