@@ -70,12 +70,17 @@ def test_req22_every_month_column_is_released_at_the_items_period(spark, staged)
     record = _record(staged, RID)
     level = record["km"]["levels"]["time"]
     starts = {"month": set(range(1, 13)), "quarter": {1, 4, 7, 10}, "half": {1, 7}, "year": {1}}[level]
+    released = {o["source"]: o["table"] for o in record["outputs"]}
+    checked = []
     for table, columns in record["km"]["time_carriers"].items():
-        out = next(o["table"] for o in record["outputs"] if o["source"] == table)
-        df = spark.read.format("delta").load(str(staged / "staging" / RID / "tables" / out))
+        if table not in released:  # a table of the policy this data has no rows for (e.g. 調剤 dispensings)
+            continue
+        df = spark.read.format("delta").load(str(staged / "staging" / RID / "tables" / released[table]))
         for col in columns:
             months = {r[0] for r in df.select(F.month(col)).where(F.col(col).isNotNull()).distinct().collect()}
             assert months <= starts, (table, col, level, months)
+            checked.append(table)
+    assert {"receipts", "diagnoses"} <= set(checked)
 
 
 @pytest.mark.slow

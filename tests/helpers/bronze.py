@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from transforms.policy.catalog import uke_catalog
+from transforms.uke.layout import table_fields
 
 D = dt.date
 _KINDS = {"code": T.StringType(), "str": T.StringType(), "text": T.StringType(), "int": T.IntegerType(),
@@ -87,8 +88,16 @@ LABS = [
 CLINICAL_TYPES = {"birth_date": T.DateType(), "sampled_on": T.DateType(), "value": T.DoubleType(), "line_no": T.IntegerType()}
 
 
+def _type(table: str, column: str, kind: str) -> T.DataType:
+    if kind != "groups":
+        return _KINDS[kind]
+    field = next(f for f in table_fields(table) if f.name == column)  # repeated groups: ARRAY<STRUCT>
+    return T.ArrayType(T.StructType([T.StructField(n, T.IntegerType() if k == "int" else T.StringType())
+                                     for n, k in field.members]))
+
+
 def _schema(table: str) -> T.StructType:
-    return T.StructType([T.StructField(c, _KINDS[i.kind]) for c, i in uke_catalog()[table].items()])
+    return T.StructType([T.StructField(c, _type(table, c, i.kind)) for c, i in uke_catalog()[table].items()])
 
 
 def _clinical_schema(columns: list[str]) -> T.StructType:
