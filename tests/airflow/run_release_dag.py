@@ -106,8 +106,10 @@ def spark_conf_dir(work: Path) -> Path:
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
         "spark.sql.session.timeZone": "UTC",
         # The JIT's C1 tier only: C2 pays off on long jobs. One validate of this file on a loaded 2-core
-        # machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each).
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        # machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also
+        # shrinks the JVM's default code cache to 32 MB, which Spark's generated code filled now and then
+        # ("VirtualMachineError: Out of space in CodeCache for adapters" in ingest or anonymize): 256 MB.
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
         **TEST_CONF,
     }
     out = work / "spark-conf"
@@ -192,7 +194,20 @@ def run_dag(cli: str, env: dict[str, str], run: Run) -> dict[str, str]:
 
 def expect(what: str, ok: bool, log: Path) -> None:
     if not ok:
-        raise Failed(f"{what}; see {log}")
+        raise Failed(f"{what}; see {log}{cause(log)}")
+
+
+# What a failed task's spark-submit printed that says why: CI shows the end of this script's output, not
+# the log it names.
+CAUSES = ("Error", "Exception", "Traceback", "exited", "Cannot execute")
+
+
+def cause(log: Path, most: int = 25) -> str:
+    if not log.is_file():
+        return ""
+    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if any(word in line for word in CAUSES) and "WARN" not in line]
+    return "".join(f"\n  | {line[:400]}" for line in lines[-most:])
 
 
 def check_published(run: Run, states: dict[str, str]) -> None:
