@@ -36,6 +36,12 @@ RARE_CODE_COLUMNS = frozenset({
 })
 
 
+# Requirement 20: a facility identifier (risk INST: 医療機関コード, 名称, 電話, 所在地, 病床数, 医療機関別係数)
+# is dropped or generalized in an anonymized release; of the facility only its 都道府県 may stay as it is.
+INST_METHODS = frozenset({"drop", "bin"})
+PREFECTURE = frozenset({"pref_code", "prescriber_pref_code"})
+
+
 def is_identifier(column: str, info: ColumnInfo) -> bool:
     return column in NEVER_KEEP or info.risk in ("DIRECT", "LINK")
 
@@ -123,6 +129,10 @@ def _check_anonymized(key: str, where: tuple[str, str], label: str, info: Column
                       p: dict[str, Any], params: ProfileParams) -> None:
     if info.risk == "FREE" and m != "drop":
         raise PolicyError(key, f"{label} は自由記載です。匿名加工医療情報では削除します (drop; requirement 9)")
+    if info.risk == "INST" and m not in INST_METHODS and not (m == "keep" and where[1] in PREFECTURE):
+        raise PolicyError(key, f"{label} は医療機関・薬局を特定する項目です。匿名加工医療情報では削除するか"
+                               "（drop）、規模区分等に置き換えます（bin）。残せるのは都道府県だけです"
+                               f" (a facility identifier is dropped or generalized, not {m}; requirement 20)")
     if info.kind == "date" and m == "keep":
         raise PolicyError(key, f"{label}: day-level dates are not kept in an anonymized release; "
                                "use generalize_date or date_shift (requirement 22)")
