@@ -61,6 +61,11 @@ EXPECTED_REJECTS = {
     "22_dental_ss_too_many_fields.UKE": {5: "too_many_fields"},
     "23_pharmacy_second_yk.CYO": {4: "misplaced_record"},
     "24_pharmacy_dental_record.CYO": {4: "unknown_record_type"},  # 歯科 SS in a 調剤 file
+    # DPC (issue 20): hand-written from docs/formats/dpc.md (tests/helpers/dpc.py)
+    "25_dpc_impossible_discharge_date.UKE": {5: "impossible_date"},  # BU 今回退院年月日 2026-04-31
+    "26_dpc_sb_too_many_fields.UKE": {6: "too_many_fields"},
+    "27_dpc_bad_signed_number_in_gt.UKE": {10: "bad_number"},  # GT 調整点数 "－1x0"
+    "28_dpc_pharmacy_record.UKE": {12: "unknown_record_type"},  # 調剤 CZ in a DPC file
 }
 
 
@@ -237,8 +242,8 @@ def test_multi_volume_files_ingest_as_one_set(spark, ingested):
 def test_reingest_adds_nothing(ingested):
     summary, before, after = ingested["again"]["summary"], ingested["again"]["before"], ingested["again"]["after"]
     assert summary["files_new"] == 0 and summary["files_already_ingested"] == summary["files_found"]
-    # 3 copies of the fixture, 22 good corpus RE, 3 small files, 1 all-record-types file
-    assert after == before and before["receipts"] == 75 * 3 + 22 + 2 + 1 + 1
+    # 3 copies of the fixture, 30 good corpus RE (8 of them in the DPC files), 3 small files, 1 all-record-types file
+    assert after == before and before["receipts"] == 75 * 3 + 30 + 2 + 1 + 1
 
 
 def test_changed_file_under_the_same_name_is_a_new_version(ingested):

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from helpers.dpc import LINKED_DPC_POINTS, linked_dpc_file
 from helpers.pharmacy import LINKED, linked_dental_file, linked_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,8 +40,8 @@ def uke_run_args(input_dir: Path, warehouse: Path, policy: Path) -> list[str]:
 
 
 def uke_run_input(dest: Path, uke_sample: Path, generated: Path) -> Path:
-    """The input of the `uke_run` release: the real UKE file, hand-written 調剤 and 歯科 files of its
-    patients (helpers/pharmacy.py) and a copy of the generated set (its `_truth` folder is never read:
+    """The input of the `uke_run` release: the real UKE file, hand-written 調剤, 歯科 and DPC files of its
+    patients (helpers/pharmacy.py, helpers/dpc.py) and a copy of the generated set (its `_truth` folder is never read:
     ingest skips `_` folders)."""
     dest.mkdir(parents=True)
     shutil.copy(uke_sample, dest / uke_sample.name)
@@ -48,15 +49,17 @@ def uke_run_input(dest: Path, uke_sample: Path, generated: Path) -> Path:
     (dest / "pharmacy" / "RECEIPTY.CYO").write_bytes(linked_file())
     (dest / "dental").mkdir()
     (dest / "dental" / "RECEIPTS.UKE").write_bytes(linked_dental_file())
+    (dest / "dpc").mkdir()
+    (dest / "dpc" / "RECEIPTD.UKE").write_bytes(linked_dpc_file())
     shutil.copytree(generated, dest / "generated")
     return dest
 
 
 def uke_run_receipts(generated: Path) -> int:
     """The receipts the `uke_run` release holds when none is suppressed: every RE of the real file, of
-    the 調剤 and 歯科 files and of the generator's truth."""
+    the 調剤, 歯科 and DPC files and of the generator's truth."""
     truth = pq.read_table(generated / "_truth" / "receipts", columns=["file"]).num_rows
-    return UKE_FIXTURE_RECEIPTS + len(LINKED) + 1 + truth
+    return UKE_FIXTURE_RECEIPTS + len(LINKED) + 1 + len(LINKED_DPC_POINTS) + truth
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,18 @@
-"""Record layouts of the レセプト電算 claim files, as data: 医科 (RECEIPTC.UKE), 歯科 (RECEIPTS.UKE) and
-調剤 (RECEIPTY.CYO).
+"""Record layouts of the レセプト電算 claim files, as data: 医科 (RECEIPTC.UKE), 歯科 (RECEIPTS.UKE),
+調剤 (RECEIPTY.CYO) and DPC (RECEIPTD.UKE).
 
 One declaration serves the parser (position -> typed column), the synthetic generator (typed
 column -> position) and the policy (every bronze column is declared here, with its Japanese 項目名
 and its identification risk). Sources: 医科 ../shared/reference/uke_format.md §3, 歯科
-docs/formats/dental.md, 調剤 docs/formats/pharmacy.md; positions are 1-based CSV indexes after the record id (idx 0).
+docs/formats/dental.md, 調剤 docs/formats/pharmacy.md, DPC docs/formats/dpc.md; positions are 1-based CSV indexes after the record id (idx 0).
 
 A claim kind (`ClaimKind`) names the record types its files hold. A record type whose layout is the
 same in every kind (SN, JD, MF, SJ, GO) is one `RecordLayout`; one that differs is a layout per kind
 with its own `key` (`dental_RE`), the partition ingest parses it under. Several layouts may feed one
-bronze table (医科 RE and 歯科 RE both feed `receipts`): the table's columns are the union of theirs
-(`table_fields`), a column absent from a kind is null in its rows, and `receipts.claim_kind` says
-which kind a receipt is. Within one kind a table is fed by one record type, so per-file counts map
-back to record types.
+bronze table (医科 RE and 歯科 RE both feed `receipts`; DPC SB and SY both feed `diagnoses`): the
+table's columns are the union of theirs (`table_fields`), a column absent from a layout is null in
+its rows, and `receipts.claim_kind` says which kind a receipt is. Ingest counts rows per file and
+record type, not per table.
 
 Field kinds:
 - ``code``   数字/英数 code kept as a string (leading zeros matter); spaces stripped, full-width digits
@@ -106,6 +106,7 @@ def _f(name: str, kind: str, label: str, risk: str = "", shape: str = "") -> Fie
 # long enough to look like an identifier.
 MASTER7 = r"^[0-9]{7}$"  # 傷病名コード
 MASTER9 = r"^[0-9]{9}$"  # 診療行為・医薬品・特定器材・コメントコード
+DPC_CODE = r"^[0-9A-Zx]{14}$"  # 診断群分類番号: digits, and x where a position does not apply (040080xx99x0xx)
 
 
 
@@ -228,7 +229,7 @@ MF = RecordLayout("MF", "window_payments", "窓口負担額レコード", (
 
 # Field order of GR is [unverified] in uke_format.md; parsed leniently.
 GR = RecordLayout("GR", "dpc_exclusions", "包括評価対象外理由レコード", (
-    _f("dpc_code", "str", "ＤＰＣコード", shape=r"^[0-9A-Z]{14}$"),
+    _f("dpc_code", "str", "ＤＰＣコード", shape=DPC_CODE),
     _f("calc_reason", "code", "医科点数表算定理由"),
 ))
 
@@ -658,6 +659,153 @@ PHARMACY_ST = _pharmacy(RecordLayout("ST", "split_dispensings", "分割技術料
 )))
 
 
+# --- DPC (RECEIPTD.UKE): docs/formats/dpc.md ---------------------------------------------------------
+# Second-hand layouts (H26 field lists, R02 record structure; the 支払基金 spec was not read). RE, HO and KO
+# differ from 医科; BU, SB, KK, SK, GA, HH, GT and CD are DPC's own; the other records are 医科's. A field a
+# file leaves out at the end of a line is null, so a shorter, older record parses too.
+
+def _dpc(layout: RecordLayout) -> RecordLayout:
+    return RecordLayout(layout.record_type, layout.table, layout.label, layout.fields, layout.role,
+                        f"dpc_{layout.record_type}")
+
+
+# The file header is 医科's IR; a kind's own key, since the header of a file says which kind it is.
+DPC_IR = _dpc(RecordLayout("IR", None, "医療機関情報レコード（DPC）", IR.fields, role="file"))
+
+DPC_RE = _dpc(RecordLayout("RE", "receipts", "レセプト共通レコード（DPC）", (
+    _f("receipt_no", "int", "レセプト番号", "LINK"),
+    _f("receipt_type", "code", "レセプト種別", "QUASI"),
+    _f("service_month", "ym", "診療年月", "QUASI"),
+    _f("name", "text", "氏名", "DIRECT"),
+    _f("sex", "code", "男女区分", "QUASI"),
+    _f("birth_date", "date", "生年月日", "QUASI"),
+    _f("benefit_ratio", "int", "給付割合"),
+    _f("admission_date", "date", "入院年月日", "QUASI"),
+    _f("ward_class", "str", "病棟区分"),
+    _f("copay_class", "code", "一部負担金・食事療養費・生活療養費標準負担額区分", "SENS"),
+    _f("special_notes", "str", "レセプト特記事項", "SENS", r"^([0-9]{2}){1,5}$"),
+    _reserve(1),
+    _f("chart_no", "str", "カルテ番号等", "DIRECT"),
+    _f("discount_unit_price", "int", "割引点数単価"),
+    _reserve(2), _reserve(3), _reserve(4),
+    _f("summary_class", "code", "レセプト総括区分"),
+    _f("detail_count", "int", "明細情報数"),
+    _f("search_no", "str", "検索番号", "LINK"),
+    _f("spec_version", "str", "記録条件仕様年月情報", shape=r"^[0-9]{6}$"),
+    _f("billing_info", "text", "請求情報", "FREE"),
+    *_departments()[:5],
+    _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
+    _f("patient_state", "str", "患者の状態", "SENS"),
+), role="receipt"))
+
+DPC_HO = _dpc(RecordLayout("HO", "insurances", "保険者レコード（DPC）", (
+    *HO.fields,
+    _f("standard_burden", "bigint", "標準負担額", "SENS"),
+)))
+
+DPC_KO = _dpc(RecordLayout("KO", "public_expenses", "公費レコード（DPC）", (
+    *KO.fields[:6],
+    _reserve(1),
+    _f("inpatient_copay", "bigint", "公費給付対象入院一部負担金"),
+    _reserve(2),
+    _f("meal_count", "int", "食事療養・生活療養 回数"),
+    _f("meal_amount", "bigint", "食事療養・生活療養 合計金額"),
+    _f("standard_burden", "bigint", "標準負担額", "SENS"),
+)))
+
+DPC_BU = RecordLayout("BU", "dpc_groups", "診断群分類レコード", (
+    _f("dpc_code", "str", "診断群分類番号", shape=DPC_CODE),
+    _f("admission_date", "date", "今回入院年月日", "QUASI"),
+    _f("discharge_date", "date", "今回退院年月日", "QUASI"),
+    _f("dpc_outcome", "code", "DPC転帰区分", "SENS"),
+    _f("death_cause_text", "text", "死因", "FREE"),
+))
+
+# 傷病レコード: the DPC receipt's diagnoses, with ICD-10 and their role (医療資源を最も投入した傷病名, 副傷病名,
+# ...). Feeds `diagnoses` with 医科 SY (which a DPC file also carries, on its 総括対象医科入院 receipts), so
+# that every diagnosis a patient has is an item of (k, k^m) whatever kind of claim it came on.
+DPC_SB = RecordLayout("SB", "diagnoses", "傷病レコード（DPC）", (
+    _f("disease_code", "code", "傷病名コード", shape=MASTER7),
+    _f("modifier_codes", "str", "修飾語コード", shape=r"^([0-9]{4}){1,20}$"),
+    _f("disease_name", "text", "傷病名称", "FREE"),
+    _f("icd10_code", "code", "ICD10コード", shape=r"^[A-Z][0-9]{2}[0-9A-Z$]{0,2}$"),
+    _f("diagnosis_class", "code", "傷病名区分"),
+    _f("cause_of_death", "code", "死因", "SENS"),
+    _f("supplement", "text", "補足コメント", "FREE"),
+))
+
+DPC_KK = RecordLayout("KK", "dpc_patient_basics", "患者基礎レコード", (
+    _reserve(1),
+    _f("ward_transfer", "code", "転科・転棟の有無"),
+    _f("admission_route", "code", "予定・緊急入院区分"),
+    _f("previous_discharge_date", "date", "前回退院年月日", "QUASI"),
+    _f("previous_same_disease", "code", "前回同一傷病での入院の有無"),
+    _f("age_at_admission", "int", "入院時年齢", "QUASI"),
+    _f("birth_weight", "int", "出生時体重", "QUASI"),
+    _f("jcs", "code", "JCS", "SENS"),
+    _reserve(2),
+    _f("burn_index", "str", "Burn Index"),
+    _f("severity_text", "text", "重症度等", "FREE"),
+    _reserve(3),
+    _f("months_at_admission", "int", "入院時月齢", "QUASI"),
+))
+
+DPC_SK = RecordLayout("SK", "dpc_care_events", "診療関連レコード", (
+    _f("procedure_code", "code", "診療行為コード", shape=MASTER9),
+    _f("section_no", "str", "区分番号"),
+    _f("performed_date", "date", "実施年月日（予定年月日）", "QUASI"),
+    _reserve(1),
+    _f("care_section", "code", "診療区分コード"),
+    _f("care_name", "text", "診療名称", "FREE"),
+))
+
+_DPC_PERIOD = (_f("service_month", "ym", "診療年月", "QUASI"), _f("adjustment_class", "code", "請求調整区分"))
+
+DPC_GA = RecordLayout("GA", "dpc_leaves", "外泊レコード", (
+    *_DPC_PERIOD,
+    _f("leave_days", "str", "外泊等（日ごと）", "QUASI", r"^[0-9]{31}$"),
+    _f("dpc_code", "str", "診断群分類番号", shape=DPC_CODE),
+    _f("institution_coefficient", "str", "医療機関別係数", "INST"),
+    _f("readmission_planned", "code", "翌月再入院（転棟）予定の有無"),
+))
+
+DPC_HH = RecordLayout("HH", "dpc_inclusive_fees", "包括評価レコード", (
+    *_DPC_PERIOD,
+    _f("insurance_class", "code", "自他保険区分"),
+    _f("burden_class", "str", "負担区分"),
+    _f("period_class", "code", "入院期間区分"),
+    _f("period_points", "int", "入院期間区分別点数"),
+    _f("period_days", "int", "入院期間区分別入院日数"),
+    _f("subtotal_points", "int", "包括小計点数"),
+))
+
+DPC_GT = RecordLayout("GT", "dpc_adjustments", "合計調整レコード", (
+    *_DPC_PERIOD,
+    _f("insurance_class", "code", "自他保険区分"),
+    _f("burden_class", "str", "負担区分"),
+    _f("subtotal_points", "int", "包括小計点数合算"),
+    _f("inclusive_points", "int", "包括評価点数"),
+    _f("adjustment_points", "int", "調整点数"),  # signed
+    _f("month_points", "int", "今月包括合計点数"),  # signed
+    _f("care_class", "code", "診療識別"),
+    _f("change_date", "date", "変更年月日", "QUASI"),
+    _f("comment_text", "text", "文字データ", "FREE"),
+))
+
+DPC_CD = RecordLayout("CD", "dpc_coding", "コーディングデータレコード", (
+    _f("performed_date", "date", "実施年月日", "QUASI"),
+    _f("care_class", "code", "診療識別"),
+    _f("order_no", "int", "順序番号"),
+    _f("detail_no", "int", "行為明細番号"),
+    _f("code", "code", "レセプト電算処理システム用コード", shape=MASTER9),
+    _f("amount", "decimal", "使用量"),
+    _f("quantity", "int", "数量データ"),
+    _f("unit_code", "code", "単位コード"),
+    _f("count", "int", "回数"),
+    _f("material_name", "text", "特定器材名称", "FREE"),
+))
+
+
 @dataclass(frozen=True)
 class ClaimKind:
     name: str  # as the ledger records it
@@ -665,10 +813,17 @@ class ClaimKind:
     header: str  # record id of the file's first record
     score_table: str  # 点数表 in the header
     records: dict[str, RecordLayout]  # record id -> layout
+    # Record ids only this kind's files carry: they tell it from another kind with the same header (DPC
+    # and 医科 files both start with IR).
+    marks: tuple[str, ...] = ()
 
-    def by_table(self) -> dict[str, RecordLayout]:
-        """Bronze table -> the one layout of this kind that feeds it."""
-        return {r.table: r for r in self.records.values() if r.table}
+    def tables(self) -> tuple[str, ...]:
+        """The bronze tables this kind's records feed."""
+        return tuple(dict.fromkeys(r.table for r in self.records.values() if r.table))
+
+    def fed(self) -> dict[str, str]:
+        """Record id -> the bronze table it feeds (DPC SB and SY both feed `diagnoses`)."""
+        return {rt: r.table for rt, r in self.records.items() if r.table}
 
     def file_header(self) -> RecordLayout:
         return self.records[self.header]
@@ -684,7 +839,11 @@ PHARMACY = ClaimKind("pharmacy", "調剤", "YK", "4", {
                                PHARMACY_CZ, PHARMACY_IY, PHARMACY_TO, PHARMACY_CO, PHARMACY_TK, PHARMACY_KI,
                                PHARMACY_ST, GO)
 })
-CLAIM_KINDS: dict[str, ClaimKind] = {k.name: k for k in (MEDICAL, DENTAL, PHARMACY)}
+DPC = ClaimKind("dpc", "DPC", "IR", "1", {
+    r.record_type: r for r in (DPC_IR, DPC_RE, DPC_HO, DPC_KO, SN, JD, MF, DPC_BU, DPC_SB, DPC_KK, DPC_SK, DPC_GA,
+                               DPC_HH, DPC_GT, DPC_CD, GR, SY, SI, IY, TO, CO, SJ, GO)
+}, marks=("BU", "SB", "KK", "SK", "GA", "HH", "GT", "CD"))
+CLAIM_KINDS: dict[str, ClaimKind] = {k.name: k for k in (MEDICAL, DENTAL, PHARMACY, DPC)}
 # Every layout once, by key: what ingest partitions and parses.
 ALL_LAYOUTS: dict[str, RecordLayout] = {r.key: r for k in CLAIM_KINDS.values() for r in k.records.values()}
 CLAIM_TABLES: tuple[str, ...] = tuple(dict.fromkeys(r.table for r in ALL_LAYOUTS.values() if r.table))

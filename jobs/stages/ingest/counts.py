@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,14 +14,6 @@ from pyspark.sql import functions as F
 
 from jobs.stages.ingest.files import SourceFile
 from jobs.stages.ingest.uke import FileFacts
-from transforms.uke.layout import CLAIM_KINDS, MEDICAL
-
-
-def _record_type(claim_kind: str | None, table: str) -> str:
-    """The record type that feeds `table` in files of this claim kind (one per kind and table)."""
-    layout = CLAIM_KINDS[claim_kind or MEDICAL.name].by_table().get(table)
-    return layout.record_type if layout is not None else table
-
 
 # A corrected re-delivery of the same claim batch replaces the earlier version's rows; a different
 # batch that merely arrives under the same path (RECEIPTC.UKE every month) does not.
@@ -37,15 +30,23 @@ class RunCounts:
     tables: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     rejected: dict[str, int] = field(default_factory=dict)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase, for the log (issue 18)
+    _mark: float = field(default_factory=time.perf_counter)
 
-    def set_counts(self, rows: Sequence[tuple[str, str, int]], claim_kinds: dict[str, str | None]) -> None:
-        """Rows per (file, table) -> records per file and record type; `claim_kinds`: sha -> kind."""
-        for sha, table, n in rows:
+    def lap(self, phase: str) -> None:
+        """The wall time since the last lap (or the start) is `phase`'s."""
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._mark, 2)
+        self._mark = now
+
+    def set_counts(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
+        """Rows per (file, table, record type) -> rows per file and table, records per file and record type."""
+        for sha, table, record_type, n in rows:
             if table == "_rejects":
                 self.rejected[sha] = n
             else:
-                self.tables[sha][table] = n
-                self.records[sha][_record_type(claim_kinds.get(sha), table)] = n
+                self.tables[sha][table] = self.tables[sha].get(table, 0) + n
+                self.records[sha][record_type] = n
 
     def per_table(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)

@@ -1,7 +1,7 @@
 """Find the input files, and read each once in the driver: sha256, size, line ends, kind.
 
 Files are recognized by content, never by name (uke_format.md §1: do not depend on file names):
-a UKE file starts with an IR record; a clinical extract is a CSV whose layout in conf/layouts/
+a UKE file starts with its claim kind's header record (IR, UK, YK); a clinical extract is a CSV whose layout in conf/layouts/
 claims it (by its `files` glob or by its header). One streaming pass per file gives the sha256
 (idempotency, receipt keys) and refuses, before Spark starts, files above `ingest.max_file_bytes`
 and lines longer than MAX_LINE_BYTES, which no UKE or CSV line comes near and which would otherwise
@@ -36,24 +36,27 @@ class SourceFile:
     kind: str  # "uke" | "clinical"
     table: str | None  # clinical table name
     line_end: str  # "crlf" | "lf" | "mixed" | "none"
-    claim_kind: str | None = None  # UKE: "medical" | "dental" | "pharmacy" (transforms/uke/layout.py)
+    claim_kind: str | None = None  # UKE: "medical" | "dental" | "pharmacy" | "dpc" (transforms/uke/layout.py)
 
 
 def _sniff(path: Path, rel: str, layouts: Sequence[ClinicalLayout]) -> tuple[str, str | None] | None:
     """("uke", claim kind), ("clinical", table) or None for a file we do not ingest.
 
-    A claim file's kind is its first record's (docs/formats/README.md): IR 医科, UK 歯科, YK 調剤. DPC is
-    not read yet, so it is unrecognized: refused unless --allow-unrecognized."""
+    A claim file's kind is its first record's (docs/formats/README.md): IR 医科 or DPC, UK 歯科, YK 調剤.
+    DPC and 医科 files both start with IR; a DPC file is one whose first 64 KB hold a record only DPC
+    has (BU, SB, KK, ...: `ClaimKind.marks`), which its first DPC receipt always does."""
     try:
         with path.open("rb") as fh:
             head = fh.read(64 * 1024)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     body = head[len(_BOM):] if head.startswith(_BOM) else head
-    for kind in CLAIM_KINDS.values():
-        header = kind.header.encode()
-        if body.startswith(header + b",") or body.split(b"\n", 1)[0].rstrip(b"\r") == header:
-            return "uke", kind.name
+    kinds = [k for k in CLAIM_KINDS.values()
+             if body.startswith(k.header.encode() + b",") or body.split(b"\n", 1)[0].rstrip(b"\r") == k.header.encode()]
+    if kinds:
+        starts = {line.split(b",", 1)[0] for line in body.splitlines()}
+        marked = [k for k in kinds if any(m.encode() in starts for m in k.marks)]
+        return "uke", (marked or [k for k in kinds if not k.marks])[0].name
     first_line = body.split(b"\n", 1)[0].rstrip(b"\r")
     for layout in layouts:
         if layout.files and any(fnmatch.fnmatch(rel, pattern) for pattern in layout.files):

@@ -91,7 +91,7 @@ def intake_rows(spark: SparkSession, wh: Warehouse, ledger_rows: Sequence[dict[s
         if r["kind"] == "uke":
             # 10 digits as the clinical extracts write it: 都道府県番号 + 点数表番号 + 医療機関コード
             code = "".join(head.get(k) or "" for k in ("pref_code", "score_table", "institution_code")) or None
-            fed = {layout.record_type: table for table, layout in CLAIM_KINDS[r.get("claim_kind") or MEDICAL.name].by_table().items()}
+            fed = CLAIM_KINDS[r.get("claim_kind") or MEDICAL.name].fed()
             items = sorted({fed[t] for t in types if t in fed})
             name = head.get("institution_name")
         else:

@@ -138,13 +138,19 @@ def write_tables(spark: SparkSession, targets: dict[str, DataFrame], shas: Seque
         return {path: future.result() for path, future in futures.items()}
 
 
-def count_rows(frames: dict[str, DataFrame], rejects: DataFrame) -> list[tuple[str, str, int]]:
-    """(file_sha256, table, rows) for every frame about to be written, in one Spark job."""
-    union = rejects.select("file_sha256", F.lit("_rejects").alias("_table"))
+def count_rows(frames: dict[str, DataFrame], rejects: DataFrame,
+               record_types: dict[str, DataFrame]) -> list[tuple[str, str, str, int]]:
+    """(file_sha256, table, record type, rows) for every frame about to be written, in one Spark job.
+    `record_types`: table -> (file_sha256, record_type) of its rows; a table not in it (a clinical
+    extract) is its own record type."""
+    union = rejects.select("file_sha256", F.lit("_rejects").alias("_table"), F.lit("_rejects").alias("_type"))
     for table, df in frames.items():
-        union = union.unionByName(df.select("file_sha256", F.lit(table).alias("_table")))
-    rows = union.groupBy("file_sha256", "_table").count().collect()
-    return [(r["file_sha256"], r["_table"], int(r["count"])) for r in rows]
+        typed = record_types.get(table)
+        part = (typed.select("file_sha256", F.col("record_type").alias("_type")) if typed is not None
+                else df.select("file_sha256", F.lit(table).alias("_type")))
+        union = union.unionByName(part.select("file_sha256", F.lit(table).alias("_table"), "_type"))
+    rows = union.groupBy("file_sha256", "_table", "_type").count().collect()
+    return [(r["file_sha256"], r["_table"], r["_type"], int(r["count"])) for r in rows]
 
 
 def check_written(written: dict[str, int], expected: dict[str, int]) -> None:

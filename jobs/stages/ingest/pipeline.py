@@ -142,8 +142,10 @@ def _execute(
     # 受領記録 (req 47): one row per file, after the ledger (a crashed run records nothing twice: its
     # files are not in the ledger, so the re-run ingests and records them).
     append_intake(spark, wh, intake_rows(spark, wh, rows, counts.headers, receipt or ReceiptSettings()))
+    counts.lap("ledger_intake")
     summary.update(counts.totals(rows))
     log.info("ingest %s: %s", run_id, summary)
+    log.info("ingest %s: seconds per phase %s", run_id, counts.seconds)
     return summary
 
 
@@ -161,10 +163,11 @@ def _ingest(
     scratch = wh.scratch(run_id)
     counts = RunCounts()
     frames: dict[str, DataFrame] = {}
+    record_types: dict[str, DataFrame] = {}  # table -> (file_sha256, record_type) of its rows (UKE tables)
     rejects: list[DataFrame] = []
     uke = [f for f in new if f.kind == "uke"]
     if uke:
-        _uke_frames(spark, uke, settings, registry, scratch, counts, frames, rejects)
+        _uke_frames(spark, uke, settings, registry, scratch, counts, frames, record_types, rejects)
     clinical = [f for f in new if f.kind == "clinical"]
     if clinical:
         prior = prior_patient_keys(spark, wh, registry) if registry is not None else None
@@ -177,12 +180,14 @@ def _ingest(
             frames[table] = rows
             rejects.append(bad)
         counts.opted_lines.update(opted_out_counts(result))
+        counts.lap("clinical")
     counts.versions = version_info(new, ledger, counts.headers)
     replaced = [v["supersedes_sha256"] for v in counts.versions.values() if v["replaced_previous"]]
     all_rejects = empty_rejects(spark)
     for bad in rejects:
         all_rejects = all_rejects.unionByName(conform_rejects(bad))
-    counts.set_counts(count_rows(frames, all_rejects), {f.sha256: f.claim_kind for f in new})
+    counts.set_counts(count_rows(frames, all_rejects, record_types))
+    counts.lap("count")
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
@@ -193,6 +198,7 @@ def _ingest(
     written = write_tables(spark, targets, [f.sha256 for f in new] + replaced)
     check_written({t: written[wh.bronze(t)] for t in [*frames, *([IDENTITIES] if identities is not None else [])]}
                   | {"_rejects": written[wh.rejects]}, expected)
+    counts.lap("write_bronze")
     return counts
 
 
@@ -204,20 +210,26 @@ def _uke_frames(
     scratch: str,
     counts: RunCounts,
     frames: dict[str, DataFrame],
+    record_types: dict[str, DataFrame],
     rejects: list[DataFrame],
 ) -> None:
-    """Position and parse the UKE files into scratch; add each table's rows and rejects to `frames`/`rejects`."""
+    """Position and parse the UKE files into scratch; add each table's rows, record types and rejects to
+    `frames`, `record_types` and `rejects`."""
     facts = position_files(spark, uke, f"{scratch}/uke_lines", settings.encoding)
     counts.facts.append(facts)
     lines = facts.lines
-    parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed")
+    counts.lap("uke_position")
+    parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed", [f.claim_kind or MEDICAL.name for f in uke])
+    counts.lap("uke_parse")
     counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
     status = write_scratch(receipt_status(spark, parsed_dir, registry), f"{scratch}/status").read(spark)
+    counts.lap("uke_headers_status")
     # The tables the claim kinds of these files feed (a 医科-only run creates no 歯科 table).
-    tables = dict.fromkeys(t for f in uke for t in CLAIM_KINDS[f.claim_kind or MEDICAL.name].by_table())
+    tables = dict.fromkeys(t for f in uke for t in CLAIM_KINDS[f.claim_kind or MEDICAL.name].tables())
     for table in tables:
-        frames[table], bad = table_frames(spark, parsed_dir, table, status, ir_frame)
-        rejects.append(bad)
+        parts = table_frames(spark, parsed_dir, table, status, ir_frame)
+        frames[table], record_types[table] = parts.rows, parts.record_types
+        rejects.append(parts.rejects)
     rejects += [header_rejects, other_rejects(spark, lines)]
     if registry is not None:  # without a registry nothing is withheld: spare the pass over all lines
         counts.opted_lines.update(opted_out_lines(spark, lines, status))

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
-from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, table_fields
+from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, RecordLayout, table_fields
 from transforms.uke.parse import parse_records, select_parsed, select_rejected
 from transforms.uke.read import (
     OTHER,
@@ -83,27 +83,52 @@ def staged(spark: SparkSession, lines: Scratch, record_type: str) -> DataFrame:
 _COMMON = ("receipt_key", "file_sha256", "line_no", "_problem", "_file_path", "_text", "_raw_hex")
 
 
-def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str) -> Scratch:
-    """Parse every record layout (`RecordLayout.key`) and materialize all of them in one job, partitioned by record type.
+@dataclass(frozen=True)
+class Parsed:
+    """The parsed lines in scratch and the claim kinds they were parsed for."""
+
+    scratch: Scratch
+    kinds: tuple[str, ...]
+
+    @property
+    def layouts(self) -> dict[str, RecordLayout]:
+        """Layout key -> layout, of every record of these kinds (the only keys the scratch holds)."""
+        return _layouts(self.kinds)
+
+
+def _layouts(kinds: Sequence[str]) -> dict[str, RecordLayout]:
+    return {r.key: r for k in kinds for r in CLAIM_KINDS[k].records.values()}
+
+
+def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str, kinds: Sequence[str]) -> Parsed:
+    """Parse the record layouts (`RecordLayout.key`) of the claim kinds of this run's files and
+    materialize all of them in one job, partitioned by record type.
+
+    Only those kinds: a line read as another kind's record is in the OTHER partition anyway (its
+    layout key comes from its file's kind), and every layout parsed adds to the plan of the job.
 
     Materializing is deliberate: filtering good and bad lines straight off the parse would let the
     optimizer push the `_problem` filter into the parse and inline every field expression into one
     generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway. One wide table
     (typed fields prefixed by record type, since HO `points` is BIGINT and SI `points` INT) costs one
-    Spark job instead of fifteen.
+    Spark job instead of one per layout. Building the plan is most of the cost on small inputs: on the
+    few hundred lines of the four kinds, 5 s with the 15 layouts of 医科 alone, 38-48 s with all 50
+    (issue 18).
     """
+    kinds = tuple(dict.fromkeys(kinds))
     parts = []
-    for key, layout in ALL_LAYOUTS.items():
+    for key, layout in _layouts(kinds).items():
         frame = parse_records(staged(spark, lines, key), layout)
         typed = [F.col(c).alias(f"{key}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
         parts.append(frame.select(*_COMMON, *typed, F.lit(key).alias("record_type")))
     union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
-    return write_scratch(union, parsed_dir, ["record_type"])
+    return Parsed(write_scratch(union, parsed_dir, ["record_type"]), kinds)
 
 
-def parsed(spark: SparkSession, parsed_dir: Scratch, key: str) -> DataFrame:
+def parsed(spark: SparkSession, parsed_dir: Parsed, key: str) -> DataFrame:
     """One layout (`RecordLayout.key`) from the wide parsed table, in parse_records' shape."""
-    frame = parsed_dir.read(spark).where(F.col("record_type") == key)
+    assert key in parsed_dir.layouts, (key, parsed_dir.kinds)
+    frame = parsed_dir.scratch.read(spark).where(F.col("record_type") == key)
     prefix = f"{key}__"
     typed = [F.col(c).alias(c[len(prefix):]) for c in frame.columns if c.startswith(prefix)]
     return frame.select(*_COMMON, *typed, F.lit(ALL_LAYOUTS[key].record_type).alias("_record_type"))
@@ -113,22 +138,22 @@ def _union(frames: Sequence[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def _keys_of(record_type: str) -> list[str]:
-    """The layout keys of one record type across the claim kinds (RE -> RE, dental_RE)."""
-    return [k for k, layout in ALL_LAYOUTS.items() if layout.record_type == record_type]
+def _keys_of(parsed_dir: Parsed, record_type: str) -> list[str]:
+    """The layout keys of one record type across the parsed claim kinds (RE -> RE, dental_RE)."""
+    return [k for k, layout in parsed_dir.layouts.items() if layout.record_type == record_type]
 
 
-def _good(spark: SparkSession, parsed_dir: Scratch, record_type: str) -> DataFrame:
-    """Good lines of one record type of every kind, in the shape of the table they feed."""
-    keys = _keys_of(record_type)
+def _good(spark: SparkSession, parsed_dir: Parsed, record_type: str) -> DataFrame:
+    """Good lines of one record type of every parsed kind, in the shape of the table they feed."""
+    keys = _keys_of(parsed_dir, record_type)
     table = ALL_LAYOUTS[keys[0]].table
     assert table is not None, record_type
     return _union([select_parsed(parsed(spark, parsed_dir, k), ALL_LAYOUTS[k], table_fields(table)) for k in keys])
 
 
-def receipt_status(spark: SparkSession, parsed_dir: Scratch, registry_ids: DataFrame | None) -> DataFrame:
+def receipt_status(spark: SparkSession, parsed_dir: Parsed, registry_ids: DataFrame | None) -> DataFrame:
     """receipt_key -> status: `parent_rejected` (its RE was rejected) or `opted_out` (requirement 42)."""
-    re = _union([parsed(spark, parsed_dir, k).select("receipt_key", "_problem") for k in _keys_of("RE")])
+    re = _union([parsed(spark, parsed_dir, k).select("receipt_key", "_problem") for k in _keys_of(parsed_dir, "RE")])
     rejected = re.where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
     status = rejected.select("receipt_key", F.lit("parent_rejected").alias("status"))
     if registry_ids is not None:
@@ -145,32 +170,39 @@ def _with_status(parsed: DataFrame, status: DataFrame) -> DataFrame:
     return joined.withColumn("_problem", F.coalesce(F.col("_problem"), problem))
 
 
-def table_frames(
-    spark: SparkSession, parsed_dir: Scratch, table: str, status: DataFrame, ir_facts: DataFrame
-) -> tuple[DataFrame, DataFrame]:
-    """(bronze rows, rejects) of one claim table, from every layout feeding it; opted-out receipts
+@dataclass
+class TableFrames:
+    rows: DataFrame  # the bronze rows
+    rejects: DataFrame
+    record_types: DataFrame  # (file_sha256, record_type) of every row: what the ledger counts per record type
+
+
+def table_frames(spark: SparkSession, parsed_dir: Parsed, table: str, status: DataFrame, ir_facts: DataFrame) -> TableFrames:
+    """Bronze rows and rejects of one claim table, from every layout feeding it; opted-out receipts
     appear in neither."""
     fields = table_fields(table)
-    goods, bads = [], []
-    for key, layout in ALL_LAYOUTS.items():
+    goods, bads, types = [], [], []
+    for key, layout in parsed_dir.layouts.items():
         if layout.table != table:
             continue
         frame = _with_status(parsed(spark, parsed_dir, key), status)
         kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
-        goods.append(select_parsed(kept, layout, fields))
+        good = select_parsed(kept, layout, fields)
+        goods.append(good)
         bads.append(select_rejected(kept))
-    good = _union(goods)
+        types.append(good.select("file_sha256", F.lit(layout.record_type).alias("record_type")))
+    rows = _union(goods)
     if table == "receipts":
-        good = good.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*good.columns, *IR_FACTS, "claim_kind")
-    return good, _union(bads)
+        rows = rows.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*rows.columns, *IR_FACTS, "claim_kind")
+    return TableFrames(rows, _union(bads), _union(types))
 
 
-def header_records(spark: SparkSession, parsed_dir: Scratch) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
+def header_records(spark: SparkSession, parsed_dir: Parsed) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
     """File header and GO facts per file (small, collected) and their rejects; header facts as a frame
     for receipts. A per-receipt header (歯科 IR) is only counted: its facts are the file header's."""
     facts: dict[str, dict[str, Any]] = {}
     frames, rejects = [], []
-    for kind in CLAIM_KINDS.values():
+    for kind in (CLAIM_KINDS[k] for k in parsed_dir.kinds):
         head = kind.file_header()
         frame = parsed(spark, parsed_dir, head.key)
         good = select_parsed(frame, head)
