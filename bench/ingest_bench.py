@@ -101,7 +101,7 @@ def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[st
 
 
 def bench_ingest_by_kind(spark: SparkSession, input_dir: str, root: str) -> dict[str, dict[str, Any]]:
-    """`bench_ingest` once per claim kind (医科, 歯科, 調剤) present under `input_dir`: that kind's files
+    """`bench_ingest` once per claim kind (医科, DPC, 歯科, 調剤) present under `input_dir`: that kind's files
     alone, linked (or copied) under `root`/<kind>/input, ingested into `root`/<kind>/warehouse. Claim
     kind -> the figures of `bench_ingest` (lines/s, and the ratio to a plain copy of the same files)."""
     files, _ = discover(input_dir, [], 64 * 1024**3, allow_unrecognized=True)

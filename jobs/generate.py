@@ -1,6 +1,7 @@
 """`tokumei generate`: synthetic UKE claim files, clinical extracts and the restricted truth.
 
     DIR/uke/<10-digit institution code>/<billing YYYYMM>/RECEIPTC.UKE   CP932, CRLF
+                                                      /RECEIPTD.UKE   with --dpc
     DIR/clinical/patients/part-NNNNN.csv, DIR/clinical/labs/part-NNNNN.csv   UTF-8 with header
     DIR/_truth/<table>/part-NNNNN.snappy.parquet + README.txt            restricted test material
 
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--era-dates", action="store_true", help="write 和暦 dates (GYYMMDD/GYYMM) instead of 西暦")
     p.add_argument("--pharmacy", action="store_true",
                    help="also write 調剤 claim files (RECEIPTY.CYO) for the prescriptions institutions send out")
+    p.add_argument("--dpc", action="store_true",
+                   help="bill the inpatient stays at DPC hospitals (200 beds or more) as DPC claim files "
+                        "(RECEIPTD.UKE, beside the hospital's RECEIPTC.UKE) instead of 医科 receipts")
     p.add_argument("--start-month", default="2025-01", help="first service month YYYY-MM (default 2025-01)")
     add_conf(p, "pipeline config (Spark settings)")
     p.add_argument("--catalogs", default="conf/hierarchies", help="directory of the reference CSVs")
@@ -55,7 +59,8 @@ def _params(args: argparse.Namespace) -> synth.Params:
         if not lo <= value <= hi:
             raise InputError(f"{flag} {value}: must be between {lo} and {hi}")
     start = dt.date(int(match.group(1)), int(match.group(2)), 1)
-    return synth.Params(args.patients, args.months, institutions, args.seed, start, args.era_dates, args.pharmacy)
+    return synth.Params(args.patients, args.months, institutions, args.seed, start, args.era_dates, args.pharmacy,
+                        args.dpc)
 
 
 

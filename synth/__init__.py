@@ -32,6 +32,7 @@ class Params:
     start: dt.date  # first service month (day 1)
     era_dates: bool = False
     pharmacy: bool = False  # also 調剤 claims of the prescriptions sent out (synth/pharmacy.py)
+    dpc: bool = False  # the inpatient stays at DPC hospitals as DPC claims instead of 医科 (synth/dpc.py)
 
 
 __all__ = [

@@ -1,6 +1,8 @@
 """The generate stage: synthetic UKE claim files, clinical extracts and the restricted truth, written.
 
     DIR/uke/<10-digit institution code>/<billing YYYYMM>/RECEIPTC.UKE   CP932, CRLF
+                                                      /RECEIPTD.UKE   with --dpc: the DPC hospital's stays
+    DIR/uke/<10-digit pharmacy code>/<billing YYYYMM>/RECEIPTY.CYO      with --pharmacy
     DIR/clinical/patients/part-NNNNN.csv, DIR/clinical/labs/part-NNNNN.csv   UTF-8 with header
     DIR/_truth/<table>/part-NNNNN.snappy.parquet + README.txt            restricted test material
 
@@ -18,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,8 +28,8 @@ from pyspark.sql import functions as F
 import synth
 from jobs.runtime.errors import InputError
 from jobs.runtime.scratch import Scratch, write_scratch
-from synth import pharmacy
-from transforms.uke.layout import PHARMACY_YK
+from synth import dpc, pharmacy
+from transforms.uke.layout import DPC_IR, PHARMACY_YK, RecordLayout
 
 log = logging.getLogger("tokumei.generate")
 OUTPUTS = ("uke", "clinical", "_truth")
@@ -83,25 +86,52 @@ def _scratch(spark: SparkSession, df: DataFrame, path: Path) -> DataFrame:
 def _write_uke(lines: DataFrame, work: Path, out: Path, parts: int) -> None:
     tmp, t0 = work / "uke_lines", time.monotonic()
     (lines.repartition(parts, "institution_dir", "month_dir")
-     .sortWithinPartitions("institution_dir", "month_dir", "line_no")
-     .select("institution_dir", "month_dir", "line")
-     .write.mode("overwrite").partitionBy("institution_dir", "month_dir")
+     .sortWithinPartitions("institution_dir", "month_dir", "file_name", "line_no")
+     .select("institution_dir", "month_dir", "file_name", "line")
+     .write.mode("overwrite").partitionBy("institution_dir", "month_dir", "file_name")
      # CP932 needs spark.sql.legacy.javaCharsets (jobs/runtime/session.py); one column, no quoting and no
      # trimming: each row is written byte-exact as one CRLF-terminated line (reference/stack.md).
      .option("encoding", "windows-31j").option("lineSep", "\r\n").option("sep", "\t")
      .option("quote", "").option("escapeQuotes", "false").option("header", "false")
      .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false")
      .csv(str(tmp)))
-    for month_dir in sorted(tmp.glob("institution_dir=*/month_dir=*")):
-        part_files = sorted(month_dir.glob("part-*"))
+    # A directory may hold two files (RECEIPTC.UKE and, with --dpc, RECEIPTD.UKE): each has a partition.
+    for file_dir in sorted(tmp.glob("institution_dir=*/month_dir=*/file_name=*")):
+        part_files = sorted(file_dir.glob("part-*"))
         if len(part_files) != 1:  # one file must come from one sorted task, or line order is lost
-            raise RuntimeError(f"{month_dir}: expected one part file, found {len(part_files)}")
-        institution_dir = month_dir.parent.name.split("=", 1)[1]
-        name = "RECEIPTY.CYO" if institution_dir[2] == "4" else "RECEIPTC.UKE"  # 点数表 4 = 調剤
-        target = out / "uke" / institution_dir / month_dir.name.split("=", 1)[1] / name
+            raise RuntimeError(f"{file_dir}: expected one part file, found {len(part_files)}")
+        institution_dir, month_dir, name = (d.name.split("=", 1)[1] for d in (file_dir.parent.parent,
+                                                                                  file_dir.parent, file_dir))
+        target = out / "uke" / institution_dir / month_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         part_files[0].rename(target)
     log.info("generate: uke files in %.1f s", time.monotonic() - t0)
+
+
+class ClaimSynth(Protocol):
+    """What a module generating another claim kind from the 医科 receipts offers (synth/pharmacy.py,
+    synth/dpc.py)."""
+
+    LAYOUT_OF_TABLE: dict[str, RecordLayout]
+
+    def truth_tables(self, receipts: DataFrame) -> dict[str, DataFrame]: ...
+
+    def files_table(self, receipts: DataFrame) -> DataFrame: ...
+
+    def file_records(self, files: DataFrame) -> dict[str, DataFrame]: ...
+
+
+def _claims(spark: SparkSession, rows: DataFrame, kind: ClaimSynth, header: RecordLayout, truth: Path, parts: int,
+            era_dates: bool) -> tuple[DataFrame, DataFrame]:
+    """Write the truth of one more claim kind under `truth`; return its lines and its files' (lines,
+    total_receipts)."""
+    tables = {table: _write(df, truth / table, "parquet", parts, ["file"], ["file", "line_no"]).read(spark)
+              for table, df in kind.truth_tables(rows).items()}
+    files = _write(kind.files_table(rows), truth / "files", "parquet", 1, ["file"], ["file"]).read(spark)
+    records = kind.file_records(files)
+    lines = synth.uke_lines(tables, records[header.record_type], records["GO"], era_dates, kind.LAYOUT_OF_TABLE,
+                            header)
+    return lines, files.select("lines", "total_receipts")
 
 
 def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs, out: Path) -> dict[str, int]:
@@ -114,9 +144,11 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     pairs = _scratch(spark, synth.with_pairs(people, inst, rng, params.patients, params.months), work / "pairs")
     visits = synth.with_visits(pairs, rng, params.start, params.months, max(2, parts * 8))
     receipts = _scratch(spark, synth.with_receipts(visits, rng, catalogs), work / "receipts")
+    # With --dpc the stays at DPC hospitals leave the 医科 files (synth/dpc.py); the labs keep them.
+    medical = _scratch(spark, dpc.medical_receipts(receipts), work / "medical_receipts") if params.dpc else receipts
     written = {table: _write(df, truth / table, "parquet", parts, ["file"], ["file", "line_no"])
-               for table, df in synth.truth_tables(receipts).items()}
-    files = _write(synth.files_table(receipts, inst), truth / "files", "parquet", 1, ["file"], ["file"]).read(spark)
+               for table, df in synth.truth_tables(medical).items()}
+    files = _write(synth.files_table(medical, inst), truth / "files", "parquet", 1, ["file"], ["file"]).read(spark)
     _write(synth.select_persons(people, pairs, params.start, params.months), truth / "persons", "parquet",
            parts, ["person_id"], ["person_id"])
     (truth / "README.txt").write_text(TRUTH_README, encoding="utf-8")
@@ -124,15 +156,15 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     tables = {t: written[t].read(spark) for t in synth.TRUTH_TABLES}
     lines = synth.uke_lines(tables, records["IR"], records["GO"], params.era_dates)
     file_counts = files.select("lines", "total_receipts")
+    more: list[tuple[DataFrame, DataFrame]] = []
     if params.pharmacy:
-        rx = _scratch(spark, pharmacy.with_pharmacy_receipts(receipts, inst, rng), work / "pharmacy_receipts")
-        rx_tables = {table: _write(df, truth / "pharmacy" / table, "parquet", parts, ["file"], ["file", "line_no"])
-                     .read(spark) for table, df in pharmacy.truth_tables(rx).items()}
-        rx_files = _write(pharmacy.files_table(rx), truth / "pharmacy" / "files", "parquet", 1, ["file"], ["file"])
-        rx_records = pharmacy.file_records(rx_files.read(spark))
-        lines = lines.unionByName(synth.uke_lines(rx_tables, rx_records["YK"], rx_records["GO"], params.era_dates,
-                                                  pharmacy.LAYOUT_OF_TABLE, PHARMACY_YK))
-        file_counts = file_counts.unionByName(rx_files.read(spark).select("lines", "total_receipts"))
+        rx = _scratch(spark, pharmacy.with_pharmacy_receipts(medical, inst, rng), work / "pharmacy_receipts")
+        more.append(_claims(spark, rx, pharmacy, PHARMACY_YK, truth / "pharmacy", parts, params.era_dates))
+    if params.dpc:
+        stays = _scratch(spark, dpc.with_dpc_receipts(receipts, inst, rng, catalogs), work / "dpc_receipts")
+        more.append(_claims(spark, stays, dpc, DPC_IR, truth / "dpc", parts, params.era_dates))
+    for kind_lines, kind_counts in more:
+        lines, file_counts = lines.unionByName(kind_lines), file_counts.unionByName(kind_counts)
     _write_uke(lines, work, out, max(1, params.patients * params.months // 20_000))
     last_month = F.add_months(F.lit(params.start), params.months - 1)
     kind, card, branch = synth.insurance_at(last_month, F.lit(params.months - 1))
