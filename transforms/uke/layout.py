@@ -672,30 +672,16 @@ def _dpc(layout: RecordLayout) -> RecordLayout:
 # The file header is 医科's IR; a kind's own key, since the header of a file says which kind it is.
 DPC_IR = _dpc(RecordLayout("IR", None, "医療機関情報レコード（DPC）", IR.fields, role="file"))
 
+# 医科 RE but for pos 12 (予備, 医科 病床数), pos 18-19 (DPC only) and one 診療科 set instead of three.
 DPC_RE = _dpc(RecordLayout("RE", "receipts", "レセプト共通レコード（DPC）", (
-    _f("receipt_no", "int", "レセプト番号", "LINK"),
-    _f("receipt_type", "code", "レセプト種別", "QUASI"),
-    _f("service_month", "ym", "診療年月", "QUASI"),
-    _f("name", "text", "氏名", "DIRECT"),
-    _f("sex", "code", "男女区分", "QUASI"),
-    _f("birth_date", "date", "生年月日", "QUASI"),
-    _f("benefit_ratio", "int", "給付割合"),
-    _f("admission_date", "date", "入院年月日", "QUASI"),
-    _f("ward_class", "str", "病棟区分"),
-    _f("copay_class", "code", "一部負担金・食事療養費・生活療養費標準負担額区分", "SENS"),
-    _f("special_notes", "str", "レセプト特記事項", "SENS", r"^([0-9]{2}){1,5}$"),
-    _reserve(1),
-    _f("chart_no", "str", "カルテ番号等", "DIRECT"),
-    _f("discount_unit_price", "int", "割引点数単価"),
-    _reserve(2), _reserve(3), _reserve(4),
+    *RE.fields[:11],  # 1-11: レセプト番号 .. レセプト特記事項
+    _reserve(4),
+    *RE.fields[12:17],  # 13-17: カルテ番号等, 割引点数単価, 予備 x3
     _f("summary_class", "code", "レセプト総括区分"),
     _f("detail_count", "int", "明細情報数"),
-    _f("search_no", "str", "検索番号", "LINK"),
-    _f("spec_version", "str", "記録条件仕様年月情報", shape=r"^[0-9]{6}$"),
-    _f("billing_info", "text", "請求情報", "FREE"),
+    *RE.fields[17:20],  # 20-22: 検索番号, 記録条件仕様年月情報, 請求情報
     *_departments()[:5],
-    _f("kana_name", "text", "カタカナ（氏名）", "DIRECT"),
-    _f("patient_state", "str", "患者の状態", "SENS"),
+    *RE.fields[-2:],  # カタカナ（氏名）, 患者の状態
 ), role="receipt"))
 
 DPC_HO = _dpc(RecordLayout("HO", "insurances", "保険者レコード（DPC）", (
