@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from transforms.uke.dates import date_reason, date_value, ym_value
-from transforms.uke.parse import clean_code
+from transforms.uke.parse import code_sql
 
 D = dt.date
 
@@ -16,9 +16,9 @@ DATE, YM = (date_value, (7, 8)), (ym_value, (5, 6))
 def _dates(spark, values, kind):
     value_of, lengths = kind
     df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, s string")
-    s = clean_code(F.col("s"))
+    s = code_sql("s")
     value = value_of(s)
-    rows = df.select("i", value.alias("v"), date_reason(s, value, *lengths).alias("r")).orderBy("i").collect()
+    rows = df.select("i", F.expr(value).alias("v"), F.expr(date_reason(s, value, *lengths)).alias("r")).orderBy("i").collect()
     return [(r["v"], r["r"]) for r in rows]
 
 

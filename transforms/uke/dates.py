@@ -4,9 +4,10 @@ uke_format.md §2: the old spec writes 和暦 with a 元号 code (別表4: 1 明
 writes 西暦; files of both kinds are in circulation, so the length decides (7/5 = 和暦, 8/6 = 西暦),
 as OpenReceiptViewer does. A 和暦 date must fall inside its 元号 (平成32年 or 令和0年 do not exist).
 
-Inputs are already trimmed and width-normalized digit strings (uke_parse does that); every function
-returns (value, reason) Columns: reason is null when the value is good or the field is empty, else
-`invalid_date` (wrong shape) or `impossible_date` (no such day).
+The functions take and return SQL text (transforms/uke/sql.py): `s` is an expression of a trimmed,
+width-normalized digit string (transforms/uke/parse.py cleans it); a value is null when the field is
+empty or bad, and its reason is null when the value is good or the field is empty, else `invalid_date`
+(wrong shape) or `impossible_date` (no such day).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from transforms.uke.sql import lit, when
 
 
 class Era(NamedTuple):
@@ -38,63 +38,61 @@ ERAS: tuple[Era, ...] = (
 EARLIEST, LATEST = ERAS[0].start, ERAS[-1].end
 
 
-def _era_attr(code: Column, attr: str) -> Column:
-    out = F.lit(None)
-    for era in reversed(ERAS):
-        out = F.when(code == era.code, F.lit(getattr(era, attr))).otherwise(out)
-    return out
+def _era_attr(code: str, attr: str) -> str:
+    cases = " ".join(f"WHEN {lit(era.code)} THEN {_value(getattr(era, attr))}" for era in ERAS)
+    return f"(CASE {code} {cases} END)"
 
 
-def _in_window(value: Column, start: Column, end: Column) -> Column:
-    return (value >= start) & (value <= end)
+def _value(v: int | dt.date) -> str:
+    return f"DATE'{v.isoformat()}'" if isinstance(v, dt.date) else lit(v)
 
 
-def _shape_ok(s: Column, era_len: int, seireki_len: int) -> Column:
-    length = F.length(s)
-    known_era = F.substring(s, 1, 1).isin(*(e.code for e in ERAS))
-    return s.rlike(r"^[0-9]+$") & (((length == era_len) & known_era) | (length == seireki_len))
+def _in_window(value: str, start: str, end: str) -> str:
+    return f"({value} >= {start} AND {value} <= {end})"
 
 
-def date_reason(s: Column, value: Column, era_len: int = 7, seireki_len: int = 8) -> Column:
+def _shape_ok(s: str, era_len: int, seireki_len: int) -> str:
+    known_era = f"substring({s}, 1, 1) IN ({', '.join(lit(e.code) for e in ERAS)})"
+    return (f"({s} RLIKE '^[0-9]+$' AND ((length({s}) = {era_len} AND {known_era}) "
+            f"OR length({s}) = {seireki_len}))")
+
+
+def date_reason(s: str, value: str, era_len: int = 7, seireki_len: int = 8) -> str:
     """The date reason of a cleaned field `s` whose parsed value is `value` (null when not a good date)."""
-    return (
-        F.when(s.isNull(), F.lit(None))
-        .when(~_shape_ok(s, era_len, seireki_len), F.lit("invalid_date"))
-        .when(value.isNull(), F.lit("impossible_date"))
-    )
+    return (f"CASE WHEN {s} IS NULL THEN NULL WHEN NOT {_shape_ok(s, era_len, seireki_len)} THEN 'invalid_date' "
+            f"WHEN {value} IS NULL THEN 'impossible_date' END")
 
 
-def _era_to_date(s: Column, rest: Column) -> Column:
+def _era_to_date(s: str, rest: str) -> str:
     """A 和暦 field `G YY <rest>` as a 西暦 date (rest: MMDD, or MM01 for a month); null for year 00 or
     an impossible date."""
-    year = _era_attr(F.substring(s, 1, 1), "first_year") + F.substring(s, 2, 2).try_cast("int") - 1
-    return F.try_to_date(F.when(F.substring(s, 2, 2) != "00", F.format_string("%04d%s", year, rest)), "yyyyMMdd")
+    year = f"({_era_attr(f'substring({s}, 1, 1)', 'first_year')} + try_cast(substring({s}, 2, 2) AS int) - 1)"
+    text = when(f"substring({s}, 2, 2) != '00'", f"format_string('%04d%s', {year}, {rest})")
+    return f"try_to_date({text}, 'yyyyMMdd')"
 
 
-def _by_length(s: Column, era_len: int, seireki_len: int, era_value: Column, seireki: Column) -> Column:
+def _by_length(s: str, era_len: int, seireki_len: int, era_value: str, seireki: str) -> str:
     """The 和暦 value for a field of `era_len` characters, else the 西暦 one within EARLIEST..LATEST."""
-    return (
-        F.when(~_shape_ok(s, era_len, seireki_len), F.lit(None))
-        .when(F.length(s) == era_len, era_value)
-        .otherwise(F.when(_in_window(seireki, F.lit(EARLIEST), F.lit(LATEST)), seireki))
-    ).cast("date")
+    in_window = _in_window(seireki, _value(EARLIEST), _value(LATEST))
+    return (f"CAST(CASE WHEN NOT {_shape_ok(s, era_len, seireki_len)} THEN NULL "
+            f"WHEN length({s}) = {era_len} THEN {era_value} ELSE {when(in_window, seireki)} END AS DATE)")
 
 
-def date_value(s: Column) -> Column:
+def date_value(s: str) -> str:
     """`GYYMMDD` (和暦) or `YYYYMMDD` (西暦) -> DATE; null when empty, malformed or impossible."""
-    era = F.substring(s, 1, 1)
-    era_date = _era_to_date(s, F.substring(s, 4, 4))
+    era = f"substring({s}, 1, 1)"
+    era_date = _era_to_date(s, f"substring({s}, 4, 4)")
     era_ok = _in_window(era_date, _era_attr(era, "start"), _era_attr(era, "end"))
-    return _by_length(s, 7, 8, F.when(era_ok, era_date), F.try_to_date(s, "yyyyMMdd"))
+    return _by_length(s, 7, 8, when(era_ok, era_date), f"try_to_date({s}, 'yyyyMMdd')")
 
 
-def ym_value(s: Column) -> Column:
+def ym_value(s: str) -> str:
     """`GYYMM` (和暦) or `YYYYMM` (西暦) -> DATE, the first day of the month; null when bad.
 
     A 和暦 month is valid when it overlaps its 元号: 平成31年4月 and 令和元年5月 both exist, and
     昭和64年1月 (1-7 January 1989) does too.
     """
-    era = F.substring(s, 1, 1)
-    era_month = _era_to_date(s, F.concat(F.substring(s, 4, 2), F.lit("01")))
-    overlaps = (F.last_day(era_month) >= _era_attr(era, "start")) & (era_month <= _era_attr(era, "end"))
-    return _by_length(s, 5, 6, F.when(overlaps, era_month), F.try_to_date(F.concat(s, F.lit("01")), "yyyyMMdd"))
+    era = f"substring({s}, 1, 1)"
+    era_month = _era_to_date(s, f"concat(substring({s}, 4, 2), '01')")
+    overlaps = f"(last_day({era_month}) >= {_era_attr(era, 'start')} AND {era_month} <= {_era_attr(era, 'end')})"
+    return _by_length(s, 5, 6, when(overlaps, era_month), f"try_to_date(concat({s}, '01'), 'yyyyMMdd')")

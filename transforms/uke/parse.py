@@ -9,150 +9,161 @@ the checks and their order are in transforms/uke/rejects.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import reduce
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.uke.dates import date_reason, date_value, ym_value
 from transforms.uke.layout import Field, RecordLayout
-from transforms.uke.rejects import field_problem, problem, reject_context
+from transforms.uke.rejects import REASONS
+from transforms.uke.sql import NO_PROBLEM, coalesce, ident, lit, reason_detail, when
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ．－"
 _HALF = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-"
 _SQL_TYPES = {"int": "int", "bigint": "bigint", "decimal": "decimal(15,5)"}
+_PADDING = " \u3000"  # half- and full-width space
 
 # Columns every positioned line carries into parsing (transforms/uke/read.py).
 LINE_COLUMNS = ("file_sha256", "file_path", "line_no", "receipt_ordinal", "after_go", "text", "undecodable", "raw_hex")
 META_COLUMNS = ("receipt_key", "file_sha256", "line_no")
+# Lambda variables: names no column of the parse has.
+_I, _X, _A, _B = "lv_i", "lv_x", "lv_a", "lv_b"
 
 
 def clean_code(raw: Column) -> Column:
-    """Code, number and date fields: space padding (half- and full-width) off, full-width -> ASCII."""
-    return strip_padding(F.translate(raw, _FULL, _HALF))
+    """Code, number and date fields: space padding (half- and full-width) off, full-width -> ASCII.
+    The Column form of `code_sql`, for the clinical extracts."""
+    return F.nullif(F.btrim(F.translate(raw, _FULL, _HALF), F.lit(_PADDING)), F.lit(""))
 
 
-def strip_padding(raw: Column) -> Column:
+def code_sql(raw: str) -> str:
+    """SQL of `clean_code`."""
+    return strip_padding(f"translate({raw}, {lit(_FULL)}, {lit(_HALF)})")
+
+
+def strip_padding(raw: str) -> str:
     """Half- and full-width space padding off; an empty field is null."""
-    return F.nullif(F.btrim(raw, F.lit(" \u3000")), F.lit(""))
+    return f"nullif(btrim({raw}, {lit(_PADDING)}), '')"
 
 
-def clean_str(raw: Column) -> Column:
+def clean_str(raw: str) -> str:
     """英数 identifiers: only surrounding half-width spaces are padding; the content stays as written."""
-    return F.nullif(F.trim(raw), F.lit(""))
+    return f"nullif(trim({raw}), '')"
 
 
-def clean_text(raw: Column) -> Column:
+def clean_text(raw: str) -> str:
     """漢字 text is kept verbatim; an empty field is null."""
-    return F.nullif(raw, F.lit(""))
+    return f"nullif({raw}, '')"
 
 
-def number_value(s: Column, kind: str) -> Column:
-    """INT, BIGINT or DECIMAL(15,5) from a cleaned field; null when not a number that fits."""
-    return s.try_cast(_SQL_TYPES[kind])
+def number_reason(s: str, value: str) -> str:
+    return when(f"{s} IS NOT NULL AND {value} IS NULL", "'bad_number'")
 
 
-def number_reason(s: Column, value: Column) -> Column:
-    return F.when(s.isNotNull() & value.isNull(), F.lit("bad_number"))
-
-
-def _days_cleaned(ascii_fields: Column, pos: int) -> Column:
+def _days_cleaned(ascii_fields: str, pos: int) -> str:
     """The 31 per-day positions as cleaned strings, padded with null where the line stops early."""
-    return F.transform(F.sequence(F.lit(pos), F.lit(pos + 30)), lambda i: strip_padding(F.get(ascii_fields, i)))
+    return f"transform(sequence({pos}, {pos + 30}), {_I} -> {strip_padding(f'get({ascii_fields}, {_I})')})"
 
 
-def _days_values(cleaned: Column) -> Column:
+def _days_values(cleaned: str) -> str:
     """ARRAY<INT>: one native cast for the usual all-good line; element by element only when it fails."""
-    return F.coalesce(cleaned.try_cast("array<int>"), F.transform(cleaned, lambda x: x.try_cast("int")))
+    return f"coalesce(try_cast({cleaned} AS array<int>), transform({cleaned}, {_X} -> try_cast({_X} AS int)))"
 
 
-def _days_problem(cleaned: Column, values: Column, name: str) -> Column:
+def _days_problem(cleaned: str, values: str, name: str) -> str:
     """bad_number naming the first bad day, e.g. `day_counts[3]` (the search runs only on bad lines)."""
-    some_bad = F.size(F.array_compact(cleaned)) != F.size(F.array_compact(values))
-    first_bad = F.array_position(F.zip_with(cleaned, values, lambda s, v: s.isNotNull() & v.isNull()), True)
-    detail = F.format_string(f"{name}[%d]", first_bad)
-    return F.when(some_bad, F.struct(F.lit("bad_number").alias("reason"), detail.alias("detail")))
+    some_bad = f"size(array_compact({cleaned})) != size(array_compact({values}))"
+    first_bad = f"array_position(zip_with({cleaned}, {values}, ({_A}, {_B}) -> {_A} IS NOT NULL AND {_B} IS NULL), true)"
+    return when(some_bad, reason_detail("'bad_number'", f"format_string({lit(name + '[%d]')}, {first_bad})"))
 
 
-def _structural_problems(layout: RecordLayout) -> list[Column]:
+def _check(reason: str, condition: str, detail: str = "''") -> str:
+    """A (reason, detail) struct where `condition` holds, else null; `detail` is SQL."""
+    assert reason in REASONS, reason
+    return when(condition, reason_detail(lit(reason), detail))
+
+
+def _named(reason: str, name: str) -> str:
+    """A (reason, detail=column name) struct when a field check returned a reason code."""
+    return when(f"{reason} IS NOT NULL", reason_detail(reason, lit(name)))
+
+
+def _structural_problems(layout: RecordLayout) -> list[str]:
     rtype = layout.record_type
-    misplaced = F.col("after_go") | (F.lit(layout.role == "file") & (F.col("line_no") != 1))
+    misplaced = "after_go OR line_no != 1" if layout.role == "file" else "after_go"
     problems = [
-        problem("undecodable_bytes", F.col("undecodable").isNotNull(), F.col("undecodable")),
-        problem("misplaced_record", misplaced, "the file header must be line 1; nothing may follow GO"),
+        _check("undecodable_bytes", "undecodable IS NOT NULL", "undecodable"),
+        _check("misplaced_record", misplaced, lit("the file header must be line 1; nothing may follow GO")),
     ]
     if layout.role == "child":
-        problems.append(problem("child_before_re", F.col("receipt_ordinal") == 0, "no RE before this line"))
-    n_fields = F.col("_n_fields")
-    too_many = F.format_string("%d fields, layout %s has %d", n_fields, F.lit(rtype), F.lit(layout.width))
-    problems.append(problem("too_many_fields", n_fields > layout.width, too_many))
+        problems.append(_check("child_before_re", "receipt_ordinal = 0", lit("no RE before this line")))
+    too_many = f"format_string('%d fields, layout %s has %d', _n_fields, {lit(rtype)}, {layout.width})"
+    problems.append(_check("too_many_fields", f"_n_fields > {layout.width}", too_many))
     return problems
 
 
-def _member_cleaned(fields: Column, ascii_fields: Column, at: Column, kind: str) -> Column:
-    return clean_text(F.get(fields, at)) if kind == "text" else strip_padding(F.get(ascii_fields, at))
+def _member_cleaned(at: str, kind: str) -> str:
+    return clean_text(f"get(_f, {at})") if kind == "text" else strip_padding(f"get(_g, {at})")
 
 
-def _groups_cleaned(fields: Column, ascii_fields: Column, pos: int, field: Field) -> Column:
+def _groups_cleaned(pos: int, field: Field) -> str:
     """The repeated groups as structs of cleaned strings; groups with every member empty left out."""
     m = len(field.members)
-    groups = F.transform(F.sequence(F.lit(0), F.lit(field.repeat - 1)), lambda i: F.struct(*(
-        _member_cleaned(fields, ascii_fields, i * m + pos + j, kind).alias(name)
-        for j, (name, kind) in enumerate(field.members))))
-    return F.filter(groups, lambda g: reduce(lambda a, b: a | b, (g[name].isNotNull() for name, _ in field.members)))
+    members = ", ".join(f"{lit(name)}, {_member_cleaned(f'{_I} * {m} + {pos + j}', kind)}"
+                        for j, (name, kind) in enumerate(field.members))
+    groups = f"transform(sequence(0, {field.repeat - 1}), {_I} -> named_struct({members}))"
+    some = " OR ".join(f"{_X}.{ident(name)} IS NOT NULL" for name, _ in field.members)
+    return f"filter({groups}, {_X} -> {some})"
 
 
-def _groups_values(cleaned: Column, field: Field) -> Column:
-    return F.transform(cleaned, lambda g: F.struct(*(
-        (g[name].try_cast("int") if kind == "int" else g[name]).alias(name) for name, kind in field.members)))
+def _groups_values(cleaned: str, field: Field) -> str:
+    members = ", ".join(
+        f"{lit(name)}, " + (f"try_cast({_X}.{ident(name)} AS int)" if kind == "int" else f"{_X}.{ident(name)}")
+        for name, kind in field.members)
+    return f"transform({cleaned}, {_X} -> named_struct({members}))"
 
 
-def _member_bad(name: str) -> Callable[[Column, Column], Column]:
-    return lambda s, v: s[name].isNotNull() & v[name].isNull()
-
-
-def _groups_problem(cleaned: Column, values: Column, field: Field) -> Column:
+def _groups_problem(cleaned: str, values: str, field: Field) -> str:
     """bad_number naming the first group with a bad number, by member, e.g. `additions[2].quantity`."""
     details = []
     for name, kind in field.members:
         if kind != "int":
             continue
-        first_bad = F.array_position(F.zip_with(cleaned, values, _member_bad(name)), True)
-        details.append(F.when(first_bad > 0, F.format_string(f"{field.name}[%d].{name}", first_bad)))
+        bad = f"{_A}.{ident(name)} IS NOT NULL AND {_B}.{ident(name)} IS NULL"
+        first_bad = f"array_position(zip_with({cleaned}, {values}, ({_A}, {_B}) -> {bad}), true)"
+        details.append(when(f"{first_bad} > 0", f"format_string({lit(f'{field.name}[%d].{name}')}, {first_bad})"))
     if not details:
-        return F.lit(None).cast("struct<reason:string,detail:string>")
-    detail = F.coalesce(*details) if len(details) > 1 else details[0]
-    return F.when(detail.isNotNull(), F.struct(F.lit("bad_number").alias("reason"), detail.alias("detail")))
+        return NO_PROBLEM
+    detail = coalesce(details)
+    return when(f"{detail} IS NOT NULL", reason_detail("'bad_number'", detail))
 
 
-def receipt_key(sha: Column, ordinal: Column) -> Column:
+def receipt_key(sha: str, ordinal: str) -> str:
     """Deterministic receipt key: file sha256 + ':' + RE ordinal in the file, zero-padded to 9."""
-    return F.when(ordinal > 0, F.format_string("%s:%09d", sha, ordinal))
+    return when(f"{ordinal} > 0", f"format_string('%s:%09d', {sha}, {ordinal})")
 
 
-def _cleaned(fields: Column, ascii_fields: Column, pos: int, field: Field) -> Column:
+def _cleaned(pos: int, field: Field) -> str:
     """Stage 1: the field's string, cleaned for its kind (the final value for string kinds).
 
-    `ascii_fields` is the line split after one width translation of the whole line (cheaper than one
-    per field; the translation maps character to character and never touches a comma, so positions
-    agree); string and text fields come from the untouched split.
+    `_g` is the line split after one width translation of the whole line (cheaper than one per field;
+    the translation maps character to character and never touches a comma, so positions agree); string
+    and text fields come from the untouched split `_f`.
     """
     if field.kind == "days":
-        return _days_cleaned(ascii_fields, pos)
+        return _days_cleaned("_g", pos)
     if field.kind == "groups":
-        return _groups_cleaned(fields, ascii_fields, pos, field)
+        return _groups_cleaned(pos, field)
     if field.kind == "str":
-        return clean_str(F.get(fields, pos))
+        return clean_str(f"get(_f, {pos})")
     if field.kind in ("text", "reserve"):
-        return clean_text(F.get(fields, pos))
-    return strip_padding(F.get(ascii_fields, pos))
+        return clean_text(f"get(_f, {pos})")
+    return strip_padding(f"get(_g, {pos})")
 
 
-def _typed(s: Column, field: Field) -> Column:
+def _typed(s: str, field: Field) -> str:
     """Stage 2: the typed value (null when the field is bad)."""
     if field.kind in _SQL_TYPES:
-        return number_value(s, field.kind)
+        return f"try_cast({s} AS {_SQL_TYPES[field.kind]})"
     if field.kind == "date":
         return date_value(s)
     if field.kind == "ym":
@@ -164,13 +175,13 @@ def _typed(s: Column, field: Field) -> Column:
     return s
 
 
-def _field_problem(s: Column, value: Column, field: Field) -> Column | None:
+def _field_problem(s: str, value: str, field: Field) -> str | None:
     """Stage 3: (reason, detail) when the field is bad."""
     if field.kind in _SQL_TYPES:
-        return field_problem(number_reason(s, value), field.name)
+        return _named(number_reason(s, value), field.name)
     if field.kind in ("date", "ym"):
         lengths = (7, 8) if field.kind == "date" else (5, 6)
-        return field_problem(date_reason(s, value, *lengths), field.name)
+        return _named(date_reason(s, value, *lengths), field.name)
     if field.kind == "days":
         return _days_problem(s, value, field.name)
     if field.kind == "groups":
@@ -186,41 +197,65 @@ def _positions(layout: RecordLayout) -> list[tuple[Field, int]]:
     return out
 
 
-def parse_records(lines: DataFrame, layout: RecordLayout) -> DataFrame:
-    """Lines of one record layout (its `key` partition) -> META_COLUMNS + the layout's kept fields + `_problem` and the raw line.
+def _typed_sql(layout: RecordLayout, source: str, carry: tuple[str, ...]) -> str:
+    """The lines of `source` with their fields split, cleaned (`_s_<name>`) and typed (`<name>`)."""
+    kept = [(f, pos) for f, pos in _positions(layout) if f.kind != "reserve"]
+    columns = ", ".join(carry)
+    split = (f"SELECT {columns}, split(text, ',', -1) AS _f, "
+             f"split(translate(text, {lit(_FULL)}, {lit(_HALF)}), ',', -1) AS _g FROM {source}")
+    cleaned = ", ".join(f"{_cleaned(pos, f)} AS {ident('_s_' + f.name)}" for f, pos in kept)
+    typed = ", ".join(f"{_typed(ident('_s_' + f.name), f)} AS {ident(f.name)}" for f, _ in kept)
+    return f"SELECT *, {typed} FROM (SELECT {columns}, size(_f) - 1 AS _n_fields, {cleaned} FROM ({split}))"
 
-    The input has LINE_COLUMNS; pass only lines whose record id is `layout.record_type`. Parsing runs
-    in projections (split, clean, type, check) so that each generated expression stays small: one
-    expression per line exceeds the JVM's 64 KB method limit and loses Spark's code generation.
+
+def _problem_sql(layout: RecordLayout) -> str:
+    """The first problem of a line of `_typed_sql`, or null."""
+    problems = _structural_problems(layout)
+    for f in layout.kept():
+        p = _field_problem(ident("_s_" + f.name), ident(f.name), f)
+        if p is not None:
+            problems.append(p)
+    return coalesce(problems)
+
+
+def checked_sql(layout: RecordLayout, source: str) -> str:
+    """A query giving the lines of one record layout in relation `source` (SQL: a table, a view or a
+    subquery with LINE_COLUMNS) LINE_COLUMNS + `_problem`: their first problem, null for a good line.
+
+    Parsing runs in nested projections (split, clean, type, check) so that each generated expression
+    stays small: one expression per line exceeds the JVM's 64 KB method limit and loses Spark's code
+    generation.
     """
+    return f"SELECT {', '.join(LINE_COLUMNS)}, {_problem_sql(layout)} AS _problem FROM ({_typed_sql(layout, source, LINE_COLUMNS)})"
+
+
+def parse_sql(layout: RecordLayout, source: str, *, checked: bool = False) -> str:
+    """A query turning the lines of one record layout in `source` into META_COLUMNS + the layout's kept
+    fields + `_problem` and the raw line. `checked`: `source` is the output of `checked_sql` and its
+    `_problem` is taken as it is; else the lines are checked here."""
+    carry = (*LINE_COLUMNS, "_problem") if checked else LINE_COLUMNS
+    out = [
+        f"{receipt_key('file_sha256', 'receipt_ordinal')} AS receipt_key",
+        "file_sha256",
+        "CAST(line_no AS INT) AS line_no",
+        *(ident(f.name) for f in layout.kept()),
+        f"{'_problem' if checked else _problem_sql(layout)} AS _problem",
+        "file_path AS _file_path",
+        "text AS _text",
+        "raw_hex AS _raw_hex",
+        f"{lit(layout.record_type)} AS _record_type",
+    ]
+    return f"SELECT {', '.join(out)} FROM ({_typed_sql(layout, source, carry)})"
+
+
+def parse_records(lines: DataFrame, layout: RecordLayout) -> DataFrame:
+    """Lines of one record layout -> META_COLUMNS + the layout's kept fields + `_problem` and the raw line.
+
+    The input has LINE_COLUMNS; pass only lines whose record id is `layout.record_type`."""
     missing = [c for c in LINE_COLUMNS if c not in lines.columns]
     if missing:
         raise ValueError(f"parse_records({layout.record_type}): missing {missing}; have {lines.columns}")
-    kept = [(f, pos) for f, pos in _positions(layout) if f.kind != "reserve"]
-    carry = [F.col(c) for c in LINE_COLUMNS]
-    split = lines.select(
-        *carry,
-        F.split(F.col("text"), ",", -1).alias("_f"),
-        F.split(F.translate(F.col("text"), _FULL, _HALF), ",", -1).alias("_g"),
-    )
-    cleaned = split.select(
-        *carry,
-        (F.size("_f") - 1).alias("_n_fields"),
-        *(_cleaned(F.col("_f"), F.col("_g"), pos, f).alias(f"_s_{f.name}") for f, pos in kept),
-    )
-    typed = cleaned.select("*", *(_typed(F.col(f"_s_{f.name}"), f).alias(f.name) for f, _ in kept))
-    problems = _structural_problems(layout)
-    for f, _ in kept:
-        p = _field_problem(F.col(f"_s_{f.name}"), F.col(f.name), f)
-        if p is not None:
-            problems.append(p)
-    return typed.select(
-        receipt_key(F.col("file_sha256"), F.col("receipt_ordinal")).alias("receipt_key"),
-        "file_sha256",
-        F.col("line_no").cast("int").alias("line_no"),
-        *(F.col(f.name) for f, _ in kept),
-        *reject_context(problems, layout.record_type),
-    )
+    return lines.sparkSession.sql(parse_sql(layout, "{lines}"), lines=lines)
 
 
 def select_parsed(parsed: DataFrame, layout: RecordLayout, fields: tuple[Field, ...] | None = None) -> DataFrame:
@@ -229,21 +264,20 @@ def select_parsed(parsed: DataFrame, layout: RecordLayout, fields: tuple[Field, 
     `fields`: the table's columns when several layouts feed it (`table_fields`); a column this layout
     lacks is a typed null."""
     have = {f.name for f in layout.kept()}
-    cols = [F.col(f.name) if f.name in have else F.lit(None).cast(f.sql_type).alias(f.name)
+    cols = [ident(f.name) if f.name in have else f"CAST(NULL AS {f.sql_type}) AS {ident(f.name)}"
             for f in (fields if fields is not None else layout.kept())]
-    return parsed.where(F.col("_problem").isNull()).select(*META_COLUMNS, *cols)
-
+    return parsed.where("_problem IS NULL").selectExpr(*META_COLUMNS, *cols)
 
 
 def select_rejected(parsed: DataFrame) -> DataFrame:
     """The bad lines in `_rejects` shape (the ingest conforms them to its REJECTS_SCHEMA)."""
-    return parsed.where(F.col("_problem").isNotNull()).select(
+    return parsed.where("_problem IS NOT NULL").selectExpr(
         "file_sha256",
-        F.col("_file_path").alias("file_path"),
-        F.col("line_no").cast("int").alias("line_no"),
-        F.col("_record_type").alias("record_type"),
-        F.col("_problem.reason").alias("reason"),
-        F.col("_problem.detail").alias("detail"),
-        F.col("_text").alias("raw_text"),
-        F.col("_raw_hex").alias("raw_hex"),
+        "_file_path AS file_path",
+        "CAST(line_no AS INT) AS line_no",
+        "_record_type AS record_type",
+        "_problem.reason AS reason",
+        "_problem.detail AS detail",
+        "_text AS raw_text",
+        "_raw_hex AS raw_hex",
     )

@@ -1,7 +1,8 @@
-"""Spark side of UKE ingest: read lines, position them once into scratch, parse each record type.
+"""Spark side of UKE ingest: read lines, position them once into scratch, check and parse each record type.
 
 The positioned lines are written once to scratch Parquet partitioned by record type, so the window
-that rebuilds line order runs once and each bronze table reads only its own record type.
+that rebuilds line order runs once and each bronze table reads only its own record type; the checked
+lines (each with its first problem) are written once more the same way, and each table is typed from them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
 from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, RecordLayout, table_fields
-from transforms.uke.parse import parse_records, select_parsed, select_rejected
+from transforms.uke.parse import checked_sql, parse_sql, select_parsed, select_rejected
 from transforms.uke.read import (
     OTHER,
     block_stats,
@@ -28,6 +29,7 @@ from transforms.uke.read import (
     position_lines,
     select_raw_lines,
 )
+from transforms.uke.sql import lit
 
 log = logging.getLogger("tokumei.ingest")
 IR_FACTS = ("payer_kind", "pref_code", "institution_code", "billing_month")
@@ -79,8 +81,6 @@ def staged(spark: SparkSession, lines: Scratch, record_type: str) -> DataFrame:
     return lines.read(spark).where(F.col("record_type") == record_type)
 
 
-# Columns every parsed record type shares; the typed fields are stored as `<type>__<field>`.
-_COMMON = ("receipt_key", "file_sha256", "line_no", "_problem", "_file_path", "_text", "_raw_hex")
 
 
 @dataclass(frozen=True)
@@ -101,37 +101,35 @@ def _layouts(kinds: Sequence[str]) -> dict[str, RecordLayout]:
 
 
 def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str, kinds: Sequence[str]) -> Parsed:
-    """Parse the record layouts (`RecordLayout.key`) of the claim kinds of this run's files and
-    materialize all of them in one job, partitioned by record type.
+    """Check the lines of every record layout (`RecordLayout.key`) of the claim kinds of this run's files
+    and write them with their first problem (`_problem`, null for a good line) in one job, partitioned by
+    record type; `parsed` types them when a table is cut from them.
 
     Only those kinds: a line read as another kind's record is in the OTHER partition anyway (its
     layout key comes from its file's kind), and every layout parsed adds to the plan of the job.
 
-    Materializing is deliberate: filtering good and bad lines straight off the parse would let the
-    optimizer push the `_problem` filter into the parse and inline every field expression into one
-    generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway. One wide table
-    (typed fields prefixed by record type, since HO `points` is BIGINT and SI `points` INT) costs one
-    Spark job instead of one per layout. Building the plan is most of the cost on small inputs: on the
-    few hundred lines of the four kinds, 5 s with the 15 layouts of 医科 alone, 38-48 s with all 50
-    (issue 18).
+    Materializing is deliberate: filtering good and bad lines straight off the checks would let the
+    optimizer push the `_problem` filter into them and inline every field expression into one
+    generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway. The scratch is
+    narrow (the positioned line and its problem): typing again at read costs less than a table of every
+    layout's typed columns side by side, mostly null. The plan is SQL text, one call to the JVM (issue
+    18): on the few hundred lines of the four claim kinds (50 layouts) this step took 49 s built with
+    the Column API and a wide typed table (172,749 Python-JVM round trips), 36 s as SQL with the wide
+    table, 10 s as SQL with the narrow one.
     """
     kinds = tuple(dict.fromkeys(kinds))
-    parts = []
-    for key, layout in _layouts(kinds).items():
-        frame = parse_records(staged(spark, lines, key), layout)
-        typed = [F.col(c).alias(f"{key}__{c}") for c in frame.columns if c not in (*_COMMON, "_record_type")]
-        parts.append(frame.select(*_COMMON, *typed, F.lit(key).alias("record_type")))
-    union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+    branches = [f"SELECT *, {lit(key)} AS record_type FROM "
+                f"({checked_sql(layout, f'(SELECT * FROM {{lines}} WHERE record_type = {lit(key)})')})"
+                for key, layout in _layouts(kinds).items()]
+    union = spark.sql(" UNION ALL ".join(branches), lines=lines.read(spark))
     return Parsed(write_scratch(union, parsed_dir, ["record_type"]), kinds)
 
 
 def parsed(spark: SparkSession, parsed_dir: Parsed, key: str) -> DataFrame:
-    """One layout (`RecordLayout.key`) from the wide parsed table, in parse_records' shape."""
+    """One layout (`RecordLayout.key`) from the checked lines, in parse_records' shape."""
     assert key in parsed_dir.layouts, (key, parsed_dir.kinds)
-    frame = parsed_dir.scratch.read(spark).where(F.col("record_type") == key)
-    prefix = f"{key}__"
-    typed = [F.col(c).alias(c[len(prefix):]) for c in frame.columns if c.startswith(prefix)]
-    return frame.select(*_COMMON, *typed, F.lit(ALL_LAYOUTS[key].record_type).alias("_record_type"))
+    lines = parsed_dir.scratch.read(spark).where(f"record_type = {lit(key)}")
+    return spark.sql(parse_sql(ALL_LAYOUTS[key], "{lines}", checked=True), lines=lines)
 
 
 def _union(frames: Sequence[DataFrame]) -> DataFrame:
