@@ -4,8 +4,8 @@ Everything runs in one process on one SparkSession, so the stages and their base
 machine state. Baselines: `text_copy` reads the raw UKE/CSV files as text and writes them to Delta
 (what ingest must at least do; bench/ingest_bench.py, timed before and after ingest); `delta_copy` copies the bronze tables Delta-to-Delta (what
 anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds. The data
-hold 医科, DPC and 調剤 claims (`generate --pharmacy --dpc`); ingest is also timed per claim kind, each
-kind's files alone against a plain copy of them (`ingest_by_kind`; 歯科 has no generator yet).
+hold 医科, DPC, 調剤 and 歯科 claims (`generate --pharmacy --dpc --dental`); ingest is also timed per claim
+kind, each kind's files alone against a plain copy of them (`ingest_by_kind`).
 Results are printed as a table and appended to `bench/results/<date>.json`.
 
     python -m bench.run --patients 20000 --months 12 [--dir build/bench] [--seed 1]
@@ -79,7 +79,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(data, ignore_errors=True)
         secs["generate"], code = timed(lambda: generate.main([
             "--out", str(data), "--patients", str(args.patients), "--months", str(args.months),
-            "--seed", str(args.seed), "--conf", args.conf, "--pharmacy", "--dpc"]))
+            "--seed", str(args.seed), "--conf", args.conf, "--pharmacy", "--dpc", "--dental"]))
         if code:
             raise SystemExit(code)
     ing = bench_ingest(spark, str(data), str(wh_root))

@@ -2,6 +2,8 @@
 
     DIR/uke/<10-digit institution code>/<billing YYYYMM>/RECEIPTC.UKE   CP932, CRLF
                                                       /RECEIPTD.UKE   with --dpc
+    DIR/uke/<10-digit pharmacy code>/<billing YYYYMM>/RECEIPTY.CYO      with --pharmacy
+    DIR/uke/<10-digit dental clinic code>/<billing YYYYMM>/RECEIPTS.UKE with --dental
     DIR/clinical/patients/part-NNNNN.csv, DIR/clinical/labs/part-NNNNN.csv   UTF-8 with header
     DIR/_truth/<table>/part-NNNNN.snappy.parquet + README.txt            restricted test material
 
@@ -41,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpc", action="store_true",
                    help="bill the inpatient stays at DPC hospitals (200 beds or more) as DPC claim files "
                         "(RECEIPTD.UKE, beside the hospital's RECEIPTC.UKE) instead of 医科 receipts")
+    p.add_argument("--dental", action="store_true",
+                   help="also write 歯科 claim files (RECEIPTS.UKE) of dental clinics, for a quarter of the "
+                        "person-months with an outpatient 医科 receipt, with the same insurance identity")
     p.add_argument("--start-month", default="2025-01", help="first service month YYYY-MM (default 2025-01)")
     add_conf(p, "pipeline config (Spark settings)")
     p.add_argument("--catalogs", default="conf/hierarchies", help="directory of the reference CSVs")
@@ -60,7 +65,7 @@ def _params(args: argparse.Namespace) -> synth.Params:
             raise InputError(f"{flag} {value}: must be between {lo} and {hi}")
     start = dt.date(int(match.group(1)), int(match.group(2)), 1)
     return synth.Params(args.patients, args.months, institutions, args.seed, start, args.era_dates, args.pharmacy,
-                        args.dpc)
+                        args.dpc, args.dental)
 
 
 

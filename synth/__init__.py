@@ -33,6 +33,7 @@ class Params:
     era_dates: bool = False
     pharmacy: bool = False  # also 調剤 claims of the prescriptions sent out (synth/pharmacy.py)
     dpc: bool = False  # the inpatient stays at DPC hospitals as DPC claims instead of 医科 (synth/dpc.py)
+    dental: bool = False  # also 歯科 claims of the people who see a dentist (synth/dental.py)
 
 
 __all__ = [

@@ -31,6 +31,16 @@ def municipality_lookup(cat: Catalogs) -> Column:
     return literal_map(dict(sorted(by_pref.items())))
 
 
+def code_digits(n: Column) -> Column:
+    """The 6 digits of the 7-digit 医療機関コード before its 検証番号, of slot `n` (0 .. MAX_INSTITUTIONS - 1):
+    郡市区 (2) + 番号 (4). (block k = n // 10000, r = n % 10000) maps one-to-one onto (郡市区, 番号): 7919 is
+    coprime to 10,000 and k shifts 郡市区, so distinct slots give distinct codes."""
+    r = n % 10000
+    serial = F.lpad(((r * 7919 + 1234) % 10000).cast("string"), 4, "0")
+    district = F.lpad((1 + (F.floor(n / 10000) + (r % 3) * 33) % 99).cast("int").cast("string"), 2, "0")
+    return F.concat(district, serial)
+
+
 def with_institutions(ids: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
     """`ids` (column `id`, 0..I-1) -> one row per institution with its codes, name, beds and slots."""
     inst = F.col("inst_id")
@@ -41,12 +51,6 @@ def with_institutions(ids: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
     beds = beds.when(rng.u("inst.clinic_beds", "inst_id") < 0.08, rng.int_between("inst.cbeds", 1, 19, "inst_id"))
     munis = F.element_at(municipality_lookup(cat), F.col("pref_code"))
     muni = pick(rng.u("inst.muni", "inst_id"), munis)
-    # 7-digit code: 郡市区 (2) + 番号 (4) + 検証番号. (block k = id // 10000, r = id % 10000) maps
-    # one-to-one onto (郡市区, 番号): 7919 is coprime to 10,000 and k shifts 郡市区, so codes are unique
-    # for up to 990,000 institutions.
-    r = inst % 10000
-    serial = F.lpad(((r * 7919 + 1234) % 10000).cast("string"), 4, "0")
-    district = F.lpad((1 + (F.floor(inst / 10000) + (r % 3) * 33) % 99).cast("int").cast("string"), 2, "0")
     surname = pick(rng.u("inst.surname", "inst_id"), [s for s, _ in SURNAMES[:60]])
     town = F.regexp_replace(F.col("muni").getField("name"), "[市区町村]$", "")
     name = F.when(F.col("hospital"), F.concat(town, pick(rng.u("inst.hname", "inst_id"), list(HOSPITAL_SUFFIXES))))
@@ -57,7 +61,7 @@ def with_institutions(ids: DataFrame, rng: Rng, cat: Catalogs) -> DataFrame:
         .withColumn("hospital", hospital)
         .withColumn("beds", F.coalesce(beds.cast("int"), F.lit(0)))
         .withColumn("muni", muni)
-        .withColumn("code7", with_check_digit(F.concat(district, serial), 6))
+        .withColumn("code7", with_check_digit(code_digits(inst), 6))
         .select(
             "inst_id", "pref_code", "hospital", "beds",
             F.col("muni").getField("jis").alias("inst_muni_code"),

@@ -66,3 +66,4 @@ CLINIC_SUFFIXES: tuple[str, ...] = (
     "ファミリークリニック", "内科・循環器科",
 )
 HOSPITAL_SUFFIXES: tuple[str, ...] = ("中央病院", "市民病院", "総合病院", "記念病院", "第一病院", "医療センター")
+DENTAL_SUFFIXES: tuple[str, ...] = ("歯科医院", "歯科クリニック", "デンタルクリニック", "歯科", "歯科・矯正歯科")

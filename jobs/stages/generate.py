@@ -3,6 +3,7 @@
     DIR/uke/<10-digit institution code>/<billing YYYYMM>/RECEIPTC.UKE   CP932, CRLF
                                                       /RECEIPTD.UKE   with --dpc: the DPC hospital's stays
     DIR/uke/<10-digit pharmacy code>/<billing YYYYMM>/RECEIPTY.CYO      with --pharmacy
+    DIR/uke/<10-digit dental clinic code>/<billing YYYYMM>/RECEIPTS.UKE with --dental
     DIR/clinical/patients/part-NNNNN.csv, DIR/clinical/labs/part-NNNNN.csv   UTF-8 with header
     DIR/_truth/<table>/part-NNNNN.snappy.parquet + README.txt            restricted test material
 
@@ -28,8 +29,8 @@ from pyspark.sql import functions as F
 import synth
 from jobs.runtime.errors import InputError
 from jobs.runtime.scratch import Scratch, write_scratch
-from synth import dpc, pharmacy
-from transforms.uke.layout import DPC_IR, PHARMACY_YK, RecordLayout
+from synth import dental, dpc, pharmacy
+from transforms.uke.layout import DENTAL_UK, DPC_IR, PHARMACY_YK, RecordLayout
 
 log = logging.getLogger("tokumei.generate")
 OUTPUTS = ("uke", "clinical", "_truth")
@@ -110,7 +111,8 @@ def _write_uke(lines: DataFrame, work: Path, out: Path, parts: int) -> None:
 
 class ClaimSynth(Protocol):
     """What a module generating another claim kind from the 医科 receipts offers (synth/pharmacy.py,
-    synth/dpc.py)."""
+    synth/dpc.py, synth/dental.py). `LAYOUT_OF_TABLE` maps each truth table to the layout of its lines; a
+    table whose layout feeds no bronze table (歯科 IR, `receipt_headers`) is written and checked all the same."""
 
     LAYOUT_OF_TABLE: dict[str, RecordLayout]
 
@@ -163,6 +165,11 @@ def generate(spark: SparkSession, params: synth.Params, catalogs: synth.Catalogs
     if params.dpc:
         stays = _scratch(spark, dpc.with_dpc_receipts(receipts, inst, rng, catalogs), work / "dpc_receipts")
         more.append(_claims(spark, stays, dpc, DPC_IR, truth / "dpc", parts, params.era_dates))
+    if params.dental:
+        # From the outpatient 医科 receipts only, so --dpc (which moves inpatient stays) changes no 歯科 file.
+        seen = dental.with_dental_receipts(medical, people, inst, rng, catalogs, params.months)
+        teeth = _scratch(spark, seen, work / "dental_receipts")
+        more.append(_claims(spark, teeth, dental, DENTAL_UK, truth / "dental", parts, params.era_dates))
     for kind_lines, kind_counts in more:
         lines, file_counts = lines.unionByName(kind_lines), file_counts.unionByName(kind_counts)
     _write_uke(lines, work, out, max(1, params.patients * params.months // 20_000))
