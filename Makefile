@@ -10,11 +10,17 @@ DEMO_MONTHS   ?= 3
 DEMO_RID      ?= demo-$(shell date +%Y%m%d-%H%M%S)
 BENCH_PATIENTS ?= 20000
 BENCH_MONTHS   ?= 12
+# make bench-shapes: issue 18's reference shapes; long (generate takes minutes, ingest of 10M lines about 4 min)
+SHAPES_DIR      ?= build/bench-shapes
+SHAPES_PATIENTS ?= 50000
+SHAPES_MONTHS   ?= 6
+SHAPES_BIG_LINES ?= 10000000
+SHAPES_BIG_FILES ?= 4
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench lint dist check-java venv clean \
+.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench bench-shapes lint dist check-java venv clean \
         airflow-venv airflow-test
 
 check-java:
@@ -78,6 +84,13 @@ airflow-test: check-java $(STAMP) $(AIRFLOW_STAMP)
 
 bench: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)
+
+# Ingest against the plain script (1 and N processes) and a text-to-Delta copy, on many small files
+# (generate) and on a few large ones (the real fixture repeated): bench/ingest_shapes.py.
+bench-shapes: check-java $(STAMP)
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.ingest_shapes \
+	    --dir $(SHAPES_DIR) --small-patients $(SHAPES_PATIENTS) --small-months $(SHAPES_MONTHS) \
+	    --big-lines $(SHAPES_BIG_LINES) --big-files $(SHAPES_BIG_FILES)
 
 # docs/requirements.md: each requirement of ../shared/reference/legal_requirements.md with the tests that
 # cite it by name (test_reqNN_...) or the reason in docs/requirements_untested.yaml; no Spark.

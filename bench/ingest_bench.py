@@ -3,12 +3,15 @@
 Both run in one process on one SparkSession, after one warm-up read of the files; the copy runs before
 and after ingest (mean taken). The copy is the floor any ingest pays (read the lines, write one Delta
 table); the ratio is what parsing, line order, receipt grouping, rejects, opt-out and the ledger cost.
+The plain script (bench/script_baseline.py: decode, split, count RE lines, one Parquet file per record
+type, with pyarrow) is timed on the same UKE files after ingest, with 1 and with os.cpu_count() processes:
+the ratio to it is what ingest costs over what a user could write in an afternoon (issue 18 item 3).
 
 `make_big_input` writes a large UKE input by repeating the real fixture's body with renumbered
 receipts (generated test input: write it under /tmp and delete it after). The fixture is read from
 ../shared beside the checkout ($TOKUMEI_SHARED if set), or from --fixture.
 
-    python -m bench.ingest_bench --input DIR --warehouse WH
+    python -m bench.ingest_bench --input DIR --warehouse WH [--json-out FILE]
     python -m bench.ingest_bench --make-big /tmp/big --lines 10000000 --files 20 [--fixture FILE]
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -26,6 +30,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from bench.script_baseline import run_script
 from jobs.runtime.config import DEFAULT_LAYOUTS, IngestSettings
 from jobs.runtime.delta_io import is_delta
 from jobs.runtime.session import SparkSettings, get_spark
@@ -50,14 +55,62 @@ def default_fixture(repo: Path = REPO) -> Path:
                             "set TOKUMEI_SHARED or pass --fixture")
 
 
+def driver_jvm_pids() -> list[int]:
+    """The Spark driver JVM(s) of this process: in local mode spark-submit execs java as our child."""
+    me, out = str(os.getpid()), []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                # the command name in stat may hold spaces and brackets: the fields after the last ")"
+                ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                if ppid == me and b"java" in (d / "cmdline").read_bytes():
+                    out.append(int(d.name))
+            except (OSError, IndexError):
+                continue
+    return out
+
+
+def peak_rss_mb() -> dict[str, int | None]:
+    """`driver_peak_rss_mb`: VmHWM of the driver JVM, `python_peak_rss_mb`: ru_maxrss of this process.
+
+    Both are peaks since the process started, not since the call before: whatever ran earlier in the
+    same process (a warm-up read, `generate` in `make bench`) counts too. None where there is no local
+    JVM (Spark Connect, a cluster) or /proc is missing."""
+    jvm = []
+    for pid in driver_jvm_pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        jvm += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+    return {"driver_peak_rss_mb": round(max(jvm) / 1024) if jvm else None,
+            "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def bench_script(files: Sequence[str], scratch: Path, processes: int) -> dict[str, Any]:
+    """bench/script_baseline.py on `files` into `scratch` (removed after)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        return run_script([Path(f) for f in files], scratch, processes)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[str, Any]:
-    """Time `run_ingest` and a plain text-to-Delta copy of the same files; lines/s and their ratio.
+    """Time `run_ingest`, a plain text-to-Delta copy of the same files and the plain script; lines/s and ratios.
 
     Returns `seconds`, `lines`, `lines_per_s` (ingest), `plain_copy_seconds` (mean of a copy before and
     one after ingest), `plain_copy_lines_per_s` and `ratio` (ingest seconds / copy seconds), plus file
     figures. The copy reads exactly the files
     ingest takes (UKE and declared clinical extracts) and writes their lines to one Delta table: the
     floor any ingest pays. Use a fresh warehouse: files already in its ledger are skipped.
+
+    The plain script (bench/script_baseline.py) reads the UKE files ingest takes, after ingest, with 1
+    process and with os.cpu_count() processes: `script_1p_seconds`, `script_np_seconds`,
+    `script_processes`, `script_lines` (what it read, UKE only), `ratio_to_script_1p` and
+    `ratio_to_script_np` (ingest seconds / script seconds; ingest also reads any clinical extracts,
+    the script does not). `driver_peak_rss_mb` and `python_peak_rss_mb`: `peak_rss_mb` read right
+    after ingest, before the 1-process script runs in this Python process.
     """
     settings = IngestSettings(max_file_bytes=64 * 1024**3)
     files, _ = discover(input_dir, load_layouts(DEFAULT_LAYOUTS), settings.max_file_bytes)
@@ -81,9 +134,14 @@ def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[st
     start = time.perf_counter()
     summary = run_ingest(spark, input_dir, warehouse, settings)
     ingest_s = time.perf_counter() - start
+    memory = peak_rss_mb()
     copy_after = plain_copy()
     copy_s = (copy_before + copy_after) / 2
     shutil.rmtree(wh.local_path(copy_path), ignore_errors=True)
+    uke = [f.path for f in files if f.kind == "uke"]
+    scratch = wh.local_path(wh.bronze("_bench_script"))
+    cores = os.cpu_count() or 1
+    one, many = bench_script(uke, scratch, 1), bench_script(uke, scratch, cores)
     ingested = int(summary.get("lines_read", 0))
     return {
         "seconds": round(ingest_s, 1),
@@ -93,6 +151,15 @@ def bench_ingest(spark: SparkSession, input_dir: str, warehouse: str) -> dict[st
         "plain_copy_lines_per_s": round(lines / copy_s),
         "plain_copy_seconds_before_after": [round(copy_before, 1), round(copy_after, 1)],
         "ratio": round(ingest_s / copy_s, 2),
+        "script_1p_seconds": one["seconds"],
+        "script_np_seconds": many["seconds"],
+        "script_processes": many["processes"],
+        "script_lines": one["lines"],
+        "script_1p_lines_per_s": one["lines_per_s"],
+        "script_np_lines_per_s": many["lines_per_s"],
+        "ratio_to_script_1p": round(ingest_s / one["seconds"], 2) if one["seconds"] else None,
+        "ratio_to_script_np": round(ingest_s / many["seconds"], 2) if many["seconds"] else None,
+        **memory,
         "files": len(files),
         "bytes": sum(f.size for f in files),
         "largest_file_bytes": max(f.size for f in files),
@@ -166,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--files", type=int, default=1)
     p.add_argument("--fixture", type=Path, help="UKE file to repeat for --make-big (default: ../shared's fixture)")
     p.add_argument("--driver-memory", default="4g")
+    p.add_argument("--json-out", type=Path, help="also write the result to this file")
     args = p.parse_args(argv)
     if args.make_big:
         print(json.dumps(make_big_input(args.make_big, args.lines, args.files, args.fixture)))
@@ -173,7 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.input and args.warehouse):
         p.error("--input and --warehouse are required unless --make-big")
     spark = get_spark(SparkSettings(app_name="tokumei-bench", master="local[*]", driver_memory=args.driver_memory))
-    print(json.dumps(bench_ingest(spark, args.input, args.warehouse), indent=2))
+    result = bench_ingest(spark, args.input, args.warehouse)
+    print(json.dumps(result, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -6,6 +6,13 @@ machine state. Baselines: `text_copy` reads the raw UKE/CSV files as text and wr
 anonymize, validate and publish read and write). Ratios are stage seconds / baseline seconds. The data
 hold 医科, DPC, 調剤 and 歯科 claims (`generate --pharmacy --dpc --dental`); ingest is also timed per claim
 kind, each kind's files alone against a plain copy of them (`ingest_by_kind`).
+Ingest is also set against the plain script (bench/script_baseline.py: decode CP932, split at commas,
+count RE lines, one Parquet file per record type with pyarrow) on the same UKE files, with 1 process
+and with os.cpu_count() processes (`ingest`: `script_1p_seconds`, `script_np_seconds`, `ratio_to_script_1p`,
+`ratio_to_script_np`, beside `ratio` to the text copy), and with the peak RSS of the driver JVM
+(`driver_peak_rss_mb`, VmHWM: since the JVM started, so generate's peak in this process counts too) and
+of the Python driver (`python_peak_rss_mb`). `python -m bench.ingest_shapes` (`make bench-shapes`) does
+the same on two shapes, many small files and a few large ones, each in a fresh process.
 Results are printed as a table and appended to `bench/results/<date>.json`.
 
     python -m bench.run --patients 20000 --months 12 [--dir build/bench] [--seed 1]
@@ -41,6 +48,8 @@ from jobs.stages.release.publish import publish
 from jobs.stages.release.validate import validate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+INGEST_FIGURES = ("lines_per_s", "ratio", "script_1p_seconds", "script_np_seconds", "script_processes", "script_lines",
+                  "ratio_to_script_1p", "ratio_to_script_np", "driver_peak_rss_mb", "python_peak_rss_mb")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -102,7 +111,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                   "lines": lines, "bronze_rows": sum(rows.values()),
                   "receipts": rows.get("receipts", 0), "released_patients": record["counts"]["patients"]},
         "validation_passed": bool(verdict["success"]),
-        "ingest_by_kind": {kind: {k: r[k] for k in ("files", "lines", "seconds", "lines_per_s", "plain_copy_seconds", "ratio")}
+        "ingest": {k: ing[k] for k in INGEST_FIGURES},
+        "ingest_by_kind": {kind: {k: r[k] for k in ("files", "lines", "seconds", "lines_per_s", "plain_copy_seconds", "ratio",
+                                                    "script_1p_seconds", "ratio_to_script_1p", "ratio_to_script_np")}
                            for kind, r in by_kind.items()},
         "seconds": {k: round(v, 2) for k, v in secs.items()},
         "ratios": {stage: round(secs[stage] / secs[b], 2) for stage, b in base.items() if stage in secs and secs[b] > 0},
@@ -116,9 +127,16 @@ def table(result: dict[str, Any]) -> str:
         b = result["baseline_of"].get(stage, "")
         ratio = result["ratios"].get(stage)
         rows.append(f"{stage:<11}{s:>10.1f}{b:>12}{'' if ratio is None else f'{ratio:.2f}':>8}")
+    ing = result.get("ingest")
+    if ing:
+        rows.append(f"ingest {ing['lines_per_s']} lines/s; plain script {ing['script_1p_seconds']:.1f} s with 1 process "
+                    f"(ratio {ing['ratio_to_script_1p']}), {ing['script_np_seconds']:.1f} s with {ing['script_processes']} "
+                    f"(ratio {ing['ratio_to_script_np']}); peak RSS driver JVM {ing['driver_peak_rss_mb']} MB, "
+                    f"Python {ing['python_peak_rss_mb']} MB")
     for kind, r in result.get("ingest_by_kind", {}).items():
         rows.append(f"ingest {kind:<9}{r['seconds']:>7.1f} s {r['lines']:>10} lines {r['lines_per_s']:>8} lines/s "
-                    f"ratio {r['ratio']:.2f} to a plain copy of its {r['files']} files")
+                    f"ratio {r['ratio']:.2f} to a plain copy of its {r['files']} files, "
+                    f"{r.get('ratio_to_script_1p')} to the plain script")
     sc = result["scale"]
     rows.append(f"scale: {sc['patients']} patients x {sc['months']} months, {sc['files']} files, "
                 f"{sc['lines']} lines read, {sc['bronze_rows']} bronze rows")

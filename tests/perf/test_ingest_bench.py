@@ -1,5 +1,6 @@
 """bench/ingest_bench.bench_ingest: the figures `make bench` reports for ingest (issue 3 item 8)."""
 
+import os
 import shutil
 
 import pytest
@@ -19,6 +20,14 @@ def test_bench_ingest_times_ingest_and_a_plain_copy_of_the_same_files(spark, tmp
     # `seconds` is rounded to 0.1 s and lines_per_s comes from the unrounded time
     slowest, fastest = 636 / (got["seconds"] + 0.05), 636 / max(got["seconds"] - 0.05, 1e-3)
     assert slowest - 1 <= got["lines_per_s"] <= fastest + 1 and got["ratio"] > 0
+    # issue 18 item 3: the plain script read the same lines, once with 1 process and once with N
+    assert (got["script_lines"], got["script_processes"]) == (636, os.cpu_count())
+    for n in ("1p", "np"):  # ingest seconds / script seconds, within the rounding of both
+        script = got[f"script_{n}_seconds"]
+        low, high = (got["seconds"] - 0.05) / (script + 0.0005), (got["seconds"] + 0.05) / (script - 0.0005)
+        assert low - 0.01 <= got[f"ratio_to_script_{n}"] <= high + 0.01
+    assert got["driver_peak_rss_mb"] > 100 and got["python_peak_rss_mb"] > 10  # a JVM found, not None
+    assert not (tmp_path / "wh" / "bronze" / "_bench_script").exists()
     assert not (tmp_path / "wh" / "bronze" / "_bench_plain_copy").exists()
     with pytest.raises(ValueError, match="already has a ledger"):
         bench_ingest(spark, str(tmp_path / "in"), str(tmp_path / "wh"))
