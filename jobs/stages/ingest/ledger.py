@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -138,19 +139,15 @@ def write_tables(spark: SparkSession, targets: dict[str, DataFrame], shas: Seque
         return {path: future.result() for path, future in futures.items()}
 
 
-def count_rows(frames: dict[str, DataFrame], rejects: DataFrame,
-               record_types: dict[str, DataFrame]) -> list[tuple[str, str, str, int]]:
-    """(file_sha256, table, record type, rows) for every frame about to be written, in one Spark job.
-    `record_types`: table -> (file_sha256, record_type) of its rows; a table not in it (a clinical
-    extract) is its own record type."""
-    union = rejects.select("file_sha256", F.lit("_rejects").alias("_table"), F.lit("_rejects").alias("_type"))
-    for table, df in frames.items():
-        typed = record_types.get(table)
-        part = (typed.select("file_sha256", F.col("record_type").alias("_type")) if typed is not None
-                else df.select("file_sha256", F.lit(table).alias("_type")))
-        union = union.unionByName(part.select("file_sha256", F.lit(table).alias("_table"), "_type"))
-    rows = union.groupBy("file_sha256", "_table", "_type").count().collect()
-    return [(r["file_sha256"], r["_table"], r["_type"], int(r["count"])) for r in rows]
+def count_rows(frames: dict[str, DataFrame], rejects: Sequence[DataFrame]) -> list[tuple[str, str, str, int]]:
+    """(file_sha256, table, table, rows) for every frame about to be written, and (file_sha256, `_rejects`,
+    `_rejects`, rejects), in one Spark job: the counts of the clinical extracts, whose table is their
+    record type (the UKE lines are counted by jobs/stages/ingest/uke.count_lines)."""
+    parts = [bad.select("file_sha256", F.lit("_rejects").alias("_table")) for bad in rejects]
+    parts += [df.select("file_sha256", F.lit(table).alias("_table")) for table, df in frames.items()]
+    union = reduce(lambda a, b: a.unionByName(b), parts)
+    rows = union.groupBy("file_sha256", "_table").count().collect()
+    return [(r["file_sha256"], r["_table"], r["_table"], int(r["count"])) for r in rows]
 
 
 def check_written(written: dict[str, int], expected: dict[str, int]) -> None:

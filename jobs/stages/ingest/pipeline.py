@@ -44,8 +44,8 @@ from jobs.stages.ingest.ledger import (
 )
 from jobs.stages.ingest.optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
 from jobs.stages.ingest.uke import (
+    count_lines,
     header_records,
-    opted_out_lines,
     other_rejects,
     parse_to_scratch,
     position_files,
@@ -163,11 +163,11 @@ def _ingest(
     scratch = wh.scratch(run_id)
     counts = RunCounts()
     frames: dict[str, DataFrame] = {}
-    record_types: dict[str, DataFrame] = {}  # table -> (file_sha256, record_type) of its rows (UKE tables)
     rejects: list[DataFrame] = []
+    counted: list[tuple[str, str, str, int]] = []  # (file, table, record type, rows); table _rejects: rejects
     uke = [f for f in new if f.kind == "uke"]
     if uke:
-        _uke_frames(spark, uke, settings, registry, scratch, counts, frames, record_types, rejects)
+        counted += _uke_frames(spark, uke, settings, registry, scratch, counts, frames, rejects)
     clinical = [f for f in new if f.kind == "clinical"]
     if clinical:
         prior = prior_patient_keys(spark, wh, registry) if registry is not None else None
@@ -179,6 +179,8 @@ def _ingest(
         for table, (rows, bad) in result.frames.items():
             frames[table] = rows
             rejects.append(bad)
+        counted += count_rows({t: rows for t, (rows, _) in result.frames.items()},
+                              [bad for _, bad in result.frames.values()])
         counts.opted_lines.update(opted_out_counts(result))
         counts.lap("clinical")
     counts.versions = version_info(new, ledger, counts.headers)
@@ -186,8 +188,7 @@ def _ingest(
     all_rejects = empty_rejects(spark)
     for bad in rejects:
         all_rejects = all_rejects.unionByName(conform_rejects(bad))
-    counts.set_counts(count_rows(frames, all_rejects, record_types))
-    counts.lap("count")
+    counts.set_counts(counted)
     targets = {wh.bronze(table): df for table, df in frames.items()} | {wh.rejects: all_rejects}
     expected = counts.per_table()
     expected["_rejects"] = sum(counts.rejected.values())
@@ -210,11 +211,10 @@ def _uke_frames(
     scratch: str,
     counts: RunCounts,
     frames: dict[str, DataFrame],
-    record_types: dict[str, DataFrame],
     rejects: list[DataFrame],
-) -> None:
-    """Position and parse the UKE files into scratch; add each table's rows, record types and rejects to
-    `frames`, `record_types` and `rejects`."""
+) -> list[tuple[str, str, str, int]]:
+    """Position and check the UKE files into scratch; add each table's rows and rejects to `frames` and
+    `rejects`; return the rows per (file, table, record type) and the rejects per file (table `_rejects`)."""
     facts = position_files(spark, uke, f"{scratch}/uke_lines", settings.encoding)
     counts.facts.append(facts)
     lines = facts.lines
@@ -228,12 +228,16 @@ def _uke_frames(
     tables = dict.fromkeys(t for f in uke for t in CLAIM_KINDS[f.claim_kind or MEDICAL.name].tables())
     for table in tables:
         parts = table_frames(spark, parsed_dir, table, status, ir_frame)
-        frames[table], record_types[table] = parts.rows, parts.record_types
+        frames[table] = parts.rows
         rejects.append(parts.rejects)
     rejects += [header_rejects, other_rejects(spark, lines)]
-    if registry is not None:  # without a registry nothing is withheld: spare the pass over all lines
-        counts.opted_lines.update(opted_out_lines(spark, lines, status))
+    counts.lap("uke_tables")
+    lines_of = count_lines(spark, lines, parsed_dir, status)
+    counts.opted_lines.update(lines_of.opted_out)
+    if registry is not None:
         counts.add_opted_receipts(status)
+    counts.lap("uke_count")
+    return lines_of.rows + [(sha, "_rejects", "_rejects", n) for sha, n in lines_of.rejected.items()]
 
 
 def _has_header(f: SourceFile, layouts: Sequence[ClinicalLayout]) -> bool:
