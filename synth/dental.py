@@ -35,6 +35,7 @@ from synth.details import finished_details, total_points
 from synth.draws import Rng, pick, poisson_small, with_check_digit
 from synth.institutions import MAX_INSTITUTIONS, code_digits
 from synth.names import DENTAL_SUFFIXES, SURNAMES
+from synth.records import typed_records
 from synth.reference import Catalogs
 from transforms.uke.layout import (
     DENTAL_HO,
@@ -51,7 +52,6 @@ from transforms.uke.layout import (
 )
 from transforms.uke.write import select_typed
 
-META = ("file", "line_no", "person_id")
 DENTAL_SHARE = 0.25  # [assumed] of the person-months with an outpatient 医科 receipt
 CLINICS_PER_INSTITUTION = 0.6  # 歯科診療所 per 医科 institution (about 67,000 to 113,000, 医療施設調査)
 ONGOING_SHARE = 0.5  # [assumed] courses of the first month that began before the set
@@ -161,15 +161,6 @@ def with_dental_receipts(receipts: DataFrame, people: DataFrame, institutions: D
             .withColumn("line_start", F.lit(3) + F.coalesce(F.sum("n_lines").over(before), F.lit(0)).cast("int")))
 
 
-def _nulls(layout: RecordLayout, present: set[str]) -> list[Column]:
-    return [F.lit(None).alias(f.name) for f in layout.kept() if f.name not in present]
-
-
-def _typed(df: DataFrame, layout: RecordLayout, values: dict[str, Column]) -> DataFrame:
-    out = df.select(*[c.alias(n) for n, c in values.items()], *_nulls(layout, set(values)), *META)
-    return select_typed(out, layout, *META)
-
-
 def _offsets() -> dict[str, Column]:
     """First line of each record block of a receipt: IR, RE, HO, KO*, SN*, HS+, then SS and IY."""
     ho = F.col("line_start") + 1
@@ -183,7 +174,7 @@ def _each(r: DataFrame, array: str, block: str, layout: RecordLayout, values: di
           rec: str | None = None) -> DataFrame:
     """One row per element `x` of `array` (of `rec` records only, if given), on the lines of its block."""
     rows = r.select("*", F.posexplode(array).alias("pos", "x")).withColumn("line_no", _offsets()[block] + F.col("pos"))
-    return _typed(rows if rec is None else rows.where(F.col("x").getField("rec") == rec), layout, values)
+    return typed_records(rows if rec is None else rows.where(F.col("x").getField("rec") == rec), layout, values)
 
 
 def _insurance(r: DataFrame) -> dict[str, DataFrame]:
@@ -191,7 +182,7 @@ def _insurance(r: DataFrame) -> dict[str, DataFrame]:
     hobetsu = F.substring(x.getField("payer_no"), 1, 2)
     public_copay = F.when(hobetsu == "54", F.least("copay", F.lit(5000))).when(hobetsu == "21", F.least("copay", F.lit(2500)))
     return {
-        "insurances": _typed(r.where(ho.isNotNull()).withColumn("line_no", _offsets()["HO"]), DENTAL_HO, {
+        "insurances": typed_records(r.where(ho.isNotNull()).withColumn("line_no", _offsets()["HO"]), DENTAL_HO, {
             **{n: ho.getField(n) for n in ("insurer_no", "card_symbol", "card_number")},
             "days": F.size("vdays"), "points": F.col("points"), "copay_amount": F.col("copay"),
         }),
@@ -209,8 +200,8 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
     common = {"care_class": x.getField("care_class"), "burden_class": x.getField("burden_class"),
               "points": x.getField("points"), "count": x.getField("count"), "day_counts": x.getField("days")}
     return {
-        "receipt_headers": _typed(r.withColumn("line_no", _offsets()["IR"]), DENTAL_IR, _clinic_fields()),
-        "receipts": _typed(r.withColumn("line_no", F.col("line_start")), DENTAL_RE, {
+        "receipt_headers": typed_records(r.withColumn("line_no", _offsets()["IR"]), DENTAL_IR, _clinic_fields()),
+        "receipts": typed_records(r.withColumn("line_no", F.col("line_start")), DENTAL_RE, {
             **{n: F.col(n) for n in ("receipt_no", "service_month", "name", "sex", "birth_date", "benefit_ratio",
                                      "care_start_date", "outcome", "chart_no", "kana_name")},
             "receipt_type": F.col("dental_type"),

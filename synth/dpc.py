@@ -28,6 +28,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from synth.draws import Rng, literal_array, pick
+from synth.records import typed_records
 from synth.reference import Catalogs
 from transforms.uke.layout import (
     DPC_BU,
@@ -45,7 +46,6 @@ from transforms.uke.layout import (
 )
 from transforms.uke.write import select_typed
 
-META = ("file", "line_no", "person_id")
 KEYS = ("person_id", "inst_id", "m")
 DPC_MIN_BEDS = 200
 STANDARD_MEAL_YEN = 490  # 入院時食事療養 標準負担額 per meal (一般, 2024)
@@ -155,15 +155,6 @@ def with_dpc_receipts(receipts: DataFrame, institutions: DataFrame, rng: Rng, ca
     return _numbered(df, "file")
 
 
-def _nulls(layout: RecordLayout, present: set[str]) -> list[Column]:
-    return [F.lit(None).alias(f.name) for f in layout.kept() if f.name not in present]
-
-
-def _typed(df: DataFrame, layout: RecordLayout, values: dict[str, Column]) -> DataFrame:
-    out = df.select(*[c.alias(n) for n, c in values.items()], *_nulls(layout, set(values)), *META)
-    return select_typed(out, layout, *META)
-
-
 def _offsets() -> dict[str, Column]:
     """First line of each record block of a DPC receipt: RE, HO, KO*, BU, SB+, KK, HH, GT, CD*."""
     ho = F.col("line_start") + 1
@@ -182,7 +173,7 @@ def _coding(r: DataFrame) -> DataFrame:
     performed = (items.select("*", F.posexplode("x.days").alias("day", "n"), F.floor(x.getField("sk") / 50).alias("unit"))
                  .where(F.col("n").isNotNull()))
     in_file_order = Window.partitionBy(*receipt).orderBy("day", "pos")
-    return _typed(performed.withColumn("line_no", F.col("cd_start") - 1 + F.row_number().over(in_file_order)), DPC_CD, {
+    return typed_records(performed.withColumn("line_no", F.col("cd_start") - 1 + F.row_number().over(in_file_order)), DPC_CD, {
         "performed_date": F.date_add(F.col("service_month"), F.col("day")), "care_class": x.getField("cc"),
         "order_no": F.dense_rank().over(Window.partitionBy(*receipt, "day", x.getField("cc")).orderBy("unit")),
         "detail_no": F.row_number().over(Window.partitionBy(*receipt, "day", "unit").orderBy("pos")),
@@ -200,13 +191,13 @@ def _standard_burden(meal_count: Column) -> Column:
 def _payers(r: DataFrame) -> dict[str, DataFrame]:
     ho, k, off = F.col("ho"), F.col("k"), _offsets()
     return {
-        "insurances": _typed(r.where(ho.isNotNull()).withColumn("line_no", off["HO"]), DPC_HO, {
+        "insurances": typed_records(r.where(ho.isNotNull()).withColumn("line_no", off["HO"]), DPC_HO, {
             **{n: ho.getField(n) for n in ("insurer_no", "card_symbol", "card_number", "days", "meal_count",
                                            "meal_amount")},
             "points": F.col("dpc_points"), "copay_amount": F.col("copay"),
             "standard_burden": _standard_burden(ho.getField("meal_count")),
         }),
-        "public_expenses": _typed(
+        "public_expenses": typed_records(
             r.select("*", F.posexplode("ko").alias("pos", "k")).withColumn("line_no", off["KO"] + F.col("pos")),
             DPC_KO, {
                 **{n: k.getField(n) for n in ("payer_no", "recipient_no", "days", "copay_amount", "meal_count",
@@ -223,31 +214,31 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
     period = {"service_month": F.col("service_month"), "adjustment_class": F.lit("2"),  # 今月の請求分
               "insurance_class": F.lit("1"), "burden_class": F.col("burden")}
     return {
-        "receipts": _typed(r.withColumn("line_no", F.col("line_start")), DPC_RE, {
+        "receipts": typed_records(r.withColumn("line_no", F.col("line_start")), DPC_RE, {
             **{n: F.col(n) for n in ("receipt_no", "receipt_type", "service_month", "name", "sex", "birth_date",
                                      "benefit_ratio", "admission_date", "special_notes", "chart_no", "billing_info",
                                      "kana_name")},
             "summary_class": F.lit("0"), "dept1_name": F.col("dept"),
         }),
         **_payers(r),
-        "dpc_groups": _typed(r.withColumn("line_no", off["BU"]), DPC_BU, {
+        "dpc_groups": typed_records(r.withColumn("line_no", off["BU"]), DPC_BU, {
             "dpc_code": F.col("dpc_code"), "admission_date": F.col("admission_date"),
             "discharge_date": F.col("discharge_date"), "dpc_outcome": F.col("dpc_outcome"),
         }),
-        "diagnoses": _typed(r.select("*", F.posexplode("sb").alias("pos", "d"))
+        "diagnoses": typed_records(r.select("*", F.posexplode("sb").alias("pos", "d"))
                             .withColumn("line_no", off["SB"] + F.col("pos")), DPC_SB,
                             {f.name: F.col("d").getField(f.name) for f in DPC_SB.kept()
                              if f.name not in ("cause_of_death", "supplement")}),
-        "dpc_patient_basics": _typed(r.withColumn("line_no", off["KK"]), DPC_KK, {
+        "dpc_patient_basics": typed_records(r.withColumn("line_no", off["KK"]), DPC_KK, {
             "ward_transfer": F.lit("0"), "admission_route": F.col("admission_route"),
             "previous_same_disease": F.lit("0"), "age_at_admission": F.floor(months / 12), "jcs": F.lit("0"),
             "months_at_admission": F.when(months < 12, months),
         }),
-        "dpc_inclusive_fees": _typed(r.withColumn("line_no", off["HH"]), DPC_HH, {
+        "dpc_inclusive_fees": typed_records(r.withColumn("line_no", off["HH"]), DPC_HH, {
             **period, "period_class": F.lit("1"), "period_points": F.col("per_day"),
             "period_days": F.col("stay_days"), "subtotal_points": F.col("subtotal"),
         }),
-        "dpc_adjustments": _typed(r.withColumn("line_no", off["GT"]), DPC_GT, {
+        "dpc_adjustments": typed_records(r.withColumn("line_no", off["GT"]), DPC_GT, {
             **period, "subtotal_points": F.col("subtotal"), "inclusive_points": F.col("subtotal"),
             "adjustment_points": F.col("adjustment"), "month_points": F.col("dpc_points"), "care_class": F.lit("93"),
         }),

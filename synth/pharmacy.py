@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from synth.draws import Rng, literal_map, pick, with_check_digit
 from synth.names import MALE_GIVEN, SURNAMES
+from synth.records import typed_records
 from transforms.uke.layout import (
     GO,
     PHARMACY_CZ,
@@ -32,7 +33,6 @@ from transforms.uke.layout import (
 )
 from transforms.uke.write import select_typed
 
-META = ("file", "line_no", "person_id")
 RX_FEE = "120002910"  # 処方箋料 (医科 診療行為マスター): the receipt sent its prescriptions out
 # 診療識別 of the 医科 unit -> (剤形コード 別表11, 調剤料 code, 調剤料 点数)
 FORMS = {"21": ("1", "420000110", 24), "22": ("3", "420000210", 21), "23": ("5", "420000310", 10)}
@@ -114,15 +114,6 @@ def with_pharmacy_receipts(receipts: DataFrame, institutions: DataFrame, rng: Rn
     )
 
 
-def _nulls(layout: RecordLayout, present: set[str]) -> list[Column]:
-    return [F.lit(None).alias(f.name) for f in layout.kept() if f.name not in present]
-
-
-def _typed(df: DataFrame, layout: RecordLayout, values: dict[str, Column]) -> DataFrame:
-    out = df.select(*[c.alias(n) for n, c in values.items()], *_nulls(layout, set(values)), *META)
-    return select_typed(out, layout, *META)
-
-
 def _units(df: DataFrame) -> DataFrame:
     """One row per prescription unit: `u`, its number `rp` and the line of its SH."""
     first_unit = F.col("line_start") + 1 + F.col("ho").isNotNull().cast("int") + F.size("ko")
@@ -143,7 +134,7 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
     drugs = u.select("*", F.explode(F.when(two, F.array(F.lit(0), F.lit(1))).otherwise(F.array(F.lit(0))))
                      .alias("j"))
     return {
-        "receipts": _typed(r.withColumn("line_no", F.col("line_start")), PHARMACY_RE, {
+        "receipts": typed_records(r.withColumn("line_no", F.col("line_start")), PHARMACY_RE, {
             "receipt_no": F.col("receipt_no"), "receipt_type": F.concat(F.lit("4"), F.substring("receipt_type", 2, 3)),
             "service_month": F.col("service_month"), "name": F.col("name"), "sex": F.col("sex"),
             "birth_date": F.col("birth_date"), "benefit_ratio": F.col("benefit_ratio"),
@@ -152,23 +143,23 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
             "prescriber_institution_address": F.col("rx_address"), "prescriber_names": F.col("prescriber_names"),
             "dispensing_record_no": F.col("dispensing_record_no"), "kana_name": F.col("kana_name"),
         }),
-        "insurances": _typed(ho.withColumn("line_no", F.col("line_start") + 1), PHARMACY_HO, {
+        "insurances": typed_records(ho.withColumn("line_no", F.col("line_start") + 1), PHARMACY_HO, {
             "insurer_no": F.col("ho.insurer_no"), "card_symbol": F.col("ho.card_symbol"),
             "card_number": F.col("ho.card_number"), "prescription_count": F.lit(1), "points": F.col("points"),
             "copay_amount": F.col("copay"),
         }),
-        "public_expenses": _typed(
+        "public_expenses": typed_records(
             r.select("*", F.posexplode("ko").alias("pos", "k"))
             .withColumn("line_no", F.col("line_start") + 1 + F.col("ho").isNotNull().cast("int") + F.col("pos")),
             PHARMACY_KO, {
                 "payer_no": F.col("k.payer_no"), "recipient_no": F.col("k.recipient_no"), "prescription_count": F.lit(1),
                 "points": F.col("points"), "copay_amount": F.lit(0),
             }),
-        "prescriptions": _typed(u.withColumn("line_no", F.col("sh_line")), PHARMACY_SH, {
+        "prescriptions": typed_records(u.withColumn("line_no", F.col("sh_line")), PHARMACY_SH, {
             "rp_no": F.col("rp"), "dosage_form": _form(unit, 0), "usage_code": F.lit("001"),
             "drug_points": _drug_points(unit),
         }),
-        "dispensings": _typed(u.withColumn("line_no", F.col("sh_line") + 1), PHARMACY_CZ, {
+        "dispensings": typed_records(u.withColumn("line_no", F.col("sh_line") + 1), PHARMACY_CZ, {
             "doctor_no": F.lit(1), "prescribed_date": F.col("day"), "dispensed_date": F.col("day"),
             "receipt_round": F.lit(1), "quantity": unit.getField("supply"), "burden_class": F.col("burden"),
             "calc_class": F.lit("1"), "fee_code": _form(unit, 1), "fee_points": _fee_points(unit),
@@ -178,12 +169,12 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
                                                       F.lit(ADDITION[1]).alias("points"))))
             .otherwise(F.array().cast("array<struct<burden_class:string,code:string,points:int>>")),
         }),
-        "drugs": _typed(drugs.withColumn("line_no", F.col("sh_line") + 2 + F.col("j")), PHARMACY_IY, {
+        "drugs": typed_records(drugs.withColumn("line_no", F.col("sh_line") + 2 + F.col("j")), PHARMACY_IY, {
             "burden_class": F.col("burden"),
             "drug_code": F.when(F.col("j") == 0, unit.getField("code0")).otherwise(unit.getField("code1")),
             "amount": F.when(F.col("j") == 0, unit.getField("a0")).otherwise(unit.getField("a1")),
         }),
-        "pharmacy_fees": _typed(r.withColumn("line_no", F.col("line_start") + F.col("n_lines") - 1), PHARMACY_KI, {
+        "pharmacy_fees": typed_records(r.withColumn("line_no", F.col("line_start") + F.col("n_lines") - 1), PHARMACY_KI, {
             "calc_date": F.col("day"), "receipt_round": F.lit(1), "base_burden_class": F.col("burden"),
             "base_code": F.lit(BASE_FEE[0]), "base_points": F.lit(BASE_FEE[1]),
             "management_fees": F.array(F.struct(

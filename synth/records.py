@@ -31,8 +31,15 @@ def _offsets() -> dict[str, Column]:
     return {"HO": ho, "KO": ko, "SN": sn, "JD": jd, "SY": sy, "details": det, "SJ": sj}
 
 
-def _nulls(layout: RecordLayout, present: set[str]) -> list[Column]:
+def null_fields(layout: RecordLayout, present: set[str]) -> list[Column]:
+    """A null column for every kept field of `layout` not in `present`."""
     return [F.lit(None).alias(f.name) for f in layout.kept() if f.name not in present]
+
+
+def typed_records(df: DataFrame, layout: RecordLayout, values: dict[str, Column]) -> DataFrame:
+    """Truth rows of one record layout: `values` by field name, the other kept fields null, typed, then META."""
+    out = df.select(*[c.alias(n) for n, c in values.items()], *null_fields(layout, set(values)), *META)
+    return select_typed(out, layout, *META)
 
 
 def _children(receipts: DataFrame, array: str, block: str, layout: RecordLayout,
@@ -45,7 +52,7 @@ def _children(receipts: DataFrame, array: str, block: str, layout: RecordLayout,
         exploded = exploded.where(where)
     cols = [F.col("x").getField(src).alias(dst) for dst, src in fields.items()]
     out = exploded.select("file", "person_id", (F.col("block_start") + F.col("pos")).alias("line_no"), *cols,
-                          *_nulls(layout, set(fields)))
+                          *null_fields(layout, set(fields)))
     return select_typed(out, layout, *META)
 
 
@@ -63,7 +70,7 @@ def receipts_table(receipts: DataFrame) -> DataFrame:
                "admission_date", "special_notes", "beds", "chart_no", "billing_info", "kana_name"}
     out = receipts.select(
         *META[:1], F.col("line_start").alias("line_no"), "person_id",
-        *[F.col("re_beds" if n == "beds" else n).alias(n) for n in sorted(present)], *_nulls(RE, present),
+        *[F.col("re_beds" if n == "beds" else n).alias(n) for n in sorted(present)], *null_fields(RE, present),
     )
     return select_typed(out, RE, *META)
 
@@ -77,7 +84,7 @@ def truth_tables(receipts: DataFrame) -> dict[str, DataFrame]:
     is_rec = {r: F.col("x").getField("rec") == r for r in ("SI", "IY", "TO", "CO")}
     return {
         "receipts": receipts_table(receipts),
-        "insurances": select_typed(ho.select(*META, *sorted(ho_present), *_nulls(HO, ho_present)), HO, *META),
+        "insurances": select_typed(ho.select(*META, *sorted(ho_present), *null_fields(HO, ho_present)), HO, *META),
         "public_expenses": _children(receipts, "ko", "KO", KO, _same(
             KO, "payer_no", "recipient_no", "days", "points", "copay_amount", "meal_count", "meal_amount")),
         "eligibility": _children(receipts, "sn", "SN", SN, _same(SN)),
