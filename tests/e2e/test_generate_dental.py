@@ -7,18 +7,15 @@ both billing months (8 files, 18 歯科 receipts).
 """
 
 import pytest
+from helpers.generated import SYSTEMS, generated_and_ingested
 from helpers.keys import TEST_KEY
 from pyspark.sql import functions as F
 
-from jobs.generate import main as generate
-from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.pipeline import run_ingest
 from synth.dental import LAYOUT_OF_TABLE
 from transforms.identity.linkage import link_patients, receipt_identities
 
 pytestmark = pytest.mark.slow
 
-SYSTEMS = {"seireki": [], "wareki": ["--era-dates"]}
 ARGS = ["--patients", "80", "--months", "2", "--seed", "3", "--dental"]
 FILES = 8
 RECEIPTS = 18
@@ -26,13 +23,7 @@ RECEIPTS = 18
 
 @pytest.fixture(scope="module")
 def dental_set(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("generated_dental")
-    for system, extra in SYSTEMS.items():
-        args = ["--out", str(root / system), *ARGS, *extra]
-        assert generate(args) == 0, args
-    wh = Warehouse(str(tmp_path_factory.mktemp("wh_generated_dental") / "wh"))
-    run_ingest(spark, str(root), wh.root, key=TEST_KEY)
-    return root, wh
+    return generated_and_ingested(spark, tmp_path_factory, "dental", ARGS)
 
 
 def _ledger(spark, wh, system, kind="dental"):

@@ -7,31 +7,21 @@ gives back the generator's truth of every DPC record line by line, with no rejec
 """
 
 import pytest
-from helpers.keys import TEST_KEY
+from helpers.generated import SYSTEMS, generated_and_ingested
 from pyspark.sql import functions as F
 
-from jobs.generate import main as generate
-from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.pipeline import run_ingest
 from synth.dpc import DPC_MIN_BEDS, LAYOUT_OF_TABLE
 from synth.records import LAYOUT_OF_TABLE as MEDICAL_LAYOUT_OF_TABLE
 
 pytestmark = pytest.mark.slow
 
-SYSTEMS = {"seireki": [], "wareki": ["--era-dates"]}
 ARGS = ["--patients", "80", "--months", "2", "--seed", "3", "--institutions", "12", "--dpc"]
 OPTIONAL = ("public_expenses",)  # a table the set may have no rows of (it has some today)
 
 
 @pytest.fixture(scope="module")
 def dpc_set(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("generated_dpc")
-    for system, extra in SYSTEMS.items():
-        args = ["--out", str(root / system), *ARGS, *extra]
-        assert generate(args) == 0, args
-    wh = Warehouse(str(tmp_path_factory.mktemp("wh_generated_dpc") / "wh"))
-    run_ingest(spark, str(root), wh.root, key=TEST_KEY)
-    return root, wh
+    return generated_and_ingested(spark, tmp_path_factory, "dpc", ARGS)
 
 
 def _ledger(spark, wh, system, kind):

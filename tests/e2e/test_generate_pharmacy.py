@@ -3,28 +3,19 @@ writes RECEIPTY.CYO files beside the 医科 ones, and ingest gives back the gene
 調剤 record line by line, with no reject."""
 
 import pytest
-from helpers.keys import TEST_KEY
+from helpers.generated import SYSTEMS, generated_and_ingested
 from pyspark.sql import functions as F
 
-from jobs.generate import main as generate
-from jobs.runtime.warehouse import Warehouse
-from jobs.stages.ingest.pipeline import run_ingest
 from synth.pharmacy import LAYOUT_OF_TABLE
 
 pytestmark = pytest.mark.slow
 
-SYSTEMS = {"seireki": [], "wareki": ["--era-dates"]}
 
 
 @pytest.fixture(scope="module")
 def pharmacy_set(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("generated_pharmacy")
-    for system, extra in SYSTEMS.items():
-        args = ["--out", str(root / system), "--patients", "80", "--months", "2", "--seed", "23", "--pharmacy", *extra]
-        assert generate(args) == 0, args
-    wh = Warehouse(str(tmp_path_factory.mktemp("wh_generated_pharmacy") / "wh"))
-    run_ingest(spark, str(root), wh.root, key=TEST_KEY)
-    return root, wh
+    return generated_and_ingested(spark, tmp_path_factory, "pharmacy",
+                                  ["--patients", "80", "--months", "2", "--seed", "23", "--pharmacy"])
 
 
 def _ledger(spark, wh, system):
