@@ -16,11 +16,15 @@ SHAPES_PATIENTS ?= 50000
 SHAPES_MONTHS   ?= 6
 SHAPES_BIG_LINES ?= 10000000
 SHAPES_BIG_FILES ?= 4
+# make bench-scaling: the same ingest at 1x, 4x, 16x the data (4 x s files of SCALING_LINES_PER_FILE lines); about 25 min
+SCALING_DIR     ?= build/bench-scaling
+SCALING_SCALES  ?= 1,4,16
+SCALING_LINES_PER_FILE ?= 250000
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench bench-shapes lint dist check-java venv clean \
+.PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench bench-shapes bench-scaling lint dist check-java venv clean \
         airflow-venv airflow-test
 
 check-java:
@@ -91,6 +95,10 @@ bench-shapes: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.ingest_shapes \
 	    --dir $(SHAPES_DIR) --small-patients $(SHAPES_PATIENTS) --small-months $(SHAPES_MONTHS) \
 	    --big-lines $(SHAPES_BIG_LINES) --big-files $(SHAPES_BIG_FILES)
+
+bench-scaling: check-java $(STAMP)
+	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.ingest_shapes \
+	    --dir $(SCALING_DIR) --scales $(SCALING_SCALES) --scale-lines-per-file $(SCALING_LINES_PER_FILE)
 
 # docs/requirements.md: each requirement of ../shared/reference/legal_requirements.md with the tests that
 # cite it by name (test_reqNN_...) or the reason in docs/requirements_untested.yaml; no Spark.

@@ -13,6 +13,14 @@ them for the next run); warehouses are removed after each shape.
 
     python -m bench.ingest_shapes --dir build/bench-shapes --small-patients 50000 --small-months 6 \\
         --big-lines 10000000 --big-files 4 [--reuse-input] [--driver-memory 4g] [--fixture FILE]
+
+`--scales 1,4,16` benches the scaling series instead (issue 18 item 4): at scale s, 4 x s files of
+`--scale-lines-per-file` lines each (the fixture repeated, as the big shape), so the data grows the way a
+producer's does, by more files of the same size; each scale in a fresh process, its input removed after.
+The figures to read are seconds and driver memory against the scale: cost linear (16x the data in at
+most 17x the time) and driver memory flat.
+
+    python -m bench.ingest_shapes --dir build/bench-scaling --scales 1,4,16 --scale-lines-per-file 250000
 """
 
 from __future__ import annotations
@@ -87,12 +95,41 @@ def shapes(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def scaling(args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.dir).resolve()
+    runs = []
+    for scale in (int(x) for x in args.scales.split(",")):
+        input_dir = root / f"x{scale}" / "input"
+        shutil.rmtree(input_dir, ignore_errors=True)
+        files = args.scale_files * scale
+        made = make_big_input(str(input_dir), args.scale_lines_per_file * files, files, args.fixture)
+        try:
+            runs.append({**bench_shape(f"x{scale}", input_dir, root / f"x{scale}", args.driver_memory),
+                         "scale": scale, "made": made})
+        finally:
+            shutil.rmtree(root / f"x{scale}", ignore_errors=True)
+    base = runs[0]
+    for run in runs:  # cost per unit of data, against the first scale's
+        run["seconds_vs_first"] = round(run["seconds"] / base["seconds"], 2)
+        run["scale_vs_first"] = run["scale"] / base["scale"]
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bench": "ingest_scaling",
+        "code_version": code_version(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "scale": {"scales": args.scales, "files_per_scale": args.scale_files,
+                  "lines_per_file": args.scale_lines_per_file, "driver_memory": args.driver_memory},
+        "shapes": runs,
+    }
+
+
 COLUMNS = [("shape", "shape", "<6"), ("lines", "lines", ">11"), ("files", "files", ">6"),
            ("ingest s", "seconds", ">9"), ("lines/s", "lines_per_s", ">8"),
            ("script 1p s", "script_1p_seconds", ">12"), ("script Np s", "script_np_seconds", ">12"),
            ("N", "script_processes", ">3"), ("x 1p", "ratio_to_script_1p", ">7"),
            ("x Np", "ratio_to_script_np", ">7"), ("x copy", "ratio", ">7"),
-           ("JVM MB", "driver_peak_rss_mb", ">7"), ("py MB", "python_peak_rss_mb", ">6")]
+           ("JVM MB", "driver_peak_rss_mb", ">7"), ("py MB", "python_peak_rss_mb", ">6"),
+           ("s vs first", "seconds_vs_first", ">10")]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -114,8 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fixture", type=Path, help="UKE file repeated for the big shape (default: ../shared's fixture)")
     p.add_argument("--driver-memory", default="4g")
     p.add_argument("--reuse-input", action="store_true", help="keep DIR/*/input from an earlier run with the same sizes")
+    p.add_argument("--scales", help="run the scaling series instead, e.g. 1,4,16 (multiples of the first scale's data)")
+    p.add_argument("--scale-files", type=int, default=4, help="files at scale 1 (default: %(default)s)")
+    p.add_argument("--scale-lines-per-file", type=int, default=250_000, help="default: %(default)s")
     args = p.parse_args(argv)
-    result = shapes(args)
+    result = scaling(args) if args.scales else shapes(args)
     print(table(result))
     print(f"written to {save(result)}")
     return 0
