@@ -74,6 +74,7 @@ def test_re_dates_and_names_in_both_date_systems(spark):
         ("SY", "SY,2500013,202110,1", "invalid_date", "start_date"),
         ("SI", "SI,11,1,111000110,,28a,1", "bad_number", "points"),
         ("SI", "SI,11,1,111000110,,28,1,,,,,,,1,,,四", "bad_number", "day_counts[4]"),
+        ("SI", "SI,11,1,111000110,,28,1,,,,,,,1,12345678901", "bad_number", "day_counts[2]"),  # not an INT
         ("HO", "HO,06132013,1,2,99999999999", "bad_number", "days"),  # does not fit INT
     ],
 )
@@ -82,6 +83,12 @@ def test_each_field_check_names_the_reason_and_the_column(spark, rtype, text, re
     rejected = [(r["reason"], r["detail"], r["raw_text"]) for r in select_rejected(parsed).collect()]
     assert rejected == [(reason, detail, text)]
     assert parsed.where("_problem is null").count() == 0
+
+
+@pytest.mark.parametrize(("ordinal", "key"), [(7, f"{SHA}:000000007"), (1234567890, f"{SHA}:1234567890"), (0, None)])
+def test_receipt_key_is_the_file_and_the_ordinal_padded_to_nine_digits(spark, ordinal, key):
+    parsed = _parse(_lines(spark, ["SY,2500013,20211001,1"], ordinal=ordinal), LAYOUTS["SY"])
+    assert [r["receipt_key"] for r in parsed.collect()] == [key]
 
 
 def test_bigint_fields_hold_what_int_fields_cannot(spark):

@@ -150,8 +150,12 @@ def _groups_problem(cleaned: str, values: str, field: Field) -> str:
 
 
 def receipt_key(sha: str, ordinal: str) -> str:
-    """Deterministic receipt key: file sha256 + ':' + RE ordinal in the file, zero-padded to 9."""
-    return when(f"{ordinal} > 0", f"format_string('%s:%09d', {sha}, {ordinal})")
+    """Deterministic receipt key: file sha256 + ':' + RE ordinal in the file, zero-padded to 9.
+
+    concat and lpad, not format_string('%s:%09d'): that is Java's String.format on every line, twice as
+    slow; the width never cuts (an ordinal of 10 digits keeps them, as %09d does)."""
+    digits = f"CAST({ordinal} AS STRING)"
+    return when(f"{ordinal} > 0", f"concat({sha}, ':', lpad({digits}, greatest(length({digits}), 9), '0'))")
 
 
 def _cleaned(pos: int, field: Field) -> str:
