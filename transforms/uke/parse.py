@@ -9,11 +9,13 @@ the checks and their order are in transforms/uke/rejects.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.uke.dates import date_reason, date_value, ym_value
-from transforms.uke.layout import Field, RecordLayout
+from transforms.uke.layout import Field, RecordLayout, table_fields
 from transforms.uke.rejects import REASONS
 from transforms.uke.sql import NO_PROBLEM, coalesce, ident, lit, reason_detail, when
 
@@ -279,10 +281,33 @@ def select_parsed(parsed: DataFrame, layout: RecordLayout, fields: tuple[Field, 
 
     `fields`: the table's columns when several layouts feed it (`table_fields`); a column this layout
     lacks is a typed null."""
+    return parsed.where("_problem IS NULL").selectExpr(*META_COLUMNS, *conformed(layout, fields))
+
+
+def conformed(layout: RecordLayout, fields: tuple[Field, ...] | None = None) -> list[str]:
+    """SQL of the columns `fields` (default: the layout's kept fields) from a parse of `layout`: a field
+    the layout lacks is a typed null."""
     have = {f.name for f in layout.kept()}
-    cols = [ident(f.name) if f.name in have else f"CAST(NULL AS {f.sql_type}) AS {ident(f.name)}"
+    return [ident(f.name) if f.name in have else f"CAST(NULL AS {f.sql_type}) AS {ident(f.name)}"
             for f in (fields if fields is not None else layout.kept())]
-    return parsed.where("_problem IS NULL").selectExpr(*META_COLUMNS, *cols)
+
+
+# What a parse keeps of the line besides its fields, for rejects (`select_rejected`).
+RAW_COLUMNS = ("_problem", "_file_path", "_text", "_raw_hex", "_record_type")
+
+
+def table_sql(table: str, layouts: Sequence[RecordLayout], source: str) -> str:
+    """A query parsing, typing and checking the lines of every layout in `layouts` (all feeding `table`)
+    of relation `source` (LINE_COLUMNS + `record_type`, the layout key) into one shape: META_COLUMNS,
+    the table's columns, RAW_COLUMNS and `_key` (the layout key)."""
+    fields = table_fields(table)
+    branches = []
+    for layout in layouts:
+        assert layout.table == table, (layout.key, layout.table, table)
+        lines = f"(SELECT * FROM {source} WHERE record_type = {lit(layout.key)})"
+        columns = ", ".join([*META_COLUMNS, *conformed(layout, fields), *RAW_COLUMNS, f"{lit(layout.key)} AS _key"])
+        branches.append(f"SELECT {columns} FROM ({parse_sql(layout, lines)})")
+    return " UNION ALL ".join(branches)
 
 
 def select_rejected(parsed: DataFrame) -> DataFrame:

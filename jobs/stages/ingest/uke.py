@@ -1,14 +1,17 @@
 """Spark side of UKE ingest: read lines, position them once into scratch, check and parse each record type.
 
 The positioned lines are written once to scratch Parquet partitioned by record type, so the window
-that rebuilds line order runs once and each bronze table reads only its own record type; the checked
-lines (each with its first problem) are written once more the same way, and each table is typed from them.
+that rebuilds line order runs once and each parse reads only its own record types. Each line is then
+parsed, typed and checked once: the lines of every bronze table into a scratch folder of that table's
+shape, good and bad, with its first problem; receipt status, rejects, counts and the bronze rows are
+all read from those folders.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -20,7 +23,14 @@ from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
 from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, RecordLayout, table_fields
-from transforms.uke.parse import checked_sql, parse_sql, receipt_key, select_parsed, select_rejected
+from transforms.uke.parse import (
+    META_COLUMNS,
+    checked_sql,
+    parse_sql,
+    select_parsed,
+    select_rejected,
+    table_sql,
+)
 from transforms.uke.read import (
     OTHER,
     block_stats,
@@ -29,7 +39,7 @@ from transforms.uke.read import (
     position_lines,
     select_raw_lines,
 )
-from transforms.uke.sql import lit
+from transforms.uke.sql import ident, lit
 
 log = logging.getLogger("tokumei.ingest")
 IR_FACTS = ("payer_kind", "pref_code", "institution_code", "billing_month")
@@ -85,12 +95,16 @@ def staged(spark: SparkSession, lines: Scratch, record_type: str) -> DataFrame:
 
 @dataclass(frozen=True)
 class Parsed:
-    """The checked lines in scratch, read once (every read lists the folder: 0.13 s each, 61 reads per
-    ingest before), and the claim kinds they were checked for."""
+    """The checked lines in scratch, each folder read once (every read lists it: 0.13 s each, 61 reads
+    per ingest before), and the claim kinds they were checked for.
 
-    scratch: Scratch
+    `tables`: per bronze table, its lines parsed, typed and checked once, good and bad, in the table's
+    shape (parse.table_sql); `headers`: the lines of the layouts that feed no table (file and receipt
+    headers, GO), checked only, typed when read (`parsed`)."""
+
     kinds: tuple[str, ...]
-    frame: DataFrame
+    tables: dict[str, DataFrame]
+    headers: DataFrame
 
     @property
     def layouts(self) -> dict[str, RecordLayout]:
@@ -102,63 +116,80 @@ def _layouts(kinds: Sequence[str]) -> dict[str, RecordLayout]:
     return {r.key: r for k in kinds for r in CLAIM_KINDS[k].records.values()}
 
 
-def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str, kinds: Sequence[str]) -> Parsed:
-    """Check the lines of every record layout (`RecordLayout.key`) of the claim kinds of this run's files
-    and write them with their first problem (`_problem`, null for a good line) in one job, partitioned by
-    record type; `parsed` types them when a table is cut from them.
+def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str, kinds: Sequence[str],
+                     threads: int = 4) -> Parsed:
+    """Parse, type and check the lines of every record layout (`RecordLayout.key`) of the claim kinds of
+    this run's files, once: the lines of each bronze table into a folder of their own in the table's
+    shape with their first problem (`_problem`, null for a good line), the header lines into one
+    folder partitioned by layout key with their problem only. One job per folder, several at once.
 
     Only those kinds: a line read as another kind's record is in the OTHER partition anyway (its
     layout key comes from its file's kind), and every layout parsed adds to the plan of the job.
 
     Materializing is deliberate: filtering good and bad lines straight off the checks would let the
     optimizer push the `_problem` filter into them and inline every field expression into one
-    generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway. The scratch is
-    narrow (the positioned line and its problem): typing again at read costs less than a table of every
-    layout's typed columns side by side, mostly null. The plan is SQL text, one call to the JVM (issue
-    18): on the few hundred lines of the four claim kinds (50 layouts) this step took 49 s built with
-    the Column API and a wide typed table (172,749 Python-JVM round trips), 36 s as SQL with the wide
-    table, 10 s as SQL with the narrow one.
+    generated method (beyond the JVM's 64 KB limit); and both halves are needed anyway (issue 18: the
+    checked lines were written narrow and typed again for each table, two parses of every line; on
+    2M lines of the 医科 fixture the second was a third of the bronze writes). The plans are SQL text,
+    one call to the JVM each (the Column API made 172,749 Python-JVM round trips on the four claim kinds).
     """
     kinds = tuple(dict.fromkeys(kinds))
-    branches = [f"SELECT *, {lit(key)} AS record_type FROM "
-                f"({checked_sql(layout, f'(SELECT * FROM {{lines}} WHERE record_type = {lit(key)})')})"
-                for key, layout in _layouts(kinds).items()]
-    union = spark.sql(" UNION ALL ".join(branches), lines=lines.read(spark))
-    scratch = write_scratch(union, parsed_dir, ["record_type"])
-    return Parsed(scratch, kinds, scratch.read(spark))
+    by_table: dict[str, list[RecordLayout]] = {}
+    for layout in _layouts(kinds).values():
+        if layout.table is not None:
+            by_table.setdefault(layout.table, []).append(layout)
+    source = lines.read(spark)
+    header_sql = " UNION ALL ".join(
+        f"SELECT *, {lit(key)} AS record_type FROM "
+        f"({checked_sql(layout, f'(SELECT * FROM {{lines}} WHERE record_type = {lit(key)})')})"
+        for key, layout in _layouts(kinds).items() if layout.table is None)
+    plans: dict[str, tuple[DataFrame, str, tuple[str, ...]]] = {
+        table: (spark.sql(table_sql(table, layouts, "{lines}"), lines=source), f"{parsed_dir}/{table}", ())
+             for table, layouts in by_table.items()}
+    plans["_headers"] = (spark.sql(header_sql, lines=source), f"{parsed_dir}/_headers", ("record_type",))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {name: pool.submit(write_scratch, df, path, by) for name, (df, path, by) in plans.items()}
+        written = {name: future.result().read(spark) for name, future in futures.items()}
+    headers = written.pop("_headers")
+    return Parsed(kinds, written, headers)
 
 
 def parsed(spark: SparkSession, parsed_dir: Parsed, key: str) -> DataFrame:
-    """One layout (`RecordLayout.key`) from the checked lines, in parse_records' shape."""
-    assert key in parsed_dir.layouts, (key, parsed_dir.kinds)
-    lines = parsed_dir.frame.where(f"record_type = {lit(key)}")
+    """One header layout (`RecordLayout.key`, a layout feeding no table) from the checked lines, in
+    parse_records' shape."""
+    assert key in parsed_dir.layouts and parsed_dir.layouts[key].table is None, (key, parsed_dir.kinds)
+    lines = parsed_dir.headers.where(f"record_type = {lit(key)}")
     return spark.sql(parse_sql(ALL_LAYOUTS[key], "{lines}", checked=True), lines=lines)
+
+
+def _table_lines(parsed_dir: Parsed, record_type: str) -> tuple[str, DataFrame]:
+    """The table one record type feeds, and the parsed lines of that record type of every parsed kind
+    (RE -> RE, dental_RE) from it."""
+    keys = [k for k, layout in parsed_dir.layouts.items() if layout.record_type == record_type]
+    tables = {ALL_LAYOUTS[k].table for k in keys}
+    assert len(tables) == 1, (record_type, tables)
+    table = tables.pop()
+    assert table is not None, record_type
+    return table, parsed_dir.tables[table].where(f"_key IN ({', '.join(lit(k) for k in keys)})")
 
 
 def _union(frames: Sequence[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def _keys_of(parsed_dir: Parsed, record_type: str) -> list[str]:
-    """The layout keys of one record type across the parsed claim kinds (RE -> RE, dental_RE)."""
-    return [k for k, layout in parsed_dir.layouts.items() if layout.record_type == record_type]
-
-
-def _good(spark: SparkSession, parsed_dir: Parsed, record_type: str) -> DataFrame:
+def _good(parsed_dir: Parsed, record_type: str) -> DataFrame:
     """Good lines of one record type of every parsed kind, in the shape of the table they feed."""
-    keys = _keys_of(parsed_dir, record_type)
-    table = ALL_LAYOUTS[keys[0]].table
-    assert table is not None, record_type
-    return _union([select_parsed(parsed(spark, parsed_dir, k), ALL_LAYOUTS[k], table_fields(table)) for k in keys])
+    table, lines = _table_lines(parsed_dir, record_type)
+    return lines.where("_problem IS NULL").selectExpr(*META_COLUMNS, *(ident(f.name) for f in table_fields(table)))
 
 
 def receipt_status(spark: SparkSession, parsed_dir: Parsed, registry_ids: DataFrame | None) -> DataFrame:
     """receipt_key -> status: `parent_rejected` (its RE was rejected) or `opted_out` (requirement 42)."""
-    re = _union([parsed(spark, parsed_dir, k).select("receipt_key", "_problem") for k in _keys_of(parsed_dir, "RE")])
+    _, re = _table_lines(parsed_dir, "RE")
     rejected = re.where(F.col("_problem").isNotNull() & F.col("receipt_key").isNotNull())
     status = rejected.select("receipt_key", F.lit("parent_rejected").alias("status"))
     if registry_ids is not None:
-        good = {t: _good(spark, parsed_dir, t) for t in ("RE", "HO", "SN")}
+        good = {t: _good(parsed_dir, t) for t in ("RE", "HO", "SN")}
         opted = opted_out_receipts(good["RE"], good["HO"], good["SN"], registry_ids)
         status = status.unionByName(opted.select("receipt_key", F.lit("opted_out").alias("status")))
     return status
@@ -180,19 +211,12 @@ class TableFrames:
 def table_frames(spark: SparkSession, parsed_dir: Parsed, table: str, status: DataFrame, ir_facts: DataFrame) -> TableFrames:
     """Bronze rows and rejects of one claim table, from every layout feeding it; opted-out receipts
     appear in neither."""
-    fields = table_fields(table)
-    goods, bads = [], []
-    for key, layout in parsed_dir.layouts.items():
-        if layout.table != table:
-            continue
-        frame = _with_status(parsed(spark, parsed_dir, key), status)
-        kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
-        goods.append(select_parsed(kept, layout, fields))
-        bads.append(select_rejected(kept))
-    rows = _union(goods)
+    frame = _with_status(parsed_dir.tables[table], status)
+    kept = frame.where(F.col("status").isNull() | (F.col("status") != "opted_out"))
+    rows = kept.where("_problem IS NULL").selectExpr(*META_COLUMNS, *(ident(f.name) for f in table_fields(table)))
     if table == "receipts":
         rows = rows.join(F.broadcast(ir_facts), "file_sha256", how="left").select(*rows.columns, *IR_FACTS, "claim_kind")
-    return TableFrames(rows, _union(bads))
+    return TableFrames(rows, select_rejected(kept))
 
 
 def header_records(spark: SparkSession, parsed_dir: Parsed) -> tuple[dict[str, dict[str, Any]], DataFrame, DataFrame]:
@@ -243,11 +267,11 @@ def count_lines(spark: SparkSession, lines: Scratch, parsed_dir: Parsed, status:
     line of a receipt with no status is a row, any other line is rejected. The headers and GO feed no
     table; their good lines are counted from their facts (`header_records`). What is written is checked
     against these counts table by table (jobs/stages/ingest/ledger.check_written)."""
-    in_receipts = [k for k, layout in parsed_dir.layouts.items() if layout.table is not None]
-    key = receipt_key("file_sha256", "receipt_ordinal")
-    checked = parsed_dir.frame.selectExpr(
-        "file_sha256", "record_type", "_problem IS NULL AS _ok",
-        f"CASE WHEN record_type IN ({', '.join(lit(k) for k in in_receipts)}) THEN {key} END AS receipt_key")
+    checked = _union([frame.selectExpr("file_sha256", "_key AS record_type", "_problem IS NULL AS _ok", "receipt_key")
+                      for frame in parsed_dir.tables.values()])
+    headers = parsed_dir.headers.selectExpr("file_sha256", "record_type", "_problem IS NULL AS _ok",
+                                            "CAST(NULL AS string) AS receipt_key")
+    checked = checked.unionByName(headers)
     unknown = staged(spark, lines, OTHER).selectExpr("file_sha256", "record_type", "false AS _ok",
                                                      "CAST(NULL AS string) AS receipt_key")
     outcome = ("CASE WHEN status = 'opted_out' THEN 'opted_out' WHEN _ok AND status IS NULL THEN 'row' "
