@@ -105,12 +105,7 @@ def spark_conf_dir(work: Path) -> Path:
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
         "spark.sql.session.timeZone": "UTC",
-        # The JIT's C1 tier only: C2 pays off on long jobs. One validate of this file on a loaded 2-core
-        # machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also
-        # shrinks the JVM's default code cache to 32 MB, which Spark's generated code filled now and then
-        # ("VirtualMachineError: Out of space in CodeCache for adapters" in ingest or anonymize): 256 MB.
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
-        **TEST_CONF,
+        **TEST_CONF,  # the driver JVM with the JIT's C1 tier only among them
     }
     out = work / "spark-conf"
     out.mkdir()

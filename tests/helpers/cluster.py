@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.processes import SPARK_HOME, accepts, free_port, spark_env, start, stop, wait_until
+from helpers.session import JIT_OPTIONS
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
@@ -58,7 +59,8 @@ def standalone_cluster(folder: Path, python: Path, workers: int = 2, timeout: fl
     conf_dir = folder / "spark-conf"  # empty: no spark-defaults.conf or log4j2 settings from elsewhere
     conf_dir.mkdir(parents=True)
     # the executors' scratch (shuffle and spill files) under `folder` too, not in /tmp
-    env = spark_env(str(python), SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_DIRS=str(folder / "local"))
+    env = spark_env(str(python), SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_DIRS=str(folder / "local"),
+                    SPARK_DAEMON_JAVA_OPTS=JIT_OPTIONS)  # the master and the workers
     port, web_port = free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     spark_class = str(SPARK_HOME / "bin" / "spark-class")

@@ -8,8 +8,17 @@ tests/e2e/test_cluster.py) so that both sides of their comparisons run with the 
 # Generated code pays for itself on large data only: compiling it is most of a small query's time. Whole-stage
 # codegen off and expressions interpreted: one anonymize of the literal bronze warehouse (an A/B on 2 cores,
 # 3 runs each in one session): 54.7/33.6/31.1 s with codegen, 38.9/27.7/24.2 s without. Tests only, like AQE.
+# The JIT's C1 tier only, for every JVM a test starts (this session, a spark-submit's driver and executors,
+# a Connect server, a standalone master and workers): C2 pays off on long jobs, and on the test machine's two
+# cores its compiler threads took a third of a test JVM's CPU (25 of 81 s in tests/spark/test_anon_linkage.py),
+# CPU the other JVMs of a cluster test wanted. One validate of the real UKE file by spark-submit on a loaded
+# 2-core machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also shrinks
+# the JVM's default code cache to 32 MB, which Spark's generated code filled ("VirtualMachineError: Out of
+# space in CodeCache for adapters" in ingest or anonymize): 256 MB.
+JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 TEST_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
-             "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+             "spark.driver.extraJavaOptions": JIT_OPTIONS, "spark.executor.extraJavaOptions": JIT_OPTIONS}
 
 # What jobs/runtime/session.py and tests/conftest.py give the local test session, as spark-submit --conf
 # settings: a process started with these runs the jobs as the test session does.
