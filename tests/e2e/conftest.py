@@ -4,6 +4,8 @@
 - `pipeline`: generate -> ingest -> anonymize -> validate -> publish with the shipped anonymized policy (its
   (k, k^m) suppression limit raised for the small data) on the two generated sets below, with a notice
   that one institution began after the data (req 43);
+- `claim_kinds`: a generated set of all four claim kinds (医科, DPC, 調剤, 歯科) in both date systems, ingested
+  once (test_generate_dpc.py, test_generate_pharmacy.py and test_generate_dental.py compare it with its truth);
 - `uke_run`: `tokumei run` on the real UKE file and a small generated set (test_run.py;
   test_spark_connect.py and test_cluster.py compare with it).
 
@@ -16,6 +18,7 @@ import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.pipeline import (
@@ -105,6 +108,19 @@ def pipeline(spark, tmp_path_factory, seireki, wareki) -> Pipeline:
         mp.undo()
     assert codes == {"ingest": 0, "anonymize": 0, "validate": 0, "publish": 0}, codes
     return Pipeline(tmp / "input", wh, RID, late, extraction, codes)
+
+
+# 12 institutions: one of them a hospital of 200+ beds, whose stays become DPC claims (synth/dpc.py).
+CLAIM_KINDS_ARGS = ["--patients", "80", "--months", "2", "--seed", "3", "--institutions", "12",
+                    "--dpc", "--pharmacy", "--dental"]
+
+
+@pytest.fixture(scope="session")
+def claim_kinds(spark, tmp_path_factory) -> tuple[Path, Any]:
+    """(root, warehouse): `tokumei generate CLAIM_KINDS_ARGS` under ROOT/seireki and, with --era-dates,
+    ROOT/wareki, then one ingest of ROOT (helpers/generated.py), and its Warehouse. Read-only."""
+    from helpers.generated import generated_and_ingested  # imports the generator: not at collection
+    return generated_and_ingested(spark, tmp_path_factory, "claim_kinds", CLAIM_KINDS_ARGS)
 
 
 @pytest.fixture(scope="session")

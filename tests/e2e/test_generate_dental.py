@@ -2,12 +2,12 @@
 RECEIPTS.UKE files of dental clinics (synth/dental.py), ingest gives back the generator's truth of every 歯科
 record line by line with no reject, and a patient's 歯科 and 医科 receipts link to one pid.
 
-80 patients x 2 months with seed 3 (5 institutions in 4 prefectures): 4 dental clinics, each with receipts in
-both billing months (8 files, 18 歯科 receipts).
+The set is tests/e2e/conftest.py's `claim_kinds` (80 patients x 2 months, seed 3, 12 institutions, all four
+claim kinds): 5 dental clinics, each with receipts in both billing months (10 files, 17 歯科 receipts).
 """
 
 import pytest
-from helpers.generated import SYSTEMS, generated_and_ingested
+from helpers.generated import SYSTEMS
 from helpers.keys import TEST_KEY
 from pyspark.sql import functions as F
 
@@ -16,14 +16,13 @@ from transforms.identity.linkage import link_patients, receipt_identities
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--patients", "80", "--months", "2", "--seed", "3", "--dental"]
-FILES = 8
-RECEIPTS = 18
+FILES = 10
+RECEIPTS = 17
 
 
 @pytest.fixture(scope="module")
-def dental_set(spark, tmp_path_factory):
-    return generated_and_ingested(spark, tmp_path_factory, "dental", ARGS)
+def dental_set(claim_kinds):
+    return claim_kinds  # tests/e2e/conftest.py: all four claim kinds, ingested once
 
 
 def _ledger(spark, wh, system, kind="dental"):

@@ -3,11 +3,12 @@ DPC hospitals (200 beds or more, synth/dpc.py) out of RECEIPTC.UKE into a RECEIP
 gives back the generator's truth of every DPC record line by line, with no reject, and still that of the
 医科 files the stays left.
 
-80 patients x 2 months with seed 3 and 12 institutions: one 326-bed hospital with inpatients in both months.
+The set is tests/e2e/conftest.py's `claim_kinds` (80 patients x 2 months, seed 3, 12 institutions, all four
+claim kinds): one 326-bed hospital with inpatients in both months.
 """
 
 import pytest
-from helpers.generated import SYSTEMS, generated_and_ingested
+from helpers.generated import SYSTEMS
 from pyspark.sql import functions as F
 
 from synth.dpc import DPC_MIN_BEDS, LAYOUT_OF_TABLE
@@ -15,13 +16,12 @@ from synth.records import LAYOUT_OF_TABLE as MEDICAL_LAYOUT_OF_TABLE
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--patients", "80", "--months", "2", "--seed", "3", "--institutions", "12", "--dpc"]
 OPTIONAL = ("public_expenses",)  # a table the set may have no rows of (it has some today)
 
 
 @pytest.fixture(scope="module")
-def dpc_set(spark, tmp_path_factory):
-    return generated_and_ingested(spark, tmp_path_factory, "dpc", ARGS)
+def dpc_set(claim_kinds):
+    return claim_kinds  # tests/e2e/conftest.py: all four claim kinds, ingested once
 
 
 def _ledger(spark, wh, system, kind):

@@ -1,9 +1,10 @@
 """Generated 調剤 claims round-trip in both date systems (issue 20 item 5): `tokumei generate --pharmacy`
 writes RECEIPTY.CYO files beside the 医科 ones, and ingest gives back the generator's truth of every
-調剤 record line by line, with no reject."""
+調剤 record line by line, with no reject. The set is tests/e2e/conftest.py's `claim_kinds` (all four claim
+kinds, ingested once)."""
 
 import pytest
-from helpers.generated import SYSTEMS, generated_and_ingested
+from helpers.generated import SYSTEMS
 from pyspark.sql import functions as F
 
 from synth.pharmacy import LAYOUT_OF_TABLE
@@ -13,9 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pharmacy_set(spark, tmp_path_factory):
-    return generated_and_ingested(spark, tmp_path_factory, "pharmacy",
-                                  ["--patients", "80", "--months", "2", "--seed", "23", "--pharmacy"])
+def pharmacy_set(claim_kinds):
+    return claim_kinds  # tests/e2e/conftest.py: all four claim kinds, ingested once
 
 
 def _ledger(spark, wh, system):
