@@ -14,8 +14,9 @@ tests/e2e/test_cluster.py) so that both sides of their comparisons run with the 
 # CPU the other JVMs of a cluster test wanted. One validate of the real UKE file by spark-submit on a loaded
 # 2-core machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also shrinks
 # the JVM's default code cache to 32 MB, which Spark's generated code filled ("VirtualMachineError: Out of
-# space in CodeCache for adapters" in ingest or anonymize): 256 MB.
-JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+# space in CodeCache for adapters" in ingest or anonymize): 512 MB reserved (address space, used as needed), room
+# for the whole test run's session.
+JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
 TEST_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
              "spark.sql.codegen.factoryMode": "NO_CODEGEN",
              "spark.driver.extraJavaOptions": JIT_OPTIONS, "spark.executor.extraJavaOptions": JIT_OPTIONS}
