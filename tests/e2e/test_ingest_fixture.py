@@ -166,6 +166,13 @@ def test_fixture_ingests_with_zero_rejects_and_exact_counts(ingested):
     assert (row["go_total_receipts"], row["go_total_points"], row["go_volume_no"]) == (140, 86392, "99")
 
 
+def test_ingest_leaves_no_temporary_view_in_the_session(spark, ingested):
+    """The parse queries name their input by temporary views of the run (jobs/stages/ingest/uke.py); the
+    run drops them, whatever happened, so a long-lived session (a notebook, a Connect server) keeps none."""
+    assert ingested["summary"]["lines_parsed"] > 0
+    assert [t.name for t in spark.catalog.listTables() if t.name.startswith("tokumei_uke_")] == []
+
+
 def test_every_child_hangs_off_the_re_before_it_in_the_raw_file(spark, ingested):
     wh, sha = ingested["wh"], ingested["ledger"]["RECEIPTC_GAIRAI_SAMPLE.UKE"]["file_sha256"]
     raw = ingested["uke_sample"].read_bytes().decode("cp932").split("\r\n")

@@ -45,6 +45,7 @@ from jobs.stages.ingest.ledger import (
 from jobs.stages.ingest.optout import prior_patient_keys, purge_opted_out, record_patient_keys, vacuum_purged
 from jobs.stages.ingest.uke import (
     count_lines,
+    drop_views,
     header_records,
     other_rejects,
     parse_to_scratch,
@@ -135,6 +136,7 @@ def _execute(
     try:
         counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id, key)
     finally:
+        drop_views(spark, _uke_parsed(scratch))
         _remove(wh, scratch)
     rows = ledger_rows(new, counts, run_id, registry is not None)
     reconcile(rows)
@@ -219,7 +221,7 @@ def _uke_frames(
     counts.facts.append(facts)
     lines = facts.lines
     counts.lap("uke_position")
-    parsed_dir = parse_to_scratch(spark, lines, f"{scratch}/uke_parsed", [f.claim_kind or MEDICAL.name for f in uke])
+    parsed_dir = parse_to_scratch(spark, lines, _uke_parsed(scratch), [f.claim_kind or MEDICAL.name for f in uke])
     counts.lap("uke_parse")
     counts.headers, ir_frame, header_rejects = header_records(spark, parsed_dir)
     status = write_scratch(receipt_status(spark, parsed_dir, registry), f"{scratch}/status").read(spark)
@@ -238,6 +240,10 @@ def _uke_frames(
         counts.add_opted_receipts(status)
     counts.lap("uke_count")
     return lines_of.rows + [(sha, "_rejects", "_rejects", n) for sha, n in lines_of.rejected.items()]
+
+
+def _uke_parsed(scratch: str) -> str:
+    return f"{scratch}/uke_parsed"
 
 
 def _has_header(f: SourceFile, layouts: Sequence[ClinicalLayout]) -> bool:

@@ -9,6 +9,7 @@ all read from those folders.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -105,6 +106,7 @@ class Parsed:
     kinds: tuple[str, ...]
     tables: dict[str, DataFrame]
     headers: DataFrame
+    headers_view: str  # a temporary view of `headers`, named in the SQL of `parsed`
 
     @property
     def layouts(self) -> dict[str, RecordLayout]:
@@ -138,28 +140,51 @@ def parse_to_scratch(spark: SparkSession, lines: Scratch, parsed_dir: str, kinds
     for layout in _layouts(kinds).values():
         if layout.table is not None:
             by_table.setdefault(layout.table, []).append(layout)
-    source = lines.read(spark)
+    source = _view(lines.read(spark), parsed_dir, "lines")
     header_sql = " UNION ALL ".join(
         f"SELECT *, {lit(key)} AS record_type FROM "
-        f"({checked_sql(layout, f'(SELECT * FROM {{lines}} WHERE record_type = {lit(key)})')})"
+        f"({checked_sql(layout, f'(SELECT * FROM {source} WHERE record_type = {lit(key)})')})"
         for key, layout in _layouts(kinds).items() if layout.table is None)
     plans: dict[str, tuple[DataFrame, str, tuple[str, ...]]] = {
-        table: (spark.sql(table_sql(table, layouts, "{lines}"), lines=source), f"{parsed_dir}/{table}", ())
-             for table, layouts in by_table.items()}
-    plans["_headers"] = (spark.sql(header_sql, lines=source), f"{parsed_dir}/_headers", ("record_type",))
+        table: (spark.sql(table_sql(table, layouts, source)), f"{parsed_dir}/{table}", ())
+        for table, layouts in by_table.items()}
+    plans["_headers"] = (spark.sql(header_sql), f"{parsed_dir}/_headers", ("record_type",))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = {name: pool.submit(write_scratch, df, path, by) for name, (df, path, by) in plans.items()}
         written = {name: future.result().read(spark) for name, future in futures.items()}
     headers = written.pop("_headers")
-    return Parsed(kinds, written, headers)
+    return Parsed(kinds, written, headers, _view(headers, parsed_dir, "headers"))
+
+
+# The parse queries name their input by a temporary view of the run rather than by a DataFrame passed
+# to spark.sql: through Spark Connect, such a DataFrame travels inside the query as a relation of its
+# own, and a parse used again later (a header parse, in the rejects written beside the tables) failed
+# with TABLE_OR_VIEW_NOT_FOUND of its `_pyspark_connect_temp_view_...` while other writes ran side by side.
+VIEWS = ("lines", "headers")
+
+
+def _view_name(parsed_dir: str, what: str) -> str:
+    return f"tokumei_uke_{what}_{hashlib.sha256(parsed_dir.encode('utf-8')).hexdigest()[:16]}"
+
+
+def _view(df: DataFrame, parsed_dir: str, what: str) -> str:
+    name = _view_name(parsed_dir, what)
+    df.createOrReplaceTempView(name)
+    return name
+
+
+def drop_views(spark: SparkSession, parsed_dir: str) -> None:
+    """Drop the temporary views `parse_to_scratch` made for `parsed_dir` (those that exist)."""
+    for what in VIEWS:
+        spark.catalog.dropTempView(_view_name(parsed_dir, what))
 
 
 def parsed(spark: SparkSession, parsed_dir: Parsed, key: str) -> DataFrame:
     """One header layout (`RecordLayout.key`, a layout feeding no table) from the checked lines, in
     parse_records' shape."""
     assert key in parsed_dir.layouts and parsed_dir.layouts[key].table is None, (key, parsed_dir.kinds)
-    lines = parsed_dir.headers.where(f"record_type = {lit(key)}")
-    return spark.sql(parse_sql(ALL_LAYOUTS[key], "{lines}", checked=True), lines=lines)
+    lines = f"(SELECT * FROM {parsed_dir.headers_view} WHERE record_type = {lit(key)})"
+    return spark.sql(parse_sql(ALL_LAYOUTS[key], lines, checked=True))
 
 
 def _table_lines(parsed_dir: Parsed, record_type: str) -> tuple[str, DataFrame]:
