@@ -5,6 +5,7 @@ are read with `deltalake`, without Spark."""
 
 import csv
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -107,3 +108,18 @@ def test_req22_each_patient_has_one_age_band_on_every_claim(pipeline):
     assert all(len(b) == 1 for b in bands.values())
     assert all(b == {patients[pid]} for pid, b in bands.items() if pid in patients)
     assert sum(pid in patients for pid in bands) > 20
+
+
+@pytest.mark.slow
+def test_the_release_carries_data_docs_of_every_tables_validation(pipeline):
+    """`tokumei validate` renders GX Data Docs once, from every table's stored result (expectations/gx_suite.py):
+    one site in the release (validation/gx) whose index links a validation page of each table."""
+    summary = json.loads((pipeline.release / "validation" / "summary.json").read_text(encoding="utf-8"))
+    tables = set(summary["tables"])
+    [index] = (pipeline.release / "validation" / "gx").rglob("local_site/index.html")
+    site = index.parent
+    pages = [p.relative_to(site / "validations") for p in (site / "validations").rglob("*.html")]
+    # every table's, and that of the (k, k^m) check over the items (`_km_items`, not a table of the release)
+    assert len(tables) > 10 and {p.parts[0] for p in pages} == {f"tokumei-{t}" for t in [*tables, "_km_items"]}
+    linked = index.read_text(encoding="utf-8")
+    assert all(p.as_posix() in linked for p in pages)
