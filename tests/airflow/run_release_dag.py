@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from helpers.policies import anonymized_policy  # noqa: E402
-from helpers.session import TEST_CONF  # noqa: E402
+from helpers.session import SHORT_JVM_CONF, TEST_CONF  # noqa: E402
 from helpers.shared import ENV, find_shared  # noqa: E402
 
 from tools.dist import build  # noqa: E402
@@ -105,7 +105,8 @@ def spark_conf_dir(work: Path) -> Path:
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
         "spark.sql.session.timeZone": "UTC",
-        **TEST_CONF,  # the driver JVM with the JIT's C1 tier only among them
+        **TEST_CONF,
+        **SHORT_JVM_CONF,  # the driver JVM with the JIT's C1 tier only
     }
     out = work / "spark-conf"
     out.mkdir()

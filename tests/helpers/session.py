@@ -8,27 +8,29 @@ tests/e2e/test_cluster.py) so that both sides of their comparisons run with the 
 # Generated code pays for itself on large data only: compiling it is most of a small query's time. Whole-stage
 # codegen off and expressions interpreted: one anonymize of the literal bronze warehouse (an A/B on 2 cores,
 # 3 runs each in one session): 54.7/33.6/31.1 s with codegen, 38.9/27.7/24.2 s without. Tests only, like AQE.
-# The JIT's C1 tier only, for every JVM a test starts (this session, a spark-submit's driver and executors,
-# a Connect server, a standalone master and workers): C2 pays off on long jobs, and on the test machine's two
-# cores its compiler threads took a third of a test JVM's CPU (25 of 81 s in tests/spark/test_anon_linkage.py),
-# CPU the other JVMs of a cluster test wanted. One validate of the real UKE file by spark-submit on a loaded
-# 2-core machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also shrinks
-# the JVM's default code cache to 32 MB, which Spark's generated code filled ("VirtualMachineError: Out of
-# space in CodeCache for adapters" in ingest or anonymize): 512 MB reserved (address space, used as needed), room
-# for the whole test run's session.
-JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
 TEST_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
-             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-             "spark.driver.extraJavaOptions": JIT_OPTIONS, "spark.executor.extraJavaOptions": JIT_OPTIONS}
+             "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+# The JIT's C1 tier only, for the short-lived JVMs a test starts (a spark-submit's driver and executors, a
+# Connect server, a standalone master and workers; not this session, which lives the whole run and gains
+# from C2: with C1 only the e2e fixtures took 10-40% longer in CI, e.g. the shared pipeline 156 -> 173 s,
+# test_release_keys 30 -> 42 s). On two cores C2's compiler threads took a third of a test JVM's CPU, CPU
+# the other JVMs of a cluster test want; one validate of the real UKE file by spark-submit on a loaded
+# 2-core machine took 59/62 s of CPU with C1 only, 79/85 s with both tiers (twice each). C1 only also
+# shrinks the default code cache to 32 MB, which Spark's generated code filled ("VirtualMachineError: Out
+# of space in CodeCache for adapters" in ingest or anonymize): 256 MB.
+JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+SHORT_JVM_CONF = {"spark.driver.extraJavaOptions": JIT_OPTIONS, "spark.executor.extraJavaOptions": JIT_OPTIONS}
 
 # What jobs/runtime/session.py and tests/conftest.py give the local test session, as spark-submit --conf
-# settings: a process started with these runs the jobs as the test session does.
+# settings: a process started with these runs the jobs as the test session does (its JVMs with C1 only).
 SUBMIT_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "2",
     **TEST_CONF,
+    **SHORT_JVM_CONF,
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     "spark.ui.enabled": "false",
