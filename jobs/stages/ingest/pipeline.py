@@ -136,8 +136,10 @@ def _execute(
     try:
         counts = _ingest(spark, new, wh, settings, layouts, ledger, registry, run_id, key)
     finally:
-        drop_views(spark, _uke_parsed(scratch))
-        _remove(wh, scratch)
+        try:
+            drop_views(spark, _uke_parsed(scratch))
+        finally:  # the scratch goes even if the session cannot drop the views
+            _remove(wh, scratch)
     rows = ledger_rows(new, counts, run_id, registry is not None)
     reconcile(rows)
     append_ledger(spark, wh.ledger, rows)
