@@ -27,6 +27,12 @@ def _claims(spark):
     return receipts, insurances, eligibility
 
 
+def _literal(df):
+    """`df`'s rows as a literal frame: the tests of what comes after linkage read the pids many times,
+    and an uncached link_patients plan would run its rounds again for every one of them."""
+    return df.sparkSession.createDataFrame(df.collect(), df.schema)
+
+
 def _clinical(spark):
     """One clinical patient: the person of receipts r1-r3 (hiragana kana name, sex as "M")."""
     return spark.createDataFrame(
@@ -75,8 +81,8 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     from transforms.release.patients import join_map, with_pid
 
     receipts, insurances, eligibility = _claims(spark)
-    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3,
-                         node_pseudonym_key=b"r", node_pseudonym=PRE_RECEIPT_KEY)
+    pids = _literal(link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"),
+                                  rounds=3, node_pseudonym_key=b"r", node_pseudonym=PRE_RECEIPT_KEY))
     pid_map = join_map(pids)
     lines = spark.createDataFrame([("r1", 1), ("r2", 2), ("r2", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
     got = {}
@@ -151,7 +157,7 @@ def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
     from transforms.release.patients import join_map, with_pid, with_removals
 
     receipts, insurances, eligibility = _claims(spark)
-    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)
+    pids = _literal(link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3))
     pid_map = join_map(pids)
     by_node = {r["node"]: r["pid"] for r in pids.collect()}
     held = spark.createDataFrame([(by_node["r4"],)], "pid string")
@@ -171,7 +177,6 @@ def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
     assert rows[1]["__removed_by_kanon"] and not rows[1]["__removed_by_notice"] and rows[3]["__removed_by_notice"]
     assert [rows[n]["__drop_row"] for n in (1, 2, 3, 4, 5)] == [True, True, True, False, True]
     assert with_removals(pid_map, lambda df: df) is pid_map  # nothing flagged: the map itself
-    pids.unpersist()
 
 
 def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark):
@@ -184,7 +189,7 @@ def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark)
     from transforms.release.patients import join_map, with_pid, with_removals
 
     receipts, insurances, eligibility = _claims(spark)
-    pids = link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3)
+    pids = _literal(link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3))
     pid_map = join_map(pids)
     by_node = {r["node"]: r["pid"] for r in pids.collect()}
     first = dt.date(B.year + 40, B.month - 1, 1)  # the month before the 40th birthday
@@ -208,4 +213,3 @@ def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark)
     assert {at_own_month[k] for k in ("r1", "r2", "r3")} == {"35-39", "40-44"}  # the crossing shows
     once = bands("first_service")
     assert once["r1"] == once["r2"] == once["r3"] == "35-39" and once["r5"] is None
-    pids.unpersist()

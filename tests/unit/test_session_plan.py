@@ -82,7 +82,8 @@ def test_with_spark_remote_get_spark_connects_and_forces_no_master_jars_or_memor
     spark = session.get_spark(session.SparkSettings(master="local[2]", driver_memory="8g"))
     assert spark is fake.made
     assert fake.calls == [("remote", REMOTE), ("getOrCreate",)]
-    assert spark.conf.values == {"spark.sql.legacy.javaCharsets": "true"}
+    # the runtime settings, and the driver defaults the server has no value of its own for
+    assert spark.conf.values == {"spark.sql.legacy.javaCharsets": "true", **session.DRIVER_DEFAULTS}
 
 
 def test_an_active_session_is_returned_untouched_but_for_the_runtime_settings(monkeypatch, no_java):
@@ -161,6 +162,7 @@ def test_under_spark_submit_the_session_takes_its_master_and_gets_only_delta_add
     assert fake.calls == [("config", "spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension"),
                           ("config", "spark.sql.catalog.spark_catalog",
                            "org.apache.spark.sql.delta.catalog.DeltaCatalog"),
+                          ("config", "spark.python.sql.dataFrameDebugging.enabled", "false"),
                           ("getOrCreate",)]
     assert spark.conf.values == {"spark.sql.legacy.javaCharsets": "true"}
 
@@ -168,5 +170,12 @@ def test_under_spark_submit_the_session_takes_its_master_and_gets_only_delta_add
 def test_delta_settings_given_to_spark_submit_are_kept_as_given():
     given = {"spark.master": "yarn", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,com.example.X"}
     assert session.submitted_conf(given) == {
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"}
-    assert session.submitted_conf({}) == session.DELTA_CONF
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.python.sql.dataFrameDebugging.enabled": "false"}
+    assert session.submitted_conf({}) == {**session.DELTA_CONF, **session.DRIVER_DEFAULTS}
+
+
+def test_an_operators_own_driver_setting_is_kept():
+    """spark-submit --conf spark.python.sql.dataFrameDebugging.enabled=true (to debug a job) wins over our default."""
+    given = {"spark.python.sql.dataFrameDebugging.enabled": "true"}
+    assert "spark.python.sql.dataFrameDebugging.enabled" not in session.submitted_conf(given)
