@@ -169,7 +169,8 @@ DELTA_CONF = {
 # query context" of an error: each call tries (and fails) to import IPython and makes several py4j round trips.
 # tokumei builds its plans from thousands of such calls and names the table and column in its own errors: one
 # `tokumei generate` of 40 patients made 105,834 py4j calls and took 36-43 s with it, 33,474 calls and 25 s
-# without (2 cores). A default only: an operator's own setting (--conf, spark-defaults) is kept.
+# without (2 cores). Under spark-submit and Spark Connect a default only (the operator's --conf or the server's
+# value is kept); a local session always has it off (docs/operations.md).
 DRIVER_DEFAULTS = {
     "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
