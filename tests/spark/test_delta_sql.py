@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from delta.tables import DeltaTable
 
-from jobs.runtime.delta_io import delete_matching, delete_where, is_delta_sql, last_commit, sql_string
+from jobs.runtime.delta_io import (
+    delete_matching,
+    delete_where,
+    is_delta_sql,
+    last_commit,
+    local_log_version,
+    recent_commits,
+    set_properties,
+    sql_string,
+    table_version,
+)
 from jobs.stages.erase.delete import _table_condition
 from jobs.stages.erase.subject import Subject
 
@@ -26,6 +36,50 @@ def test_is_delta_sql_answers_as_the_delta_api_does(spark, tmp_path):
     probed = [is_delta_sql(spark, str(p)) for p in paths]
     assert probed == [True, False, False, False, False]
     assert probed == [DeltaTable.isDeltaTable(spark, str(p)) for p in paths]
+
+
+def test_the_version_from_the_log_files_is_the_historys_after_writes_deletes_and_a_checkpoint(spark, tmp_path):
+    path = str(tmp_path / "t")
+    spark.range(3).write.format("delta").save(path)
+    assert local_log_version(path) == last_commit(spark, path)["version"] == 0
+    for n in range(1, 11):  # past the default checkpoint interval of 10
+        spark.range(n).write.format("delta").mode("append").save(path)
+    delete_where(spark, path, "id = 0")
+    assert list((tmp_path / "t" / "_delta_log").glob("*.checkpoint.parquet"))
+    assert local_log_version(path) == table_version(spark, path) == last_commit(spark, path)["version"] == 11
+    assert [c["version"] for c in recent_commits(spark, path, 2)] == [11, 10]
+    assert [c["operation"] for c in recent_commits(spark, path, 2)] == ["DELETE", "WRITE"]
+
+
+def test_commits_read_from_the_log_files_are_the_ones_delta_history_gives(spark, tmp_path):
+    path = str(tmp_path / "t")
+    _table(spark, path, [("aa", INSTITUTION, "x", 1), ("bb", INSTITUTION, "y", 2), ("cc", "0000000001", "z", 3)])
+    spark.createDataFrame([("dd", INSTITUTION, "w", 4)], "file_sha256 string, institution_code string, node string, n int") \
+        .write.format("delta").mode("overwrite").option("replaceWhere", "file_sha256 IN ('aa', 'dd')").save(path)
+    delete_where(spark, path, "n = 2")
+    delete_matching(spark, path, spark.createDataFrame([("cc",)], "file_sha256 string"), ["file_sha256"])
+    set_properties(spark, path, {"tokumei.legal_class": "anonymized"})
+    local = recent_commits(spark, path, 10)
+    assert [c["version"] for c in local] == [4, 3, 2, 1, 0]
+    assert local[3]["operation"] == "WRITE" and local[3]["metrics"]["numOutputRows"] == "1"
+    # `file:` is a URI to tokumei: Delta's history answers, from the same commits
+    assert local_log_version(f"file:{path}") is None
+    assert recent_commits(spark, f"file:{path}", 10) == local
+    assert last_commit(spark, path) == local[0]
+
+
+def test_no_version_from_files_where_only_delta_knows_it(spark, tmp_path):
+    path = tmp_path / "t"
+    spark.range(1).write.format("delta").save(str(path))
+    assert local_log_version(str(path)) == 0
+    # a URI, a relative path, no table: Delta's history answers (or nothing does)
+    assert local_log_version(f"file:{path}") is None and local_log_version("s3://bucket/t") is None
+    assert local_log_version("t") is None and local_log_version(str(tmp_path / "missing")) is None
+    # a commit a catalog holds, not yet in the log: the file names would be behind
+    (path / "_delta_log" / "_staged_commits").mkdir(exist_ok=True)
+    (path / "_delta_log" / "_staged_commits" / "00000000000000000001.3f2a.json").write_text("{}")
+    assert local_log_version(str(path)) is None
+    assert table_version(spark, str(path)) == 0  # from DESCRIBE HISTORY
 
 
 def _table(spark, path, rows):

@@ -7,18 +7,16 @@ the ledger yet, and their partial rows are replaced, never doubled.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.runtime.delta_io import is_delta, last_commit
+from jobs.runtime.delta_io import is_delta, last_commit, table_version
 from jobs.runtime.errors import InputError
 
 LEDGER_SCHEMA = T.StructType([
@@ -90,44 +88,20 @@ def replace_rows(spark: SparkSession, df: DataFrame, path: str, shas: Sequence[s
     if not is_delta(spark, path):
         df.write.format("delta").mode("append").save(path)
         return _commit_rows(spark, path, None)
-    before = _commit_version(spark, path)
+    before = table_version(spark, path)
     # mergeSchema: a table written before a claim kind added its columns gains them (null in old rows).
     df.write.format("delta").mode("overwrite").option("replaceWhere", _sha_predicate(shas)) \
         .option("mergeSchema", "true").save(path)
     return _commit_rows(spark, path, before)
 
 
-def _local_log(path: str) -> Path | None:
-    local = path[len("file:"):] if path.startswith("file:") else path
-    log = Path(local) / "_delta_log"
-    return log if "://" not in path and log.is_dir() else None
-
-
-def _commit_version(spark: SparkSession, path: str) -> int:
-    log = _local_log(path)
-    if log is None:
-        return int(last_commit(spark, path)["version"])
-    return max(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
-
-
 def _commit_rows(spark: SparkSession, path: str, before: int | None) -> int:
-    """Rows the latest commit added, 0 if there is none after `before` (nothing to write or replace).
-
-    Locally the commit file is read directly (Delta protocol: one JSON action per line, `commitInfo`
-    holds the operation metrics), which saves a Spark job per table; elsewhere Delta's history is asked.
-    """
-    version = _commit_version(spark, path)
-    if before is not None and version == before:
+    """Rows the latest commit added, 0 if there is none after `before` (nothing to write or replace);
+    from the commit file where local (jobs/runtime/delta_io.py `recent_commits`: no Spark job per table)."""
+    commit = last_commit(spark, path)
+    if before is not None and commit["version"] == before:
         return 0
-    log = _local_log(path)
-    metrics: dict[str, Any] = {}
-    if log is None:
-        metrics = last_commit(spark, path)["metrics"]
-    else:
-        for line in (log / f"{version:020d}.json").read_text(encoding="utf-8").splitlines():
-            info = json.loads(line).get("commitInfo")
-            if info is not None:
-                metrics = info.get("operationMetrics") or {}
+    metrics = commit["metrics"]
     # A replaceWhere rewrites files it deletes from; the rows it merely copies are not this run's.
     return int(metrics.get("numOutputRows", 0)) - int(metrics.get("numCopiedRows", 0))
 

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from jobs.runtime import fs
 from jobs.runtime.cache import RunCache
 from jobs.runtime.config import PipelineConfig
-from jobs.runtime.delta_io import is_delta, last_commit, read_delta, release_writer, table_bytes
+from jobs.runtime.delta_io import is_delta, read_delta, release_writer, table_bytes, table_version
 from jobs.runtime.errors import ConfigError, InputError, RefusedError
 from jobs.runtime.lineage import DatasetRef, stage_events
 from jobs.runtime.warehouse import Warehouse
@@ -141,7 +141,7 @@ def read_bronze(spark: SparkSession, wh: Warehouse, policy: Policy,
         path = wh.bronze(name)
         if name == PATIENT_FACTS or not is_delta(spark, path):
             continue
-        version = delta_version(spark, wh, path)
+        version = table_version(spark, path)
         frames[name] = read_delta(spark, path, version)
         inputs.append({"table": name, "path": path, "delta_version": version})
     if "receipts" not in frames:
@@ -175,7 +175,7 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, release: Release
         stats = applied.stats()
         rows = stats["rows_in"] - stats["rows_removed"]  # observed in the writing pass
         log.info("staged %s -> %s: %s rows", name, table.output, rows)
-        out = {"table": table.output, "source": name, "path": path, "delta_version": delta_version(spark, wh, path),
+        out = {"table": table.output, "source": name, "path": path, "delta_version": table_version(spark, path),
                "rows": rows, "columns": written.columns}
         return out, {"source": name, **stats}
 
@@ -188,11 +188,3 @@ def _write_tables(spark: SparkSession, wh: Warehouse, rid: str, release: Release
     return [out for out, _ in results], {out["table"]: stats for out, stats in results}
 
 
-def delta_version(spark: SparkSession, wh: Warehouse, path: str) -> int:
-    """The table's latest version: from the log's file names when local (no Spark job), else history."""
-    if wh.is_local():
-        log_dir = wh.local_path(path) / "_delta_log"
-        versions = [int(p.name[:20]) for p in log_dir.glob("*.json") if p.name[:20].isdigit()]
-        if versions:
-            return max(versions)
-    return int(last_commit(spark, path)["version"])

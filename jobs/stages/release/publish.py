@@ -20,8 +20,8 @@ from jobs.runtime import fs
 from jobs.runtime.config import DEFAULT_REGISTRY, PipelineConfig
 from jobs.runtime.delta_io import (
     STATS_COLUMNS,
-    last_commit,
     read_delta,
+    recent_commits,
     release_writer,
     set_properties,
     table_properties,
@@ -129,10 +129,10 @@ def _publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             stats = table_properties(spark, source).get(STATS_COLUMNS)  # the staged table's choice travels
             # "error", not its alias "errorifexists": the Spark Connect client knows only the short name.
             release_writer(df, "error", stats_columns=stats).save(target)
-            rows = written_rows(last_commit(spark, target))
             # Requirement 29: the legal class travels with the table, visible to any Delta reader.
             set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})
-            delta_version = table_version(spark, target)
+            labelled, write = recent_commits(spark, target, 2)  # the label's commit, then the write's (its row count)
+            rows, delta_version = written_rows(write), labelled["version"]
             outputs.append({"table": table, "path": f"tables/{table}", "delta_version": delta_version,
                             "rows": rows, "columns": df.columns})
             events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", version["delta_version"]))
