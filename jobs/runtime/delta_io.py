@@ -113,7 +113,9 @@ def local_log_version(path: str) -> int | None:
 
 
 def _local_log(path: str) -> Path | None:
-    if "://" in path or path.startswith(("dbfs:", "file:")) or not path.startswith("/"):
+    if path.startswith("file:"):  # a local root written as a URI (Warehouse keeps it so): file:/x, file:///x
+        path = "/" + path[len("file:"):].lstrip("/")
+    if "://" in path or path.startswith("dbfs:") or not path.startswith("/"):
         return None
     log_dir = Path(path) / "_delta_log"
     return log_dir if log_dir.is_dir() else None

@@ -62,18 +62,18 @@ def test_commits_read_from_the_log_files_are_the_ones_delta_history_gives(spark,
     local = recent_commits(spark, path, 10)
     assert [c["version"] for c in local] == [4, 3, 2, 1, 0]
     assert local[3]["operation"] == "WRITE" and local[3]["metrics"]["numOutputRows"] == "1"
-    # `file:` is a URI to tokumei: Delta's history answers, from the same commits
-    assert local_log_version(f"file:{path}") is None
-    assert recent_commits(spark, f"file:{path}", 10) == local
-    assert last_commit(spark, path) == local[0]
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version", "operation", "operationMetrics").collect()
+    assert [{"version": r[0], "operation": r[1], "metrics": dict(r[2])} for r in history] == local
+    assert last_commit(spark, path) == local[0] == recent_commits(spark, f"file://{path}", 1)[0]
 
 
 def test_no_version_from_files_where_only_delta_knows_it(spark, tmp_path):
     path = tmp_path / "t"
     spark.range(1).write.format("delta").save(str(path))
     assert local_log_version(str(path)) == 0
-    # a URI, a relative path, no table: Delta's history answers (or nothing does)
-    assert local_log_version(f"file:{path}") is None and local_log_version("s3://bucket/t") is None
+    # a remote URI, a relative path, no table: Delta's history answers (or nothing does)
+    assert local_log_version(f"file:{path}") == local_log_version(f"file://{path}") == 0  # a local URI is read too
+    assert local_log_version("s3://bucket/t") is None and local_log_version("dbfs:/t") is None
     assert local_log_version("t") is None and local_log_version(str(tmp_path / "missing")) is None
     # a commit a catalog holds, not yet in the log: the file names would be behind
     (path / "_delta_log" / "_staged_commits").mkdir(exist_ok=True)
