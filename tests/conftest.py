@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.session import TEST_CONF
+from helpers.session import SESSION_JVM_CONF, TEST_CONF
 from helpers.shared import ENV, find_shared
 from helpers.tiers import TIERS, SparkGuard, tier_of
 
@@ -21,7 +21,7 @@ def spark():
 
     session = get_spark(
         SparkSettings(app_name="tokumei-tests", master="local[2]", shuffle_partitions=2, driver_memory="4g",
-                      extra_conf=TEST_CONF)
+                      extra_conf={**TEST_CONF, **SESSION_JVM_CONF})
     )
     yield session
     session.stop()

@@ -20,24 +20,25 @@ PACKAGES = ("jobs", "transforms", "expectations", "synth", "bench", "dags")
 PRODUCT = ("jobs", "transforms", "expectations", "synth")
 
 # room -> the rooms it may import (besides itself). The longest room name that prefixes a module wins.
-_TRANSFORMS_ROOMS = ("transforms.cache", "transforms.kanon", "transforms.uke", "transforms.clinical", "transforms.columns",
+_TRANSFORMS_ROOMS = ("transforms.cache", "transforms.local", "transforms.kanon", "transforms.uke", "transforms.clinical", "transforms.columns",
                      "transforms.identity", "transforms.policy", "transforms.release")
 ROOMS: dict[str, frozenset[str]] = {
     # generic libraries: nothing of the domain
-    "transforms.kanon": frozenset(),
+    "transforms.kanon": frozenset({"transforms.local"}),
     "transforms.cache": frozenset(),
+    "transforms.local": frozenset(),  # small frames from the driver's rows, through Arrow
     # formats
-    "transforms.uke": frozenset(),
-    "transforms.clinical": frozenset({"transforms.uke"}),
+    "transforms.uke": frozenset({"transforms.local"}),
+    "transforms.clinical": frozenset({"transforms.uke", "transforms.local"}),
     # column methods, identities, the policy
-    "transforms.columns": frozenset(),
-    "transforms.identity": frozenset({"transforms.columns", "transforms.cache"}),
-    "transforms.policy": frozenset({"transforms.columns", "transforms.uke"}),
+    "transforms.columns": frozenset({"transforms.local"}),
+    "transforms.identity": frozenset({"transforms.columns", "transforms.cache", "transforms.local"}),
+    "transforms.policy": frozenset({"transforms.columns", "transforms.uke", "transforms.local"}),
     # the release: everything below it
     "transforms.release": frozenset(_TRANSFORMS_ROOMS),
     "transforms": frozenset(_TRANSFORMS_ROOMS),  # a module directly in transforms/ (none but cache today)
-    "synth": frozenset({"transforms.uke"}),
-    "expectations": frozenset({"transforms.policy", "transforms.release", "transforms.kanon"}),
+    "synth": frozenset({"transforms.uke", "transforms.local"}),
+    "expectations": frozenset({"transforms.policy", "transforms.release", "transforms.kanon", "transforms.local"}),
     # jobs: the runtime is below the stages, the stages below the command files
     "jobs.runtime": frozenset({*_TRANSFORMS_ROOMS, "transforms"}),
     "jobs.stages": frozenset({"jobs.runtime", *_TRANSFORMS_ROOMS, "transforms", "expectations", "synth"}),

@@ -11,6 +11,12 @@ tests/e2e/test_cluster.py) so that both sides of their comparisons run with the 
 TEST_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
              "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
+# The test session's own JVM (it lives the whole run) collects with the parallel collector instead of G1: G1's
+# concurrent marking thread took 40 s of CPU in the first 8 minutes of `make test` (the C2 compiler 110 s, the
+# py4j thread that plans the queries 108 s), CPU the queries want on two cores. tests/spark, one run each, same
+# machine: 295.9 s with G1, 280.6 s with -XX:+UseParallelGC; capping the C2 tier on top gained nothing (284.6 s).
+SESSION_JVM_CONF = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
+
 # The JIT's C1 tier only, for the short-lived JVMs a test starts (a spark-submit's driver and executors, a
 # Connect server, a standalone master and workers; not this session, which lives the whole run and gains
 # from C2: with C1 only the e2e fixtures took 10-40% longer in CI, e.g. the shared pipeline 156 -> 173 s,

@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.columns.pseudonym import KeyPads, hmac_sha256_hex
+from transforms.local import local_frame
 
 _2_52 = float(2**52)
 
@@ -76,7 +77,7 @@ def microaggregate(df: DataFrame, column: str, out: str, k: int, max_distinct: i
     if k < 2:
         raise ValueError("k must be >= 2")
     means = microaggregation_groups(_histogram(df, column, max_distinct), k)
-    lookup = df.sparkSession.createDataFrame(sorted(means.items()), "__v double, __mean double")
+    lookup = local_frame(df.sparkSession, sorted(means.items()), "__v double, __mean double")
     joined = df.join(F.broadcast(lookup), F.col(column).cast("double") == F.col("__v"), "left")
     return joined.withColumn(out, F.col("__mean")).drop("__v", "__mean")
 
@@ -97,7 +98,7 @@ def rank_swap(
         offsets.append((v, running))
         running += c
     spark = df.sparkSession
-    lookup = spark.createDataFrame(offsets, "__v double, __offset long")
+    lookup = local_frame(spark, offsets, "__v double, __offset long")
     u_tie, u_pos = keyed_uniforms(row_id, key, f"swap:{seed}")
     ranked = (
         df.withColumn("__row", row_id.cast("string"))

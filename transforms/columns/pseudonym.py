@@ -22,6 +22,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from transforms.local import local_frame
+
 _BLOCK = 64  # SHA-256 block size in bytes
 # Pseudonyms in a release are the first 128 bits of the HMAC (32 hex characters), as requirement 15
 # allows ("truncated to >= 128 bits"): a collision among a billion values has odds of about 1e-21, and
@@ -58,7 +60,7 @@ def with_keys(df: DataFrame, keys: Mapping[str, bytes], prefix: str = "__key") -
         pads[name] = KeyPads(f"{prefix}{i}_i", f"{prefix}{i}_o")
         fields += [T.StructField(pads[name].inner, T.BinaryType(), False), T.StructField(pads[name].outer, T.BinaryType(), False)]
         values += [bytearray(ipad), bytearray(opad)]
-    row = df.sparkSession.createDataFrame([tuple(values)], T.StructType(fields))
+    row = local_frame(df.sparkSession, [tuple(values)], T.StructType(fields))
     return df.crossJoin(F.broadcast(row)), pads
 
 

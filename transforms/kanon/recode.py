@@ -24,6 +24,7 @@ from pyspark.sql import types as T
 from transforms.kanon.groups import NodeGrouper
 from transforms.kanon.hierarchy import SUPPRESSED, Hierarchy
 from transforms.kanon.histogram import Histogram, col, require_columns
+from transforms.local import local_frame
 
 _OUT = "_kanon_out_{}"
 KEY = "_kanon_key"
@@ -90,9 +91,9 @@ def recoding_frame(df: DataFrame, recoding: Recoding, key_hash: np.ndarray | Non
         keys = np.asarray(key_hash, dtype=np.int64)[recoding.source_rows]
         if len(np.unique(keys)) == len(keys):
             rows = [(int(h), *out) for h, *out in zip(keys, *recoding.released, strict=True)]
-            return df.sparkSession.createDataFrame(rows, T.StructType([T.StructField(KEY, T.LongType()), *outputs]))
+            return local_frame(df.sparkSession, rows, T.StructType([T.StructField(KEY, T.LongType()), *outputs]))
     fields = [T.StructField(q, T.StringType()) for q in recoding.qi]
-    return df.sparkSession.createDataFrame(recoding.rows(), T.StructType(fields + outputs))
+    return local_frame(df.sparkSession, recoding.rows(), T.StructType(fields + outputs))
 
 
 def with_recoded_qis(df: DataFrame, mapping: DataFrame, qi: Sequence[str]) -> DataFrame:

@@ -22,6 +22,7 @@ from transforms.columns.classification import with_hierarchy
 from transforms.columns.pseudonym import PSEUDONYM_BITS, KeyPads, hmac_sha256_hex, with_keys
 from transforms.identity import keys as identity
 from transforms.identity.linkage import derive_key
+from transforms.local import local_frame
 from transforms.policy import PolicyError, Rule, TablePolicy
 from transforms.policy.catalog import FIRST_SERVICE, PATIENT_FIRST_SERVICE
 from transforms.release import rare
@@ -275,4 +276,4 @@ def _same_type(col: Column, dtype: T.DataType) -> Column:
 
 def _hierarchy_df(df: DataFrame, rows: Mapping[str, Mapping[str, str]], key: str, level: str) -> DataFrame:
     data = [(code, row.get(level)) for code, row in sorted(rows.items())]
-    return df.sparkSession.createDataFrame(data, f"`{key}` string, `{level}` string")
+    return local_frame(df.sparkSession, data, f"`{key}` string, `{level}` string")

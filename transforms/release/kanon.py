@@ -25,6 +25,7 @@ from transforms.kanon.hierarchy import SUPPRESSED, Hierarchy
 from transforms.kanon.histogram import COUNT, col, encode_histogram, qi_histogram
 from transforms.kanon.recode import KEY, Recoding, qi_key
 from transforms.kanon.solve import Solution, solve
+from transforms.local import local_frame
 from transforms.policy import Policy, Rule, TablePolicy
 from transforms.release.apply import DROP_ROW, REMOVED_BY, Applied, Context, apply_table
 from transforms.release.qi_hierarchies import UNKNOWN
@@ -85,11 +86,11 @@ def mapping_frame(patients: DataFrame, recoding: Recoding, key_hash: np.ndarray)
     keys = np.asarray(key_hash, dtype=np.int64)[recoding.source_rows]
     if len(np.unique(keys)) == len(keys):
         rows = [(int(h), *vals, s) for h, *vals, s in zip(keys, *released, supp, strict=True)]
-        return patients.sparkSession.createDataFrame(rows, T.StructType([T.StructField(KEY, T.LongType()), *outs, flag]))
+        return local_frame(patients.sparkSession, rows, T.StructType([T.StructField(KEY, T.LongType()), *outs, flag]))
     fields = [T.StructField(q, T.StringType()) for q in recoding.qi]
     finest = [[str(v) for v in vals] for vals in recoding.finest]
     rows = [(*f, *vals, s) for f, vals, s in zip(zip(*finest, strict=True), zip(*released, strict=True), supp, strict=True)]
-    return patients.sparkSession.createDataFrame(rows, T.StructType([*fields, *outs, flag]))
+    return local_frame(patients.sparkSession, rows, T.StructType([*fields, *outs, flag]))
 
 
 def split_patients(patients: DataFrame, mapping: DataFrame, qi: Sequence[str]) -> tuple[DataFrame, DataFrame]:

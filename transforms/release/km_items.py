@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transforms.local import local_frame
+
 TIME_LEVELS = ("month", "quarter", "half", "year")
 MONTHS_IN = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 UNKNOWN_CODE = "不明"  # a code missing from its hierarchy: one group of its own at every level above the code
@@ -84,7 +86,7 @@ def code_mapping(spec: ItemSpec, df: DataFrame) -> DataFrame:
     rows = [(code, code, *[(row.get(level) or UNKNOWN_CODE) for level in spec.levels])
             for code, row in sorted(spec.hierarchy.items())]
     names = ["__code", *[f"__l{i}" for i in range(len(spec.levels) + 1)]]
-    return df.sparkSession.createDataFrame(rows, ", ".join(f"{n} string" for n in names))
+    return local_frame(df.sparkSession, rows, ", ".join(f"{n} string" for n in names))
 
 
 def code_at(spec: ItemSpec, code: Column, mapping: DataFrame | None, level: int) -> Column:

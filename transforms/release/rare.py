@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transforms.cache import NO_CACHE, Cache
+from transforms.local import local_frame
 
 SUPPRESSED = "suppressed"
 ORIGINAL = "code"
@@ -38,7 +39,7 @@ class RarePlan:
     def mapping(self, df: DataFrame) -> DataFrame:
         rows = [(c, v, lvl) for c, (v, lvl) in sorted(self.moves.items())]
         schema = "__code string, __value string, __level string"
-        return df.sparkSession.createDataFrame(rows, schema)
+        return local_frame(df.sparkSession, rows, schema)
 
 
 def masked_by_share(counts: Mapping[str, int], share: float) -> set[str]:
@@ -127,7 +128,7 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
         least = {tag: r.threshold * sample * rows_per_patient for tag, r in requests.items()}
         counts = codes.groupBy("__tag", "__rare_code").count().collect()  # one row per code: a summary
         exact = [(r["__tag"], r["__rare_code"]) for r in counts if r["count"] < least[r["__tag"]]]
-    pairs = cache.keep(_pairs(rows, pid, None if exact is None else spark.createDataFrame(exact, "__tag string, __rare_code string"),
+    pairs = cache.keep(_pairs(rows, pid, None if exact is None else local_frame(spark, exact, "__tag string, __rare_code string"),
                               sample))
     recount: DataFrame | None = None
     try:
@@ -135,7 +136,7 @@ def plan_rare_many(requests: Mapping[str, RareRequest], pid: str = "pid",
             F.sum("__n").alias("rows"), F.count("__pid").alias("patients"), F.min("__exact").alias("exact")).collect()}
         low = [k for k, r in stats.items() if not r["exact"] and r["patients"] < requests[k[0]].threshold]
         if low:  # common by rows, yet the subset holds too few patients: count them exactly
-            chosen = spark.createDataFrame(low, "__tag string, __rare_code string")
+            chosen = local_frame(spark, low, "__tag string, __rare_code string")
             recount = _pairs(pick(codes.join(F.broadcast(chosen), ["__tag", "__rare_code"], "left_semi")), pid, None, 1)
             recount = cache.keep(recount)
             stats.update({(r["__tag"], r["__code"]): r for r in recount.groupBy("__tag", "__code").agg(
@@ -183,7 +184,7 @@ def _plan(pairs: DataFrame, stats: list[Any], req: RareRequest) -> RarePlan:
     moves: dict[str, tuple[str | None, str]] = {}
     remaining = set(rare)
     if rare and req.levels and req.hierarchy is not None:
-        rare_df = pairs.sparkSession.createDataFrame([(c,) for c in sorted(rare)], "__code string")
+        rare_df = local_frame(pairs.sparkSession, [(c,) for c in sorted(rare)], "__code string")
         pairs_of_rare = pairs.join(F.broadcast(rare_df), "__code", "inner").select("__code", "__pid")
         for level in req.levels:
             moves.update(_climb(pairs_of_rare, remaining, req.hierarchy, level, req.threshold))
@@ -208,7 +209,7 @@ def _climb(
     if not assign:
         return {}
     spark = pairs.sparkSession
-    step = spark.createDataFrame(assign, "__code string, __value string")
+    step = local_frame(spark, assign, "__code string, __value string")
     counts = (
         pairs.join(F.broadcast(step), "__code", "inner")
         .groupBy("__value")

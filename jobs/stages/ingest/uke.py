@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from jobs.runtime.scratch import Scratch, write_scratch
 from jobs.stages.ingest.files import SourceFile, spark_path
 from transforms.identity.optout import opted_out_receipts
+from transforms.local import local_frame
 from transforms.uke.layout import ALL_LAYOUTS, CLAIM_KINDS, RecordLayout, table_fields
 from transforms.uke.parse import (
     META_COLUMNS,
@@ -68,8 +69,8 @@ def position_files(
     lost = [f.path for f in files if f.path not in seen]
     if lost:
         raise RuntimeError(f"Spark reported no lines for {lost[:3]}: file path mapping is broken")
-    layout = spark.createDataFrame(blocks, schema=layout_frame.schema)
-    sha = spark.createDataFrame([(f.path, f.sha256, f.claim_kind) for f in files],
+    layout = local_frame(spark, blocks, layout_frame.schema)
+    sha = local_frame(spark, [(f.path, f.sha256, f.claim_kind) for f in files],
                                 "file_path string, file_sha256 string, claim_kind string")
     lines = write_scratch(position_lines(raw, layout, sha), out_dir, ["record_type"] if partition else [])
     by_path = {f.path: f.sha256 for f in files}
