@@ -25,7 +25,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN))/python
 
 .PHONY: demo requirements test test-fast test-unit test-spark test-e2e test-perf bench bench-shapes bench-scaling lint dist check-java venv clean \
-        airflow-venv airflow-test
+        airflow-venv airflow-test print-airflow-venv
 
 check-java:
 	@./.ci/check-java
@@ -47,7 +47,7 @@ demo: check-java $(STAMP)
 # Tests in tiers (tests/<tier>/, marked by folder; tests/conftest.py): unit = no Spark at all, spark = tiny
 # literal DataFrames on one session, e2e = whole stages and commands, perf = the benchmark harness.
 # `make test` runs every tier (CI); test-fast is unit + spark: no whole-pipeline fixture.
-test: check-java $(STAMP)
+test: check-java $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: check-java $(STAMP)
@@ -59,7 +59,7 @@ test-unit: $(STAMP)
 test-spark: check-java $(STAMP)
 	$(BIN)/python -m pytest tests/spark
 
-test-e2e: check-java $(STAMP)
+test-e2e: check-java $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
 test-perf: check-java $(STAMP)
@@ -81,10 +81,14 @@ $(AIRFLOW_STAMP):
 
 airflow-venv: $(AIRFLOW_STAMP)
 
-# dags/tokumei_release.py under `airflow dags test` with local spark-submit (tokumei's pyspark, local[2]):
-# one release published, one stopped by validation before publish (tests/airflow/run_release_dag.py).
+print-airflow-venv:
+	@echo $(AIRFLOW_VENV)
+
+# dags/tokumei_release.py under `airflow dags test` (tests/e2e/test_airflow.py, also part of `make test`): one
+# release published on a standalone cluster from the zip (the local `uke_run` release), one stopped by
+# validation before publish (local[2]). The tests find the venv as this Makefile names it (or $$TOKUMEI_AIRFLOW).
 airflow-test: check-java $(STAMP) $(AIRFLOW_STAMP)
-	$(BIN)/python tests/airflow/run_release_dag.py --airflow $(AIRFLOW_VENV)/bin/airflow
+	$(BIN)/python -m pytest tests/e2e/test_airflow.py
 
 bench: check-java $(STAMP)
 	@TOKUMEI_KEY_DEMO=$${TOKUMEI_KEY_DEMO:-bench-only-not-a-secret-synthetic-data-only} $(BIN)/python -m bench.run --patients $(BENCH_PATIENTS) --months $(BENCH_MONTHS)

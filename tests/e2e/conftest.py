@@ -7,7 +7,7 @@
 - `claim_kinds`: a generated set of all four claim kinds (医科, DPC, 調剤, 歯科) in both date systems, ingested
   once (test_generate_dpc.py, test_generate_pharmacy.py and test_generate_dental.py compare it with its truth);
 - `uke_run`: `tokumei run` on the real UKE file and a small generated set (test_run.py;
-  test_spark_connect.py and test_cluster.py compare with it).
+  test_spark_connect.py and test_airflow.py compare with it).
 
 Tests that need to change one of these outputs copy it first.
 """

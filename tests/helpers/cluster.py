@@ -1,4 +1,4 @@
-"""A Spark standalone cluster on loopback, started from the installed pyspark (tests/e2e/test_cluster.py),
+"""A Spark standalone cluster on loopback, started from the installed pyspark (tests/e2e/test_airflow.py runs the DAG on it),
 and a Python that has tokumei's dependencies but not the checkout.
 
 The master and each worker are `bin/spark-class org.apache.spark.deploy.{master.Master,worker.Worker}` (what

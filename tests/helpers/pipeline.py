@@ -26,7 +26,7 @@ RID = "e2e"
 KEY = "e2e-test-key-not-a-secret-0123456789abcdef"
 # `tokumei run` on the real UKE file and a small generated set (the `uke_run` fixture), run again with the
 # same input, arguments and key through Spark Connect (tests/e2e/test_spark_connect.py) and on a
-# standalone cluster (tests/e2e/test_cluster.py). The generated set: 40 people x 1 month, 5 institutions
+# standalone cluster (the DAG under Airflow, tests/e2e/test_airflow.py). The generated set: 40 people x 1 month, 5 institutions
 # (30 receipts, clinical extracts with labs), so the other setups also read generated files and CSV.
 UKE_RUN_KEY = "run-test-key-not-a-secret-0123456789abcdef"
 UKE_RUN_RID = "fixture-1"

@@ -1,6 +1,6 @@
 """The settings of the test session (tests/conftest.py), also given to the Spark processes that e2e tests
 start (the Spark Connect server of tests/e2e/test_spark_connect.py, the spark-submit of
-tests/e2e/test_cluster.py) so that both sides of their comparisons run with the same ones."""
+tests/e2e/test_airflow.py) so that both sides of their comparisons run with the same ones."""
 
 # Adaptive query execution re-plans every stage at run time: worth it on cluster-sized data, pure overhead
 # on the few hundred rows of a test (tests/e2e/test_anon_job.py: 182 s with it, 77 s without, one run each

@@ -1,25 +1,15 @@
-"""`make airflow-test`: the DAG `tokumei_release` run by Airflow 3 (`airflow dags test`, SQLite) with local
-spark-submit, twice, judged by its task states and the warehouse it leaves.
+"""The DAG `tokumei_release` under Airflow 3 (`airflow dags test`, SQLite) for tests/e2e/test_airflow.py: its
+app folder, Spark client settings and environment, one DAG run and the states of its tasks.
 
-    .venv/bin/python tests/airflow/run_release_dag.py --airflow <airflow venv>/bin/airflow [--work DIR]
-
-1. `airflow-ok` on the real UKE file (../shared/fixtures/uke): ingest, anonymize, validate and publish
-   succeed, `releases/airflow-ok/manifest.json` records a passed validation.
-2. `airflow-refused` on the same file with a マイナンバー typed into 病棟区分 (ward_class), a column the policy
-   keeps: validate fails on it (docs/operations.md section 3, case 1), publish is upstream_failed and
-   `releases/airflow-refused` does not exist.
-
-Both runs use the shipped anonymized policy without params.km, as tests/e2e's `uke_run` does: the file's
-75 receipts of a handful of patients cannot be (k, k^m)-anonymous, and the shipped policy refuses them
-in anonymize already. The app dir holds `make dist`'s output and conf/ with pipeline.yaml pointing at
-that policy. Airflow runs from its own venv (Makefile `airflow-venv`); this script runs in tokumei's, whose
-pyspark is spark-submit's Spark (SPARK_HOME, PATH) and whose Python runs the driver (PYSPARK_PYTHON).
-Not collected by pytest (no test_ prefix): it needs the Airflow venv.
+Airflow runs from its own venv (Makefile `airflow-venv`; its Spark provider's pyspark-client would shadow the
+real pyspark in tokumei's venv): `airflow_cli()` finds it where the Makefile puts it, or takes
+$TOKUMEI_AIRFLOW. The tasks run `spark-submit` of Spark in tokumei's venv (SPARK_HOME, PATH) with the built
+zip and its launcher, as docs/operations.md section 4 tells an operator to set a worker up.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -30,27 +20,32 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-from helpers.policies import anonymized_policy  # noqa: E402
-from helpers.session import SHORT_JVM_CONF, TEST_CONF  # noqa: E402
-from helpers.shared import ENV, find_shared  # noqa: E402
-
-from tools.dist import build  # noqa: E402
+from helpers.policies import anonymized_policy
+from helpers.session import SHORT_JVM_CONF, TEST_CONF
+from helpers.shared import REPO
+from tools.dist import build
 
 DAG_ID = "tokumei_release"
 STAGES = ("ingest", "anonymize", "validate", "publish")
-# A throwaway key for the public sample file: in the tasks' environment only, never printed.
-KEY = "airflow-test-key-not-a-secret-0123456789abcdef"
 MYNUMBER = "123456789018"  # valid check digit, as in tests/e2e/test_validate_identifiers.py
 # 病棟区分 is field 9 of an RE record, after the record type and receipt_no, receipt_type, service_month, name,
 # sex, birth_date, benefit_ratio, admission_date (transforms/uke/layout.py).
 WARD_CLASS = 9
+AIRFLOW_ENV = "TOKUMEI_AIRFLOW"
+AIRFLOW_PINS = (".ci/airflow-requirements.txt", ".ci/airflow-constraints.txt")
 
 
-class Failed(Exception):
-    pass
+def airflow_cli() -> Path:
+    """$TOKUMEI_AIRFLOW, else the `airflow` of the venv `make airflow-venv` made for these pins
+    (~/.cache/tokumei/airflow-<first 12 hex of the sha256 of the pin files' content>)."""
+    if os.environ.get(AIRFLOW_ENV):
+        return Path(os.environ[AIRFLOW_ENV])
+    digest = hashlib.sha256(b"".join((REPO / pin).read_bytes() for pin in AIRFLOW_PINS)).hexdigest()[:12]
+    return Path.home() / ".cache" / "tokumei" / f"airflow-{digest}" / "bin" / "airflow"
+
+
+class Failed(AssertionError):
+    """A DAG run that did not go as expected, with the lines of its log that say why."""
 
 
 def plant_mynumber(src: Path, dst: Path) -> None:
@@ -66,8 +61,9 @@ def plant_mynumber(src: Path, dst: Path) -> None:
 
 def app_dir(work: Path) -> Path:
     """What the Variable tokumei_app_dir names on a worker: dist/ from `make dist` and conf/, whose
-    pipeline.yaml takes the anonymized policy without params.km."""
+    pipeline.yaml takes the anonymized policy without params.km; and the Spark client's conf dir."""
     app = work / "app"
+    spark_conf_dir(work)
     build(app / "dist")
     shutil.copytree(REPO / "conf", app / "conf")
     policy = anonymized_policy(work, None)
@@ -115,11 +111,13 @@ def spark_conf_dir(work: Path) -> Path:
     return out
 
 
-def airflow_env(work: Path, app: Path) -> dict[str, str]:
-    """The environment of every `airflow` command but AIRFLOW_HOME: what a worker's tasks inherit."""
+def airflow_env(work: Path, app: Path, key: str, master: str, python: Path) -> dict[str, str]:
+    """The environment of the `airflow` commands of one DAG run: what a worker's tasks inherit. `master`
+    is the `spark_default` connection's (spark-submit --master), `python` runs the driver and the
+    executors' Python workers, `key` is the demo key (never printed)."""
     spec = importlib.util.find_spec("pyspark")
     if spec is None or spec.origin is None:
-        raise Failed(f"{sys.executable} has no pyspark: run this script with tokumei's venv (make airflow-test)")
+        raise Failed(f"{sys.executable} has no pyspark: run the tests with tokumei's venv")
     spark_home = Path(spec.origin).parent  # the pip pyspark is a full Spark: bin/spark-submit, jars/
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPARK_", "PYSPARK_", "TOKUMEI_KEY_"))}
     env.update({
@@ -128,15 +126,16 @@ def airflow_env(work: Path, app: Path) -> dict[str, str]:
         "AIRFLOW_VAR_TOKUMEI_APP_DIR": str(app),
         "AIRFLOW_VAR_TOKUMEI_PY_FILES": str(app / "dist" / "tokumei.zip"),
         # conn_type spark with the master as host: spark-submit --master local[2]
-        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": master}),
         # The provider runs `spark-submit` from PATH: Spark's own bin, not tokumei's venv bin (whose python
         # would shadow Airflow's); the driver runs tokumei's Python.
         "SPARK_HOME": str(spark_home),
         "PATH": f"{spark_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_CONF_DIR": str(spark_conf_dir(work)),
+        "PYSPARK_PYTHON": str(python),
+        "SPARK_CONF_DIR": str(work / "spark-conf"),
         "SPARK_LOCAL_IP": "127.0.0.1",
-        "TOKUMEI_KEY_DEMO": KEY,  # keys.provider env, key id demo (conf/pipeline.yaml)
+        "TOKUMEI_KEY_DEMO": key,  # keys.provider env, key id demo (conf/pipeline.yaml)
+        "AIRFLOW_HOME": str(work / "airflow_home"),
     })
     return env
 
@@ -183,7 +182,7 @@ def run_dag(cli: str, env: dict[str, str], run: Run) -> dict[str, str]:
     expect(f"{run.release_id}: expected one run of {DAG_ID} at {run.logical_date}, found {runs}", len(runs) == 1, run.log)
     tasks = airflow_json(cli, ["tasks", "states-for-dag-run", DAG_ID, runs[0]["run_id"]], env)
     states = {t["task_id"]: t["state"] for t in tasks}
-    print(f"airflow-test: {run.release_id}: dags test exited {code} after {time.monotonic() - start:.0f} s; "
+    print(f"airflow: {run.release_id}: dags test exited {code} after {time.monotonic() - start:.0f} s; "
           f"run {runs[0]['state']}; tasks {states}; log {run.log}", flush=True)
     return states
 
@@ -193,8 +192,7 @@ def expect(what: str, ok: bool, log: Path) -> None:
         raise Failed(f"{what}; see {log}{cause(log)}")
 
 
-# What a failed task's spark-submit printed that says why: CI shows the end of this script's output, not
-# the log it names.
+# What a failed task's spark-submit printed that says why: CI shows the failure's message, not the log it names.
 CAUSES = ("Error", "Exception", "Traceback", "exited", "Cannot execute")
 
 
@@ -204,18 +202,6 @@ def cause(log: Path, most: int = 25) -> str:
     lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
              if any(word in line for word in CAUSES) and "WARN" not in line]
     return "".join(f"\n  | {line[:400]}" for line in lines[-most:])
-
-
-def check_published(run: Run, states: dict[str, str]) -> None:
-    rid, wh, log = run.release_id, run.warehouse, run.log
-    expect(f"{rid}: every stage should succeed, got {states}", states == dict.fromkeys(STAGES, "success"), log)
-    manifest = wh / "releases" / rid / "manifest.json"
-    expect(f"{rid}: {manifest} is missing", manifest.is_file(), log)
-    record = json.loads(manifest.read_text(encoding="utf-8"))
-    validation = record.get("validation", {})
-    expect(f"{rid}: the manifest should record a passed validation, got {validation}",
-           record.get("release_id") == rid and validation.get("success") is True and validation.get("expectations", 0) > 0
-           and (wh / "releases" / rid / "validation" / "summary.json").is_file(), log)
 
 
 def check_refused(run: Run, states: dict[str, str]) -> None:
@@ -229,41 +215,3 @@ def check_refused(run: Run, states: dict[str, str]) -> None:
     expect(f"{rid}: validation should fail on the マイナンバー in receipts.ward_class alone, got {summary['failed']}",
            summary["success"] is False and found == summary["failed"], log)
     expect(f"{rid}: {wh / 'releases' / rid} exists", not (wh / "releases" / rid).exists(), log)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--airflow", required=True, help="the airflow command of Airflow's own venv")
-    p.add_argument("--work", type=Path, default=REPO / "build" / "airflow-test", help="emptied first; kept after")
-    args = p.parse_args(argv)
-    shared = find_shared()
-    sample = shared / "fixtures" / "uke" / "RECEIPTC_GAIRAI_SAMPLE.UKE" if shared else None
-    if sample is None or not sample.is_file():
-        print(f"airflow-test: the real UKE file is missing ({sample}); set {ENV} to the shared folder", file=sys.stderr)
-        return 2
-    work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    start = time.monotonic()
-    ok = Run("airflow-ok", "2026-01-01", work / "input" / "ok", work / "airflow-ok")
-    refused = Run("airflow-refused", "2026-01-02", work / "input" / "planted", work / "airflow-refused")
-    try:
-        env = {**airflow_env(work, app_dir(work)), "AIRFLOW_HOME": str(work / "airflow_home")}
-        ok.input.mkdir(parents=True)
-        shutil.copy(sample, ok.input / sample.name)
-        plant_mynumber(sample, refused.input / sample.name)
-        log = work / "airflow-db-migrate.log"
-        expect("airflow db migrate failed", airflow(args.airflow, ["db", "migrate"], env, log) == 0, log)
-        # One after the other: side by side they took longer on 2 cores (each run keeps them busy).
-        check_published(ok, run_dag(args.airflow, env, ok))
-        check_refused(refused, run_dag(args.airflow, env, refused))
-    except Failed as exc:
-        print(f"airflow-test: FAILED: {exc}", file=sys.stderr)
-        return 1
-    print(f"airflow-test: passed in {time.monotonic() - start:.0f} s: {DAG_ID} published airflow-ok; "
-          "validation stopped airflow-refused before publish")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
