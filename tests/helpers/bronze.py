@@ -13,6 +13,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from transforms.local import local_frame
 from transforms.policy.catalog import uke_catalog
 from transforms.uke.layout import table_fields
 
@@ -110,8 +111,8 @@ def write_bronze(spark: SparkSession, warehouse: Path) -> None:
     for table, rows in uke.items():
         schema = _schema(table)
         data = [tuple({"file_sha256": SHA, **r}.get(f.name) for f in schema.fields) for r in rows]
-        spark.createDataFrame(data, schema).write.format("delta").save(str(warehouse / "bronze" / table))
+        local_frame(spark, data, schema).write.format("delta").save(str(warehouse / "bronze" / table))
     for table, rows in (("patients", CLINICAL_PATIENTS), ("labs", LABS)):
         cols = ["file_sha256", "line_no", *rows[0]]
         data = [tuple({"file_sha256": SHA, "line_no": i + 2, **r}.get(c) for c in cols) for i, r in enumerate(rows)]
-        spark.createDataFrame(data, _clinical_schema(cols)).write.format("delta").save(str(warehouse / "bronze" / table))
+        local_frame(spark, data, _clinical_schema(cols)).write.format("delta").save(str(warehouse / "bronze" / table))

@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from transforms.local import local_frame
 from transforms.policy import PolicyError, Rule, TablePolicy
 from transforms.release.apply import Context, apply_table, check_schema
 
@@ -19,7 +20,7 @@ def _df(spark):
             ("p3", None, "B9", None, None, dt.date(2025, 3, 1)),
             ("p3", "佐藤", "A1", 5, dt.date(1990, 2, 28), None),
             ("p4", "田中", "A3", 50, dt.date(2000, 1, 1), dt.date(2025, 3, 1))]
-    return spark.createDataFrame(rows, "pid string, name string, code string, points int, birth date, month date")
+    return local_frame(spark, rows, "pid string, name string, code string, points int, birth date, month date")
 
 
 def test_apply_outputs_only_ruled_columns_and_counts_what_each_rule_did(spark):
@@ -65,7 +66,7 @@ def test_record_action_removes_and_counts_rows(spark):
 
 
 def test_req15_pseudonyms_are_keyed_per_domain_and_key_id(spark):
-    df = spark.createDataFrame([("p1", "１２３"), ("p2", "123"), ("p3", None)], "pid string, card string")
+    df = local_frame(spark, [("p1", "１２３"), ("p2", "123"), ("p3", None)], "pid string, card string")
     def run(**params):
         t = _table(card=Rule("pseudonymize", {"normalize": "digits", "domain": None, "key": None, **params}, "card"))
         return {r["pid"]: r["card"] for r in apply_table(df, t, CTX).df.collect()}
@@ -96,7 +97,7 @@ def test_every_other_method_through_apply_table(spark):
     rows = [(i, f"p{i % 3}", dt.date(2025, 1, 1 + i), float(i * 10), "A1" if i % 2 else "Z9", "100-0005",
              "東京都千代田区丸の内1-1" if i % 2 else "神奈川県どこか", "1312345678", 10 + i) for i in range(8)]
     rows.append((8, "p9", None, None, None, None, None, None, None))
-    df = spark.createDataFrame(rows, "line_no int, pid string, d date, v double, code string, post string, addr string, "
+    df = local_frame(spark, rows, "line_no int, pid string, d date, v double, code string, post string, addr string, "
                                      "inst string, n int")
     table = TablePolicy("t", "t", {
         "line_no": _rule("drop", "line_no"),
@@ -124,7 +125,7 @@ def test_every_other_method_through_apply_table(spark):
 
 
 def test_req22_date_shift_keeps_each_patients_intervals(spark):
-    df = spark.createDataFrame([("p1", dt.date(2025, 1, 1)), ("p1", dt.date(2025, 1, 31)), ("p2", dt.date(2025, 1, 1))],
+    df = local_frame(spark, [("p1", dt.date(2025, 1, 1)), ("p1", dt.date(2025, 1, 31)), ("p2", dt.date(2025, 1, 1))],
                                "pid string, d date")
     table = TablePolicy("t", "t", {"d": _rule("date_shift", "d", max_days=10)}, {"pid": Rule("patient_id", {"key": None}, "pid")})
     rows = sorted((r["pid"], r["d"]) for r in apply_table(df, table, CTX).df.collect())
@@ -173,5 +174,5 @@ def test_req19_quantile_bounds_come_from_the_source_table_when_given(spark):
     assert ("p2", "A2", 900000) in plain and ("p3", "A1", 5) in plain  # A1: P50 of (100, 5) is 5
     assert ("p1", "A1", 5) in plain
     # a source other than the frame's rows would change the bounds: the source is what is measured
-    other = spark.createDataFrame([("A1", 1)], "code string, points int")
+    other = local_frame(spark, [("A1", 1)], "code string, points int")
     assert ("p1", "A1", 1) in [tuple(r) for r in apply_table(df, table, CTX, source=other).df.collect()]

@@ -18,6 +18,7 @@ from transforms.columns.dates import (
     shift_days,
 )
 from transforms.columns.pseudonym import with_keys
+from transforms.local import local_frame
 
 
 def _py_age(born: dt.date, at: dt.date) -> int:
@@ -49,7 +50,7 @@ PAIRS = st.lists(st.tuples(_month_end_or_leap_day(1900, 2024), _month_end_or_lea
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=PAIRS)
 def test_req7_req17_age_and_band_at_month_ends_and_leap_days(spark, pairs):
-    df = spark.createDataFrame(pairs, "b date, a date")
+    df = local_frame(spark, pairs, "b date, a date")
     rows = df.select(
         "b", "a", age_at(F.col("b"), F.col("a")).alias("age"), age_band(F.col("b"), F.col("a"), 5, 90).alias("band"),
         age(F.col("b"), F.col("a"), 90).alias("top"),
@@ -68,7 +69,7 @@ def test_req7_req17_age_and_band_at_month_ends_and_leap_days(spark, pairs):
 
 
 def test_req7_leap_day_birthday_is_first_of_march_in_common_years(spark):
-    df = spark.createDataFrame(
+    df = local_frame(spark,
         [(dt.date(2000, 2, 29), dt.date(2001, 2, 28)), (dt.date(2000, 2, 29), dt.date(2001, 3, 1)),
          (dt.date(2000, 2, 29), dt.date(2004, 2, 29)), (dt.date(1935, 4, 2), dt.date(2025, 4, 1)),
          (dt.date(1935, 4, 2), dt.date(2025, 4, 2)), (None, dt.date(2025, 1, 1))],
@@ -79,19 +80,19 @@ def test_req7_leap_day_birthday_is_first_of_march_in_common_years(spark):
 
 
 def test_req17_top_only_lowers_and_truncates_the_last_band(spark):
-    df = spark.createDataFrame([(dt.date(1940, 1, 1), dt.date(2025, 6, 1)), (dt.date(1938, 1, 1), dt.date(2025, 6, 1))], "b date, a date")
+    df = local_frame(spark, [(dt.date(1940, 1, 1), dt.date(2025, 6, 1)), (dt.date(1938, 1, 1), dt.date(2025, 6, 1))], "b date, a date")
     got = [r[0] for r in df.select(age_band(F.col("b"), F.col("a"), 5, 86)).collect()]
     assert got == ["85-85", "86+"]
 
 
 def test_req22_generalize_date_units_and_null(spark):
-    df = spark.createDataFrame([(dt.date(2025, 3, 31),), (None,)], "d date")
+    df = local_frame(spark, [(dt.date(2025, 3, 31),), (None,)], "d date")
     got = [tuple(r) for r in df.select(*(generalize_date(F.col("d"), u) for u in ("year", "quarter", "year_month"))).collect()]
     assert got == [("2025", "2025-Q1", "2025-03"), (None, None, None)]
 
 
 def test_req17_birth_year_month_suppressed_at_90_and_over(spark):
-    df = spark.createDataFrame(
+    df = local_frame(spark,
         [(dt.date(1935, 4, 2), dt.date(2025, 4, 1)), (dt.date(1935, 4, 2), dt.date(2025, 4, 2)), (None, dt.date(2025, 4, 2))],
         "b date, a date",
     )
@@ -101,7 +102,7 @@ def test_req17_birth_year_month_suppressed_at_90_and_over(spark):
 
 def test_req22_date_shift_is_per_patient_and_keeps_intervals(spark):
     rows = [("山田", dt.date(2025, 1, 10)), ("山田", dt.date(2025, 3, 1)), ("pid-b", dt.date(2025, 1, 10)), ("pid-b", None)]
-    df, keys = with_keys(spark.createDataFrame(rows, "pid string, d date"), {"k1": b"k1", "k2": b"k2"})
+    df, keys = with_keys(local_frame(spark, rows, "pid string, d date"), {"k1": b"k1", "k2": b"k2"})
     out = df.select("pid", "d", shift_date(F.col("d"), shift_days(F.col("pid"), keys["k1"], 30)).alias("s")).collect()
     offsets = {(r["pid"], r["d"]): (r["s"] - r["d"]).days for r in out if r["d"] is not None}
     assert offsets[("山田", dt.date(2025, 1, 10))] == offsets[("山田", dt.date(2025, 3, 1))]
@@ -113,7 +114,7 @@ def test_req22_date_shift_is_per_patient_and_keeps_intervals(spark):
 
 
 def test_age_band_labels_pad_to_two_digits_and_keep_three(spark):
-    df = spark.createDataFrame([(dt.date(1920, 1, 1), dt.date(2022, 6, 1)), (dt.date(2015, 1, 1), dt.date(2022, 6, 1))],
+    df = local_frame(spark, [(dt.date(1920, 1, 1), dt.date(2022, 6, 1)), (dt.date(2015, 1, 1), dt.date(2022, 6, 1))],
                                "b date, a date")
     got = [r[0] for r in df.select(age_band(F.col("b"), F.col("a"), 5, None)).collect()]
     assert got == ["100-104", "05-09"]
@@ -122,7 +123,7 @@ def test_age_band_labels_pad_to_two_digits_and_keep_three(spark):
 @pytest.mark.parametrize(("width", "top"), [(5, 90), (10, 90), (5, 86), (5, None), (10, None)])
 def test_the_age_band_column_writes_band_label_of_every_age_to_130(spark, width, top):
     """The Spark column and the label list (hierarchy leaves, validation) share one definition."""
-    ages = spark.createDataFrame([(a,) for a in range(131)] + [(None,)], "years int")
+    ages = local_frame(spark, [(a,) for a in range(131)] + [(None,)], "years int")
     got = [(r["years"], r["band"]) for r in ages.select("years", band_of_age(F.col("years"), width, top).alias("band")).collect()]
     assert got == [(a, band_label(a, width, top)) for a in range(131)] + [(None, None)]
     assert {band for _, band in got if band is not None} <= set(band_labels(width, top))

@@ -3,12 +3,13 @@ import datetime as dt
 import pytest
 
 from transforms.identity.linkage import clinical_identities, derive_key, link_patients, receipt_identities
+from transforms.local import local_frame
 
 B = dt.date(1960, 5, 1)
 
 
 def _claims(spark):
-    receipts = spark.createDataFrame(
+    receipts = local_frame(spark,
         [
             ("r1", "ヤマダ　タロウ", B, "1"),   # insurer A + kana
             ("r2", "ﾔﾏﾀﾞ ﾀﾛｳ", B, "1"),        # same person, half-width kana, new insurer B
@@ -18,24 +19,24 @@ def _claims(spark):
         ],
         "receipt_key string, kana_name string, birth_date date, sex string",
     )
-    insurances = spark.createDataFrame(
+    insurances = local_frame(spark,
         [("r1", 2, "06130011", "１", "２３"), ("r2", 2, "01130012", "ab", "9"), ("r3", 2, " 1130012", "AB", "9"),
          ("r4", 2, "06130011", "１", "２４")],
         "receipt_key string, line_no int, insurer_no string, card_symbol string, card_number string",
     )
-    eligibility = spark.createDataFrame([("r1", 3, "1")], "receipt_key string, line_no int, branch_no string")
+    eligibility = local_frame(spark, [("r1", 3, "1")], "receipt_key string, line_no int, branch_no string")
     return receipts, insurances, eligibility
 
 
 def _literal(df):
     """`df`'s rows as a literal frame: the tests of what comes after linkage read the pids many times,
     and an uncached link_patients plan would run its rounds again for every one of them."""
-    return df.sparkSession.createDataFrame(df.collect(), df.schema)
+    return local_frame(df.sparkSession, df.collect(), df.schema)
 
 
 def _clinical(spark):
     """One clinical patient: the person of receipts r1-r3 (hiragana kana name, sex as "M")."""
-    return spark.createDataFrame(
+    return local_frame(spark,
         [("H001", "1312345678", "やまだ たろう", B, "M", None, None, None, None)],
         "patient_id string, institution_code string, kana_name string, birth_date date, sex string, "
         "insurer_no string, card_symbol string, card_number string, branch_no string",
@@ -84,7 +85,7 @@ def test_req15_with_pid_same_rows_whether_the_map_or_the_table_is_broadcast(spar
     pids = _literal(link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"),
                                   rounds=3, node_pseudonym_key=b"r", node_pseudonym=PRE_RECEIPT_KEY))
     pid_map = join_map(pids)
-    lines = spark.createDataFrame([("r1", 1), ("r2", 2), ("r2", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
+    lines = local_frame(spark, [("r1", 1), ("r2", 2), ("r2", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
     got = {}
     for small in (False, True):
         out = with_pid(lines, pid_map, drop_unlinked=True, broadcast=True, small_table=small)
@@ -107,8 +108,8 @@ def test_req15_each_table_joins_the_map_nodes_of_its_kind(spark, cache):
     ids = receipt_identities(receipts, insurances, eligibility).unionByName(clinical_identities(clinical))
     pid_map = join_map(link_patients(ids, derive_key(b"k", "pid"), rounds=3, cache=cache), cache)
     assert sorted(r[CLINICAL] for r in pid_map.collect()) == [False] * 5 + [True]
-    lines = spark.createDataFrame([("r1", 1), ("r4", 2)], "receipt_key string, n int")
-    labs = spark.createDataFrame([("1312345678", "H001", 3), ("1312345678", "H999", 4)],
+    lines = local_frame(spark, [("r1", 1), ("r4", 2)], "receipt_key string, n int")
+    labs = local_frame(spark, [("1312345678", "H001", 3), ("1312345678", "H999", 4)],
                                  "institution_code string, patient_id string, n int")
     claim_out = {r["n"]: r["pid"] for r in with_pid(lines, pid_map, broadcast=True).collect()}
     lab_out = {r["n"]: r["pid"] for r in with_pid(labs, pid_map, broadcast=True).collect()}
@@ -160,13 +161,13 @@ def test_req21_removals_folded_into_the_map_flag_the_same_rows(spark):
     pids = _literal(link_patients(receipt_identities(receipts, insurances, eligibility), derive_key(b"k", "pid"), rounds=3))
     pid_map = join_map(pids)
     by_node = {r["node"]: r["pid"] for r in pids.collect()}
-    held = spark.createDataFrame([(by_node["r4"],)], "pid string")
-    suppressed = spark.createDataFrame([(by_node["r1"],)], "pid string")  # r1, r2, r3: one patient
+    held = local_frame(spark, [(by_node["r4"],)], "pid string")
+    suppressed = local_frame(spark, [(by_node["r1"],)], "pid string")  # r1, r2, r3: one patient
 
     def mark(df):
         return mark_suppressed(mark_suppressed(df, held, True, "notice"), suppressed, True, "kanon")
 
-    lines = spark.createDataFrame([("r1", 1), ("r2", 2), ("r4", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
+    lines = local_frame(spark, [("r1", 1), ("r2", 2), ("r4", 3), ("r5", 4), ("nowhere", 5)], "receipt_key string, n int")
     for drop in (False, True):
         for small in (False, True):
             folded = with_pid(lines, with_removals(pid_map, mark), drop, broadcast=True, small_table=small)
@@ -193,10 +194,10 @@ def test_req22_every_row_gets_its_patients_first_service_and_one_age_band(spark)
     pid_map = join_map(pids)
     by_node = {r["node"]: r["pid"] for r in pids.collect()}
     first = dt.date(B.year + 40, B.month - 1, 1)  # the month before the 40th birthday
-    facts = spark.createDataFrame([(by_node["r1"], first), (by_node["r4"], dt.date(2024, 5, 1))],
+    facts = local_frame(spark, [(by_node["r1"], first), (by_node["r4"], dt.date(2024, 5, 1))],
                                   "pid string, first_service date")
     months = [first, dt.date(first.year + 1, first.month, 1), dt.date(first.year + 2, 1, 1), dt.date(2024, 5, 1), first]
-    lines = spark.createDataFrame([(f"r{i}", B, m) for i, m in enumerate(months, 1)] + [("nowhere", B, first)],
+    lines = local_frame(spark, [(f"r{i}", B, m) for i, m in enumerate(months, 1)] + [("nowhere", B, first)],
                                   "receipt_key string, birth_date date, service_month date")
     folded = with_pid(lines, with_removals(pid_map, lambda df: df, facts), broadcast=True)
     got = {r["receipt_key"]: r["__first_service"] for r in folded.collect()}

@@ -3,6 +3,7 @@ from pyspark.sql import functions as F
 
 from transforms.columns.perturb import add_noise, microaggregate, rank_swap
 from transforms.columns.pseudonym import with_keys
+from transforms.local import local_frame
 from transforms.release.rare import SUPPRESSED, apply_rare, plan_rare
 
 HIER = {
@@ -19,7 +20,7 @@ def _diagnoses(spark):
     # in E12 and E13, together in block E10-E14; B01: alone in its block -> suppressed. Threshold 2.
     rows = [("p1", "COMMON"), ("p2", "COMMON"), ("p3", "COMMON"), ("p1", "A01"), ("p1", "A01"), ("p2", "A02"),
             ("p3", "A03"), ("山田", "B01"), ("p4", None), ("p4", "A04")]
-    return spark.createDataFrame([(i, p, c) for i, (p, c) in enumerate(rows)], "i int, pid string, code string")
+    return local_frame(spark, [(i, p, c) for i, (p, c) in enumerate(rows)], "i int, pid string, code string")
 
 
 def test_req18_rare_codes_climb_until_threshold_else_suppressed(spark):
@@ -49,7 +50,7 @@ def test_req18_without_hierarchy_every_rare_code_is_suppressed(spark):
 
 
 def test_keyed_noise_is_seeded_and_centered(spark):
-    df, keys = with_keys(spark.createDataFrame([(i, 100.0 if i % 10 else None) for i in range(2000)], "i int, v double"),
+    df, keys = with_keys(local_frame(spark, [(i, 100.0 if i % 10 else None) for i in range(2000)], "i int, v double"),
                          {"key": b"key"})
     key = keys["key"]
     a = df.select("i", add_noise(F.col("v"), F.col("i"), key, 5.0, "laplace", 1).alias("n"))
@@ -71,14 +72,14 @@ def test_keyed_noise_is_seeded_and_centered(spark):
 
 
 def test_microaggregate_replaces_values_by_group_means(spark):
-    df = spark.createDataFrame([(1, 1.0), (2, 2.0), (3, 3.0), (4, 10.0), (5, 10.0), (6, 11.0), (7, 50.0), (8, None)], "i int, v double")
+    df = local_frame(spark, [(1, 1.0), (2, 2.0), (3, 3.0), (4, 10.0), (5, 10.0), (6, 11.0), (7, 50.0), (8, None)], "i int, v double")
     got = {r["i"]: r["m"] for r in microaggregate(df, "v", "m", 3).collect()}
     assert got == {1: 2.0, 2: 2.0, 3: 2.0, 4: 20.25, 5: 20.25, 6: 20.25, 7: 20.25, 8: None}
 
 
 def test_rank_swap_preserves_values_and_bounds_displacement(spark):
     n = 200
-    df, keys = with_keys(spark.createDataFrame([(i, float(i)) for i in range(n)] + [(n, None)], "i int, v double"),
+    df, keys = with_keys(local_frame(spark, [(i, float(i)) for i in range(n)] + [(n, None)], "i int, v double"),
                          {"key": b"key"})
     out = {r["i"]: r["s"] for r in rank_swap(df, "v", "s", F.col("i"), keys["key"], p=5).collect()}
     assert out[n] is None
@@ -93,7 +94,7 @@ def test_req18_plans_of_several_tables_from_one_query_stay_apart(spark):
     from transforms.release.rare import RareRequest, plan_rare_many
 
     df = _diagnoses(spark)
-    other = spark.createDataFrame([("q1", "A01"), ("q2", "A01"), ("q3", "B01")], "pid string, drug string")
+    other = local_frame(spark, [("q1", "A01"), ("q2", "A01"), ("q3", "B01")], "pid string, drug string")
     plans = plan_rare_many({"diagnoses.code": RareRequest(df, "code", 2, HIER, ["icd10", "block"]),
                             "drugs.drug": RareRequest(other, "drug", 2)})
     assert plans["diagnoses.code"].moves == plan_rare(df, "code", 2, hierarchy=HIER, levels=["icd10", "block"]).moves
@@ -107,10 +108,10 @@ def test_req18_plans_from_unioned_projections_count_only_released_patients(spark
     from transforms.release.apply import DROP_ROW
     from transforms.release.rare import RareRequest, plan_rare_many
 
-    diag = spark.createDataFrame([("r1", "A01"), ("r2", "A01"), ("r3", "A01"), ("r4", "B01"), ("r5", None)],
+    diag = local_frame(spark, [("r1", "A01"), ("r2", "A01"), ("r3", "A01"), ("r4", "B01"), ("r5", None)],
                                  "receipt_key string, disease_code string")
-    drug = spark.createDataFrame([("r1", "D1"), ("r2", "D1"), ("r4", "D1"), ("r4", "D2")], "receipt_key string, drug_code string")
-    owner = spark.createDataFrame([("r1", "p1"), ("r2", "p2"), ("r3", "p3"), ("r4", "p3"), ("r5", "p9")],
+    drug = local_frame(spark, [("r1", "D1"), ("r2", "D1"), ("r4", "D1"), ("r4", "D2")], "receipt_key string, drug_code string")
+    owner = local_frame(spark, [("r1", "p1"), ("r2", "p2"), ("r3", "p3"), ("r4", "p3"), ("r5", "p9")],
                                   "__node string, pid string")
 
     def released(df):  # pid by node; p3 is suppressed
@@ -144,7 +145,7 @@ def test_req18_sampled_counting_gives_the_exact_plans(spark):
     rows += [("p1", "A011"), ("p2", "A011"), ("p3", "A012")]  # few rows: counted exactly
     rows += [(f"q{i}", "B02") for i in range(3)] + [(f"q{i}", "C01") for i in range(20)]  # q* are removed
     rows += [(None, "A01"), ("p5", None)]
-    df = spark.createDataFrame(rows, "pid string, code string")
+    df = local_frame(spark, rows, "pid string, code string")
     removed = lambda d: d.withColumn(DROP_ROW, F.col("pid").startswith("q"))  # noqa: E731
     kept = removed(df).where(~F.col(DROP_ROW))
     hier = {**HIER, "B01": {"icd10": "B01", "block": "B00-B09"}, "A011": {"icd10": "A01", "block": "A00-A09"},

@@ -18,6 +18,7 @@ from jobs.runtime.delta_io import (
 )
 from jobs.stages.erase.delete import _table_condition
 from jobs.stages.erase.subject import Subject
+from transforms.local import local_frame
 
 INSTITUTION = "1312345678"
 NODE_PREFIX = f"C\u001f{INSTITUTION}\u001f"
@@ -54,10 +55,10 @@ def test_the_version_from_the_log_files_is_the_historys_after_writes_deletes_and
 def test_commits_read_from_the_log_files_are_the_ones_delta_history_gives(spark, tmp_path):
     path = str(tmp_path / "t")
     _table(spark, path, [("aa", INSTITUTION, "x", 1), ("bb", INSTITUTION, "y", 2), ("cc", "0000000001", "z", 3)])
-    spark.createDataFrame([("dd", INSTITUTION, "w", 4)], "file_sha256 string, institution_code string, node string, n int") \
+    local_frame(spark, [("dd", INSTITUTION, "w", 4)], "file_sha256 string, institution_code string, node string, n int") \
         .write.format("delta").mode("overwrite").option("replaceWhere", "file_sha256 IN ('aa', 'dd')").save(path)
     delete_where(spark, path, "n = 2")
-    delete_matching(spark, path, spark.createDataFrame([("cc",)], "file_sha256 string"), ["file_sha256"])
+    delete_matching(spark, path, local_frame(spark, [("cc",)], "file_sha256 string"), ["file_sha256"])
     set_properties(spark, path, {"tokumei.legal_class": "anonymized"})
     local = recent_commits(spark, path, 10)
     assert [c["version"] for c in local] == [4, 3, 2, 1, 0]
@@ -83,7 +84,7 @@ def test_no_version_from_files_where_only_delta_knows_it(spark, tmp_path):
 
 
 def _table(spark, path, rows):
-    spark.createDataFrame(rows, "file_sha256 string, institution_code string, node string, n int") \
+    local_frame(spark, rows, "file_sha256 string, institution_code string, node string, n int") \
         .write.format("delta").save(path)
 
 
@@ -114,7 +115,7 @@ def test_no_condition_for_a_table_without_the_subjects_columns():
 def test_delete_matching_deletes_the_rows_of_the_keys(spark, tmp_path):
     path = str(tmp_path / "t")
     _table(spark, path, [("aa", "1", "x", 1), ("aa", "2", "x", 2), ("bb", "1", None, 3), ("cc", None, "山田", 4)])
-    keys = spark.createDataFrame([("aa", "1"), ("bb", "1"), ("zz", "9")], "file_sha256 string, institution_code string")
+    keys = local_frame(spark, [("aa", "1"), ("bb", "1"), ("zz", "9")], "file_sha256 string, institution_code string")
     delete_matching(spark, path, keys, ["file_sha256", "institution_code"])
     assert sorted(r["n"] for r in spark.read.format("delta").load(path).collect()) == [2, 4]
     commit = last_commit(spark, path)

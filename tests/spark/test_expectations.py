@@ -4,6 +4,7 @@ import pytest
 
 from expectations.checks import ScanColumn, TableChecks
 from expectations.gx_suite import run_checks
+from transforms.local import local_frame
 
 PID = "a" * 64
 ROWS = [(PID, "1", "1950-02", "130", "頭痛"), ("b" * 64, "2", None, None, None), ("c" * 64, "1", "1999-12", "600", "熱")]
@@ -21,7 +22,7 @@ BASE = TableChecks(
 
 
 def _success(spark, rows, checks=BASE, schema=SCHEMA):
-    df = spark.createDataFrame(rows, schema)
+    df = local_frame(spark, rows, schema)
     result = run_checks({"patients": (df, checks)})["patients"]
     failed = sorted(e["expectation_type"] for e in result["expectations"] if not e["success"])
     return result["success"], failed
@@ -81,7 +82,7 @@ def test_req21_classes_without_l_distinct_sensitive_values_fail(spark):
 
 def test_req28_results_carry_no_unexpected_values(spark):
     rows = [(PID, "1", "1950-02", "130", "山田太郎 090-1234-5678"), *ROWS[1:]]
-    df = spark.createDataFrame(rows, SCHEMA)
+    df = local_frame(spark, rows, SCHEMA)
     result = run_checks({"patients": (df, BASE)})["patients"]
     assert "090-1234-5678" not in str(result) and "山田" not in str(result)
 
@@ -90,7 +91,7 @@ def test_req28_results_carry_no_unexpected_values(spark):
 
 def _identifier_result(spark, note):
     rows = [(PID, "1", "1950-02", "130", note), *ROWS[1:]]
-    result = run_checks({"patients": (spark.createDataFrame(rows, SCHEMA), BASE)})["patients"]
+    result = run_checks({"patients": (local_frame(spark, rows, SCHEMA), BASE)})["patients"]
     return next(e for e in result["expectations"] if e["expectation_type"] == "expect_no_identifier_values"), result
 
 

@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from synth.draws import check_digit, check_digit_py, zipf_index
+from transforms.local import local_frame
 from transforms.uke.layout import CO, HO, SI
 from transforms.uke.write import (
     format_decimal,
@@ -27,7 +28,7 @@ REAL_VALID = ("01130012", "01010016", "34130021", "133066", "12143210", "2814050
 def test_check_digit_matches_real_numbers(spark):
     for length in (8, 6):
         numbers = [n for n in REAL_VALID if len(n) == length]
-        df = spark.createDataFrame([(n[:-1], None) for n in numbers] + [(None, None)], "body string, other string")
+        df = local_frame(spark, [(n[:-1], None) for n in numbers] + [(None, None)], "body string, other string")
         got = [r[0] for r in df.select(check_digit(F.col("body"), length - 1)).collect()]
         assert got == [n[-1] for n in numbers] + [None]
     assert [check_digit_py(n[:-1]) for n in REAL_VALID] == [n[-1] for n in REAL_VALID]
@@ -48,14 +49,14 @@ def test_check_digit_matches_real_numbers(spark):
     ],
 )
 def test_wareki_dates_at_era_boundaries(spark, day, gyymmdd, gyymm):
-    row = spark.createDataFrame([(day,)], "d date").select(
+    row = local_frame(spark, [(day,)], "d date").select(
         wareki_date(F.col("d")).alias("w"), wareki_ym(F.col("d")).alias("ym")
     ).first()
     assert (row["w"], row["ym"]) == (gyymmdd, gyymm)
 
 
 def test_format_decimal_drops_trailing_zeros(spark):
-    df = spark.createDataFrame([(Decimal("1"),), (Decimal("0.5"),), (Decimal("100"),), (Decimal("2.25"),), (None,)],
+    df = local_frame(spark, [(Decimal("1"),), (Decimal("0.5"),), (Decimal("100"),), (Decimal("2.25"),), (None,)],
                                "x decimal(15,5)")
     assert [r[0] for r in df.select(format_decimal(F.col("x"))).collect()] == ["1", "0.5", "100", "2.25", None]
 
@@ -70,7 +71,7 @@ HO_SCHEMA = ("insurer_no string, card_symbol string, card_number string, days in
 
 
 def test_format_line_pads_insurer_and_keeps_trailing_empty_fields(spark):
-    df = spark.createDataFrame([_ho_row("133066", "東京"), _ho_row("01130012", None)], HO_SCHEMA)
+    df = local_frame(spark, [_ho_row("133066", "東京"), _ho_row("01130012", None)], HO_SCHEMA)
     lines = [r[0] for r in df.select(format_line(HO)).collect()]
     assert lines == ["HO,  133066,東京,１２,1,13642,,,,,,4090,,,", "HO,01130012,,１２,1,13642,,,,,,4090,,,"]
     assert all(len(line.split(",")) == HO.width + 1 for line in lines)
@@ -83,7 +84,7 @@ def test_format_line_days_and_era_dates(spark):
     row.update(care_class="60", burden_class="1", procedure_code="160008010", points=21, count=3, day_counts=days,
                comment_code_1="850100001", comment_text_1="診療開始日")
     schema = ", ".join(f"{n} {t}" for n, t in typed_schema(SI))
-    df = spark.createDataFrame([tuple(row[f.name] for f in SI.kept())], schema)
+    df = local_frame(spark, [tuple(row[f.name] for f in SI.kept())], schema)
     line = df.select(format_line(SI)).first()[0]
     fields = line.split(",")
     assert len(fields) == SI.width + 1
@@ -93,7 +94,7 @@ def test_format_line_days_and_era_dates(spark):
 
 
 def test_select_typed_names_missing_columns(spark):
-    df = spark.createDataFrame([("60", "1")], "care_class string, burden_class string")
+    df = local_frame(spark, [("60", "1")], "care_class string, burden_class string")
     with pytest.raises(ValueError, match=r"select_typed\(CO\): missing columns \['comment_code', 'comment_text'\]"):
         select_typed(df, CO)
 

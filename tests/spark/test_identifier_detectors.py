@@ -15,6 +15,7 @@ from expectations.detectors import findings_sql
 from expectations.from_policy import identifier_scan
 from jobs.stages.release.policy_files import load_policy, policy_catalog
 from synth.reference import LABS
+from transforms.local import local_frame
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ def _findings(spark, cases: dict[str, str | None], code: frozenset[str] = frozen
     """{(column, detector): rows} found in a one-row table whose columns are `cases` (or in `rows`)."""
     if rows is None:
         rows, schema = [tuple(cases.values())], ", ".join(f"`{c}` string" for c in cases)
-    df = spark.createDataFrame(rows, schema)
+    df = local_frame(spark, rows, schema)
     view = "detector_cases"
     df.createOrReplaceTempView(view)
     scan = [ScanColumn(c, code=c in code) for c in cases]
@@ -153,11 +154,11 @@ def test_req8_req12_real_master_codes_in_their_code_columns_trip_no_detector(spa
     values = [v for _, v in columns.values()]
     assert min(map(len, values)) >= 30
     rows = list(itertools.zip_longest(*values))
-    df = spark.createDataFrame(rows, ", ".join(f"{c} string" for c in columns))
+    df = local_frame(spark, rows, ", ".join(f"{c} string" for c in columns))
     df.createOrReplaceTempView("master_codes")
     assert spark.sql(findings_sql("codes", scan, source="master_codes")).collect() == []
     # the exemption is by shape, not by column: a phone number planted in lab_code is still found
-    planted = spark.createDataFrame([*rows, (None, None, None, "09012345678")], df.schema)
+    planted = local_frame(spark, [*rows, (None, None, None, "09012345678")], df.schema)
     planted.createOrReplaceTempView("master_codes_planted")
     found = spark.sql(findings_sql("codes", scan, source="master_codes_planted")).collect()
     assert [(r["column_name"], r["detector"], r["row_count"]) for r in found] == [("lab_code", "mobile", 1)]
@@ -167,6 +168,6 @@ def test_req8_req12_real_master_codes_in_their_code_columns_trip_no_detector(spa
 def test_req8_jlac10_lab_codes_no_longer_look_like_mobile_numbers(spark, shape):
     """The bug on main: `0[789]0-?[0-9]{4}-?[0-9]{4}` matched inside 3B090000002327201 (γ-GT), so the
     仮名 demo release failed validation. Digit boundaries fix it even without the declared shape."""
-    df = spark.createDataFrame([(lab.jlac10,) for lab in LABS], "lab_code string")
+    df = local_frame(spark, [(lab.jlac10,) for lab in LABS], "lab_code string")
     df.createOrReplaceTempView("jlac10")
     assert spark.sql(findings_sql("labs", [ScanColumn("lab_code", shape, True)], source="jlac10")).collect() == []

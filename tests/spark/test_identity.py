@@ -17,10 +17,11 @@ from transforms.identity.keys import (
     normalize_kana,
     with_id_parts,
 )
+from transforms.local import local_frame
 
 
 def _one(spark, expr, value, schema="v string"):
-    return spark.createDataFrame([(value,)], schema).select(expr(F.col("v")).alias("o")).first()["o"]
+    return local_frame(spark, [(value,)], schema).select(expr(F.col("v")).alias("o")).first()["o"]
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_req42_id1_and_id2_sources_match_across_writing_styles_and_need_core_fie
         ("06139992", None, "456", None, dt.date(1950, 2, 3), "1", None),
         (None, "123", "456", "01", dt.date(1950, 2, 3), "1", "ヤマダタロウ"),
     ]
-    df = spark.createDataFrame(rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
+    df = local_frame(spark, rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
     out = _ids(df)
     assert out[0]["id1"] == "ID1\x1f06139992\x1f123\x1f456\x1f01\x1f19500203\x1f1"
     assert out[1]["id1"] == out[0]["id1"]  # spaces, full-width digits, a lost leading zero, 枝番 "1"
@@ -92,7 +93,7 @@ def test_req42_ids_fold_voiced_marks_and_hiragana_and_can_leave_out_the_branch(s
         (None, "123", "456", "01", dt.date(1950, 2, 3), "1", "カ゛ハ゜"),
         ("06139992", "1", "2", "3", None, "1", "ア"),
     ]
-    df = spark.createDataFrame(rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
+    df = local_frame(spark, rows, "ins string, sym string, num string, br string, born date, sex string, kana string")
     got = [tuple(r) for r in _ids(df)]
     assert got == [
         ("ID1\x1f06139992\x1f123\x1f456\x1f01\x1f19500203\x1f1", "ID1\x1f06139992\x1f123\x1f456\x1f\x1f19500203\x1f1",
@@ -134,7 +135,7 @@ def test_req42_translate_normalizations_equal_the_regex_reference_on_random_stri
                 + i._HIRAGANA[::4] + i._KATAKANA[::4] + "゛゜ﾞﾟ" + " \t\u3000・･-－‐―−ｰ" + "漢字")
     rng = random.Random(7)
     values = [None, ""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
-    df = spark.createDataFrame([(v,) for v in values], "v string")
+    df = local_frame(spark, [(v,) for v in values], "v string")
     got = df.select("v", normalize_digits(F.col("v")).alias("digits"), normalize_card(F.col("v")).alias("card"),
                     normalize_kana(F.col("v")).alias("kana")).collect()
     for row in got:

@@ -19,6 +19,7 @@ from jobs.stages.release.anonymize import release_errors
 from jobs.stages.release.plan import plan
 from jobs.stages.release.policy_files import load_policy, qi_hierarchies
 from transforms.columns.dates import age_band
+from transforms.local import local_frame
 from transforms.policy.catalog import PATIENT_FACTS
 from transforms.release.apply import DROP_ROW, Context, apply_table
 from transforms.release.kanon_stage import kanon_stage
@@ -48,8 +49,8 @@ def _policy(**params):
 
 def _stage(spark, patients=PATIENTS, **params):
     policy, path = _policy(**params)
-    frames = {PATIENT_FACTS: spark.createDataFrame(patients, FACTS),
-              "receipts": spark.createDataFrame(CLAIMS, "pid string, receipt_key string")}
+    frames = {PATIENT_FACTS: local_frame(spark, patients, FACTS),
+              "receipts": local_frame(spark, CLAIMS, "pid string, receipt_key string")}
     with release_errors(policy, path):  # the job's exit codes for what the stage raises
         return kanon_stage(frames, policy, Context({}, "none"), qi_hierarchies(policy, policy.params.quasi_identifiers)), policy
 
@@ -62,7 +63,7 @@ def _released(stage):
 def test_req21_age_hierarchy_equals_the_age_band_rule_at_every_width(spark):
     hier = age_band_hierarchy(5, 90)
     births = [(dt.date(2025 - a, 1, 1),) for a in range(0, 106)] + [(None,)]
-    df = spark.createDataFrame(births, "b date").withColumn("at", F.lit(dt.date(2025, 6, 1)))
+    df = local_frame(spark, births, "b date").withColumn("at", F.lit(dt.date(2025, 6, 1)))
     cols = [age_band(F.col("b"), F.col("at"), 5 * 2**lv, 90).alias(f"w{lv}") for lv in range(3)]
     for row in df.select(*cols).collect():
         leaf = hier.leaf_index["" if row["w0"] is None else row["w0"]]
@@ -148,7 +149,7 @@ def test_req21_distinct_l_diversity_where_the_policy_configures_it(spark):
     policy, path = _policy()
     params = SimpleNamespace(**{**policy.params.__dict__, "quasi_identifiers": ("age_band", "sex"), "k": 2,
                                 "suppression_limit": 0.3, "l": 2, "sensitive": "area"})
-    frames = {PATIENT_FACTS: spark.createDataFrame(PATIENTS, FACTS)}
+    frames = {PATIENT_FACTS: local_frame(spark, PATIENTS, FACTS)}
     stage = kanon_stage(frames, replace(policy, params=params), Context({}, "none"), qi_hierarchies(policy, params.quasi_identifiers))
     out = _released(stage).fillna("∅")
     record = stage.record([{"table": "patients", "rows": len(out)}])
@@ -164,7 +165,7 @@ def test_req21_a_carrier_column_is_recoded_with_the_patients_hierarchy_at_the_ch
     from transforms.release.kanon import recode_carriers, released_labels
 
     area = parse_hierarchy("area", area_rows(["01", "13", "27"]), "test")
-    df = spark.createDataFrame([("13", "x"), ("01", "y"), ("99", "z"), (None, "w")], "pref_code string, other string")
+    df = local_frame(spark, [("13", "x"), ("01", "y"), ("99", "z"), (None, "w")], "pref_code string, other string")
     out, obs = recode_carriers(df, {"pref_code": released_labels(area, 1)}, "receipts")
     assert [tuple(r) for r in out.collect()] == [("関東", "x"), ("北海道", "y"), ("*", "z"), (None, "w")]
     assert obs.get == {"pref_code": 3}

@@ -20,6 +20,7 @@ from transforms.kanon import (
 )
 from transforms.kanon.delimited import FIELDS, QUOTED, join_delimited, split_delimited
 from transforms.kanon.histogram import COUNT
+from transforms.local import local_frame
 
 SEX = parse_hierarchy("sex", [["男", "*"], ["女", "*"]], "sex.csv")
 PREF = parse_hierarchy(
@@ -32,7 +33,7 @@ ROWS = [(1, "男", "東京都", "風邪"), (2, "男", "東京都", None), (3, "�
 
 @pytest.fixture()
 def people(spark):
-    return spark.createDataFrame(ROWS, "id int, sex string, pref string, memo string")
+    return local_frame(spark, ROWS, "id int, sex string, pref string, memo string")
 
 
 def test_req21_histogram_counts_each_finest_combination(people):
@@ -84,11 +85,11 @@ def test_utility_metrics_refuses_values_outside_the_hierarchy(people):
 
 
 def test_split_and_join_delimited_round_trip_and_flag_bad_lines(spark):
-    lines = spark.createDataFrame([("a;b;c",), ("男;;東京都",), ("",), ("x;y",), ('"q";1;2',), ("a;b;c",)], "value string")
+    lines = local_frame(spark, [("a;b;c",), ("男;;東京都",), ("",), ("x;y",), ('"q";1;2',), ("a;b;c",)], "value string")
     table = split_delimited(lines, ["a", "b", "c"], ";", header_line="a;b;c")
     got = [(r["a"], r["b"], r["c"], r[FIELDS], r[QUOTED]) for r in table.collect()]
     assert got == [("男", "", "東京都", 3, False), ("x", "y", None, 2, False), ('"q"', "1", "2", 3, True)]
     back = join_delimited(table.where(table[FIELDS] == 3), ["a", "b", "c"], ";")
     assert [r.value for r in back.collect()] == ["男;;東京都", '"q";1;2']
-    pipes = split_delimited(spark.createDataFrame([("1|2",)], "value string"), ["x", "y"], "|", None)
+    pipes = split_delimited(local_frame(spark, [("1|2",)], "value string"), ["x", "y"], "|", None)
     assert [tuple(r[:2]) for r in pipes.collect()] == [("1", "2")]

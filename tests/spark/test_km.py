@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import pytest
 
+from transforms.local import local_frame
 from transforms.release.km import KmCriteria, NoKmSolution, search
 from transforms.release.km_items import TIME_LEVELS, ItemSpec
 
@@ -132,7 +133,7 @@ def _singled_out(held: dict[str, dict[str, int]], klass: dict[str, str], k: int,
 
 def _items(spark, patients):
     rows = [(pid, q, SPEC.name, code, mo, r) for pid, (q, items) in patients.items() for code, mo, r in items]
-    return spark.createDataFrame(rows, "pid string, __q string, __spec string, __code string, __month date, __rows long")
+    return local_frame(spark, rows, "pid string, __q string, __spec string, __code string, __month date, __rows long")
 
 
 @pytest.mark.parametrize("seed, k, m", [(1, 3, 1), (1, 3, 2), (7, 4, 2), (11, 2, 2)])

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from transforms.local import local_frame
 from transforms.release.waiting import claim_visits, first_notified_visits, held_back, sample_visits
 
 D = dt.date
@@ -12,10 +13,10 @@ APRIL = D(2024, 4, 1)
 
 
 def _held(spark, receipts, extraction, started=APRIL, institutions=None, labs=None, wait=30):
-    df = spark.createDataFrame(receipts, SCHEMA)
+    df = local_frame(spark, receipts, SCHEMA)
     visits = claim_visits(df)
     if labs is not None:
-        visits = visits.unionByName(sample_visits(spark.createDataFrame(labs, "pid string, institution_code string, sampled_on date")))
+        visits = visits.unionByName(sample_visits(local_frame(spark, labs, "pid string, institution_code string, sampled_on date")))
     first = first_notified_visits(visits, started, institutions or {})
     pids = df.select("pid") if labs is None else df.select("pid").unionByName(visits.select("pid"))
     return {r["pid"]: r["first_notified"] for r in held_back(pids, first, wait, extraction).collect()}

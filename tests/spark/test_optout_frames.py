@@ -15,6 +15,7 @@ from transforms.identity.optout import (
     opted_out_receipts,
     with_registry_types,
 )
+from transforms.local import local_frame
 from transforms.release.apply import DROP_ROW
 from transforms.release.optout import FactCounts, fact_counts, opt_out, opted_out_pids
 from transforms.release.patients import join_map
@@ -43,22 +44,22 @@ REGISTRY = [  # insurer_no, card_symbol, card_number, branch_no, birth_date, sex
 def _registry_ids(spark, rows=REGISTRY):
     cols = "insurer_no string, card_symbol string, card_number string, branch_no string, birth_date string, " \
            "sex string, kana_name string, confirmation_doc string"
-    typed = with_registry_types(spark.createDataFrame(rows, cols))
+    typed = with_registry_types(local_frame(spark, rows, cols))
     return identity_sources(typed.drop("_bad", CONFIRMATION_COLUMN), [])
 
 
 def _claims(spark):
-    receipts = spark.createDataFrame(RECEIPTS, "receipt_key string, birth_date date, sex string, kana_name string")
-    insurances = spark.createDataFrame(
+    receipts = local_frame(spark, RECEIPTS, "receipt_key string, birth_date date, sex string, kana_name string")
+    insurances = local_frame(spark,
         INSURANCES, "receipt_key string, line_no int, insurer_no string, card_symbol string, card_number string")
-    eligibility = spark.createDataFrame(ELIGIBILITY, "receipt_key string, line_no int, burden_kind string, "
+    eligibility = local_frame(spark, ELIGIBILITY, "receipt_key string, line_no int, burden_kind string, "
                                         "insurer_no string, card_symbol string, card_number string, branch_no string")
     return receipts, insurances, eligibility
 
 
 def _patients(spark):
     rows = [(i, p, k, b, s, None, None, None, None) for i, p, k, b, s in PATIENTS]
-    return spark.createDataFrame(rows, "institution_code string, patient_id string, kana_name string, birth_date date, "
+    return local_frame(spark, rows, "institution_code string, patient_id string, kana_name string, birth_date date, "
                                        "sex string, insurer_no string, card_symbol string, card_number string, branch_no string")
 
 
@@ -90,7 +91,7 @@ def _pid_map(spark):
     """r1, r2 and the clinical H001 are one patient (aa); r3 is bb, H002 cc, r4 dd."""
     h = {p: spark.range(1).select(clinical_node(F.lit(INST), F.lit(p)).alias("n")).first()["n"] for p in ("H001", "H002")}
     rows = [("r1", "aa"), ("r2", "aa"), (h["H001"], "aa"), ("r3", "bb"), (h["H002"], "cc"), ("r4", "dd")]
-    return join_map(spark.createDataFrame(rows, "node string, pid string"))
+    return join_map(local_frame(spark, rows, "node string, pid string"))
 
 
 def test_req42b_a_named_record_takes_out_every_record_linked_to_its_patient(spark):
@@ -99,9 +100,9 @@ def test_req42b_a_named_record_takes_out_every_record_linked_to_its_patient(spar
 
 
 def test_req42b_counts_in_one_pass_with_a_none_row(spark):
-    facts = spark.createDataFrame([("aa", D(2025, 1, 1)), ("bb", D(2025, 2, 1)), ("cc", None), ("ee", None)],
+    facts = local_frame(spark, [("aa", D(2025, 1, 1)), ("bb", D(2025, 2, 1)), ("cc", None), ("ee", None)],
                                   "pid string, first_service date")
-    opted = spark.createDataFrame([("aa",), ("cc",)], "pid string")
+    opted = local_frame(spark, [("aa",), ("cc",)], "pid string")
     assert fact_counts(facts, opted) == FactCounts(without_data=2, patients_in=2, opted_out=1)
     assert fact_counts(facts, None) == FactCounts(without_data=2, patients_in=2, opted_out=0)
 
@@ -112,11 +113,11 @@ def policy():
 
 
 def test_req42b_release_frames_flag_every_row_of_opted_out_patients(spark, policy):
-    facts = spark.createDataFrame([("aa", D(2025, 1, 1)), ("bb", D(2025, 2, 1)), ("cc", D(2025, 2, 1))],
+    facts = local_frame(spark, [("aa", D(2025, 1, 1)), ("bb", D(2025, 2, 1)), ("cc", D(2025, 2, 1))],
                                   "pid string, first_service date")
-    diagnoses = spark.createDataFrame([("r1", "aa", "2500015"), ("r2", "aa", "8833421"), ("r3", "bb", "8833421"),
+    diagnoses = local_frame(spark, [("r1", "aa", "2500015"), ("r2", "aa", "8833421"), ("r3", "bb", "8833421"),
                                        ("r4", None, "8833421")], "receipt_key string, pid string, disease_code string")
-    opted = spark.createDataFrame([("aa",)], "pid string")
+    opted = local_frame(spark, [("aa",)], "pid string")
     frames, stage = opt_out({"patient_facts": facts, "diagnoses": diagnoses}, policy, opted, fact_counts(facts, opted))
     assert sorted(r["pid"] for r in frames["patient_facts"].collect()) == ["bb", "cc"]
     flagged = {(r["receipt_key"], r[DROP_ROW], r["__removed_by_optout"]) for r in frames["diagnoses"].collect()}
@@ -132,7 +133,7 @@ def test_req42b_release_frames_flag_every_row_of_opted_out_patients(spark, polic
 
 
 def test_req42_without_registry_nothing_is_flagged_and_the_record_says_not_applied(spark, policy):
-    facts = spark.createDataFrame([("aa", D(2025, 1, 1))], "pid string, first_service date")
+    facts = local_frame(spark, [("aa", D(2025, 1, 1))], "pid string, first_service date")
     frames, stage = opt_out({"patient_facts": facts}, policy, None, fact_counts(facts, None))
     assert frames["patient_facts"] is facts
     assert stage.record(1, 0, 0, {})["applied"] is False

@@ -6,6 +6,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from transforms.columns.pseudonym import hmac_sha256_hex, with_keys
+from transforms.local import local_frame
 
 
 def _hmac(df, col, key):
@@ -23,7 +24,7 @@ def _random_inputs(n: int, seed: int) -> list[str]:
 def test_req15_hmac_equals_python_hmac_for_1000_inputs_including_japanese(spark):
     inputs = _random_inputs(1000, seed=1)
     for key in (b"k", b"a-32-byte-secret-key-for-tokumei", bytes(range(100))):  # short, typical, > block
-        df = spark.createDataFrame([(i, s) for i, s in enumerate(inputs)], "i int, s string")
+        df = local_frame(spark, [(i, s) for i, s in enumerate(inputs)], "i int, s string")
         keyed, pads = with_keys(df, {"k": key})
         got = keyed.select("i", hmac_sha256_hex(F.col("s"), pads["k"]).alias("h"),
                            hmac_sha256_hex(F.col("s"), pads["k"], 128).alias("h128")).collect()
@@ -36,7 +37,7 @@ def test_req15_hmac_equals_python_hmac_for_1000_inputs_including_japanese(spark)
 
 
 def test_req15_null_stays_null_and_keys_give_disjoint_pseudonyms(spark):
-    df = spark.createDataFrame([("山田太郎",), (None,), ("1234567",)], "s string")
+    df = local_frame(spark, [("山田太郎",), (None,), ("1234567",)], "s string")
     a = [r[0] for r in _hmac(df, F.col("s"), b"key-a").collect()]
     b = [r[0] for r in _hmac(df, F.col("s"), b"key-b").collect()]
     assert a[1] is None and b[1] is None
@@ -51,7 +52,7 @@ def test_req15_key_ids_from_the_provider_give_disjoint_pseudonyms(spark, monkeyp
     monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_A", "鍵A-not-a-secret-for-tests-0123456789")
     monkeypatch.setenv("TOKUMEI_KEY_RECIPIENT_B", "鍵B-not-a-secret-for-tests-0123456789")
     inputs = sorted(set(_random_inputs(1000, seed=2)) - {""})
-    df = spark.createDataFrame([(s,) for s in inputs], "s string")
+    df = local_frame(spark, [(s,) for s in inputs], "s string")
     out = {}
     for key_id in ("recipient-a", "recipient-b"):
         key = load_key(KeySettings(key_id="unused"), key_id).material
@@ -65,7 +66,7 @@ def test_req15_key_material_never_appears_in_a_plan(spark):
     from transforms.columns.pseudonym import _pads
 
     key = b"a-secret-that-must-not-leak"
-    df = spark.createDataFrame([("山田太郎",)], "s string")
+    df = local_frame(spark, [("山田太郎",)], "s string")
     plan = _hmac(df, F.col("s"), key)._jdf.queryExecution().toString().upper()
     assert all(pad.hex().upper() not in plan for pad in _pads(key))
     with pytest.raises(TypeError, match="never key bytes"):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from transforms.local import local_frame
 from transforms.release.risk import attacker_risk
 
 # p1-p3 and p5-p8 share the quasi-identifiers A, p4 is alone in B; p8 has no item at all.
@@ -20,8 +21,8 @@ ITEMS = [
 
 
 def test_req22_attacker_levels_count_the_classes_of_each_level(spark):
-    patients = spark.createDataFrame(PATIENTS, "pid string, __q string")
-    items = spark.createDataFrame(ITEMS, "pid string, __code string, __time string")
+    patients = local_frame(spark, PATIENTS, "pid string, __q string")
+    items = local_frame(spark, ITEMS, "pid string, __code string, __time string")
     risk = attacker_risk(patients, items, k=2, m=2)
     assert risk["patients"] == 8 and (risk["k"], risk["m"]) == (2, 2)
     assert risk["qi"] == {"unique_share": 1 / 8, "below_k_share": 1 / 8}  # p4
@@ -33,8 +34,8 @@ def test_req22_attacker_levels_count_the_classes_of_each_level(spark):
 
 
 def test_req22_an_empty_release_has_no_risk(spark):
-    patients = spark.createDataFrame([], "pid string, __q string")
-    items = spark.createDataFrame([], "pid string, __code string, __time string")
+    patients = local_frame(spark, [], "pid string, __q string")
+    items = local_frame(spark, [], "pid string, __code string, __time string")
     risk = attacker_risk(patients, items, k=5, m=1)
     assert risk == {"patients": 0, "k": 5, "m": 1, "qi": {"unique_share": 0.0, "below_k_share": 0.0},
                     "months": {"unique_share": 0.0, "below_k_share": 0.0},

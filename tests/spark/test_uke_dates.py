@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from transforms.local import local_frame
 from transforms.uke.dates import date_reason, date_value, ym_value
 from transforms.uke.parse import code_sql
 
@@ -15,7 +16,7 @@ DATE, YM = (date_value, (7, 8)), (ym_value, (5, 6))
 
 def _dates(spark, values, kind):
     value_of, lengths = kind
-    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, s string")
+    df = local_frame(spark, [(i, v) for i, v in enumerate(values)], "i int, s string")
     s = code_sql("s")
     value = value_of(s)
     rows = df.select("i", F.expr(value).alias("v"), F.expr(date_reason(s, value, *lengths)).alias("r")).orderBy("i").collect()

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from transforms.local import local_frame
 from transforms.uke.layout import LAYOUTS
 from transforms.uke.parse import LINE_COLUMNS, parse_records, select_parsed, select_rejected
 
@@ -19,7 +20,7 @@ def _lines(spark, texts, ordinal=1):
     rows = [(SHA, "/in/x.UKE", i + 2, ordinal, False, t, None, None) for i, t in enumerate(texts)]
     schema = ("file_sha256 string, file_path string, line_no long, receipt_ordinal long, after_go boolean, "
               "text string, undecodable string, raw_hex string")
-    df = spark.createDataFrame(rows, schema)
+    df = local_frame(spark, rows, schema)
     assert tuple(df.columns) == LINE_COLUMNS
     return df
 
@@ -104,7 +105,7 @@ def test_structural_checks_come_before_field_checks(spark):
         (SHA, "/x", 9, 1, True, "SY,2500013,20211001,1", None, None),  # after GO
         (SHA, "/x", 5, 1, False, "SY,2500013,\ufffd,1", "bytes that do not decode as CP932", "5359"),  # undecodable wins
     ]
-    parsed = _parse(spark.createDataFrame(rows, schema), LAYOUTS["SY"])
+    parsed = _parse(local_frame(spark, rows, schema), LAYOUTS["SY"])
     got = sorted((r["line_no"], r["reason"], r["raw_hex"]) for r in select_rejected(parsed).collect())
     assert got == [(2, "child_before_re", None), (5, "undecodable_bytes", "5359"), (9, "misplaced_record", None)]
     assert parsed.where("_problem is null").count() == 0

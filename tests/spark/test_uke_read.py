@@ -5,6 +5,7 @@ import shutil
 import pytest
 from pyspark.sql import functions as F
 
+from transforms.local import local_frame
 from transforms.uke.read import FOREIGN_UTF8, block_stats, file_layout, position_lines, select_raw_lines
 
 
@@ -32,7 +33,7 @@ def small_blocks(spark):
 def _positioned(spark, paths, encoding="auto"):
     raw = select_raw_lines(spark.read.text([str(p) for p in paths]))
     layout = file_layout(block_stats(raw), encoding)
-    files = spark.createDataFrame(
+    files = local_frame(spark,
         [(str(p), p.name, "medical") for p in paths], "file_path string, file_sha256 string, claim_kind string"
     )
     return layout, position_lines(raw, layout, files)
