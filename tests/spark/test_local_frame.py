@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import types as T
 
+from transforms.columns.pseudonym import hmac_sha256_hex, with_keys
 from transforms.local import local_frame
 
 SCHEMA = T.StructType([
@@ -60,3 +61,19 @@ def test_a_value_of_the_wrong_type_raises_instead_of_being_cast(spark):
 def test_timestamps_are_refused_naming_the_field(spark):
     with pytest.raises(TypeError, match="'at' is a timestamp"):
         local_frame(spark, [(dt.datetime(2024, 1, 1),)], "at timestamp")
+
+
+def test_req15_the_key_pads_held_in_the_plan_never_appear_in_its_descriptions(spark, capsys):
+    """with_keys' one-row frame is a local relation now, its rows inside the plan: no explain mode prints
+    them (Spark describes a LocalRelation by its columns), so the key cannot reach a log through a plan."""
+    key = b"pads-in-a-plan-not-a-secret-0123456789"
+    df, pads = with_keys(spark.range(2).selectExpr("CAST(id AS string) AS v"), {"k": key})
+    out = df.select(hmac_sha256_hex(df["v"], pads["k"]).alias("h"))
+    assert out.count() == 2
+    for mode in ("simple", "extended", "codegen", "cost", "formatted"):
+        out.explain(mode)
+    plans = capsys.readouterr().out.lower()
+    assert "localrelation [__key0_i" in plans or "localtablescan" in plans
+    padded = key.ljust(64, b"\0")
+    for pad in (bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)):
+        assert pad.hex()[:16] not in plans and str(list(pad[:4]))[1:-1] not in plans

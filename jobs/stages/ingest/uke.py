@@ -71,7 +71,7 @@ def position_files(
         raise RuntimeError(f"Spark reported no lines for {lost[:3]}: file path mapping is broken")
     layout = local_frame(spark, blocks, layout_frame.schema)
     sha = local_frame(spark, [(f.path, f.sha256, f.claim_kind) for f in files],
-                                "file_path string, file_sha256 string, claim_kind string")
+                      "file_path string, file_sha256 string, claim_kind string")
     lines = write_scratch(position_lines(raw, layout, sha), out_dir, ["record_type"] if partition else [])
     by_path = {f.path: f.sha256 for f in files}
     facts = FileFacts({}, {}, {}, {}, lines)
