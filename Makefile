@@ -48,7 +48,7 @@ demo: check-java $(STAMP)
 # literal DataFrames on one session, e2e = whole stages and commands, perf = the benchmark harness.
 # `make test` runs every tier (CI); test-fast is unit + spark: no whole-pipeline fixture.
 test: check-java $(STAMP) $(AIRFLOW_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: check-java $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/spark

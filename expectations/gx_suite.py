@@ -174,7 +174,14 @@ def run_checks(frames: dict[str, tuple[DataFrame, TableChecks]], docs_dir: Path 
     for table, vd, df in definitions:
         # run() keeps the result in the context's results store; the docs are built from that store once
         # below (a checkpoint with an UpdateDataDocsAction per table rebuilt the site once per table)
-        result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+        # GX reads the table once per metric bundle and once per query expectation (~7 reads a table): cached
+        # (memory, spilling to disk) while its suite runs, it is read from Delta once. One validate of 28 small
+        # tables in a warm session: 26.4 / 21.1 s uncached, 23.3 / 18.8 s cached (2026-12-08, same machine).
+        df = df.cache()
+        try:
+            result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+        finally:
+            df.unpersist()
         results[table] = result.describe_dict()
         log.info("validated %s: %s", table, "ok" if result.success else "FAILED")
     if docs_dir:

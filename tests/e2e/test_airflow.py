@@ -6,9 +6,12 @@ built zip and its launcher, twice (tests/helpers/airflow.py):
    session published (`uke_run`; issue 19 item 1: the zip on a cluster gives the local release). The
    driver and the executors' Python workers run a Python that has the venv's libraries but cannot import
    the checkout, from folders outside it with no PYTHONPATH: the code can only come from the zip.
-2. with `--master local[2]` on the real UKE file with a マイナンバー typed into 病棟区分 (ward_class), a
-   column the policy keeps: validate fails on it (docs/operations.md section 3, case 1), publish is
-   upstream_failed and the release does not exist.
+2. with `--master local[2]` on a copy of the `uke_run` warehouse whose staged release has a マイナンバー planted in
+   病棟区分 (ward_class), a column the policy keeps, its ingest and anonymize tasks marked successful without
+   running (`--mark-success-pattern`; what they would stage is the first run's business): validate fails on
+   it (docs/operations.md section 3, case 1), publish is upstream_failed and the release does not exist.
+   (That ingest and anonymize carry such a value through to staging, and validate names it, is
+   tests/e2e/test_validate_identifiers.py's.)
 
 Both use the shipped anonymized policy without params.km, as `uke_run` does. Airflow runs from its own venv
 (`make airflow-venv`; `make test` builds it first): a missing one fails here, naming the command to run.
@@ -16,6 +19,7 @@ Both use the shipped anonymized policy without params.km, as `uke_run` does. Air
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -39,8 +43,6 @@ from helpers.pipeline import REPO, UKE_RUN_KEY, UKE_RUN_RID, uke_run_input, uke_
 from helpers.releases import assert_same_release, table_rows
 
 WORKERS = 2
-# A throwaway key for the refused run on the public sample file: in the tasks' environment only, never printed.
-REFUSED_KEY = "airflow-test-key-not-a-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def dag(tmp_path_factory) -> Airflow:
     assert not work.is_relative_to(REPO)
     app = app_dir(work)
     log = work / "airflow-db-migrate.log"
-    env = airflow_env(work, app, REFUSED_KEY, "local[2]", Path(sys.executable))
+    env = airflow_env(work, app, UKE_RUN_KEY, "local[2]", Path(sys.executable))
     expect("airflow db migrate failed", airflow(str(cli), ["db", "migrate"], env, log) == 0, log)
     return Airflow(str(cli), work, app)
 
@@ -114,9 +116,12 @@ def test_the_cluster_run_used_the_zip_and_both_workers(cluster_run):
 
 
 @pytest.mark.slow
-def test_a_failed_validation_stops_the_dag_before_publish(dag, uke_sample):
-    run = Run("airflow-refused", "2026-01-02", dag.work / "input" / "planted", dag.work / "airflow-refused")
-    plant_mynumber(uke_sample, run.input / uke_sample.name)
-    env = airflow_env(dag.work, dag.app, REFUSED_KEY, "local[2]", Path(sys.executable))
-    check_refused(run, run_dag(dag.cli, env, run))
-
+def test_a_failed_validation_stops_the_dag_before_publish(spark, dag, uke_run):
+    run = Run(UKE_RUN_RID, "2026-01-02", dag.work / "input" / "none", dag.work / "airflow-refused")
+    run.input.mkdir(parents=True)  # ingest does not run
+    shutil.copytree(uke_run.parents[1], run.warehouse)
+    shutil.rmtree(run.warehouse / "releases" / UKE_RUN_RID)
+    shutil.rmtree(run.warehouse / "staging" / UKE_RUN_RID / "validation")  # the DAG's validate writes it again
+    plant_mynumber(spark, run.warehouse, UKE_RUN_RID)
+    env = airflow_env(dag.work, dag.app, UKE_RUN_KEY, "local[2]", Path(sys.executable))
+    check_refused(run, run_dag(dag.cli, env, run, mark_success="^(ingest|anonymize)$"))
