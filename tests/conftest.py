@@ -58,21 +58,11 @@ def uke_sample(shared_dir) -> Path:
     return path
 
 
-# `make test` runs two pytest-xdist workers, each with its own test session (`--dist loadgroup`): one takes
-# the tests of `uke_run` and the real engines it is compared with (the DAG under Airflow on a standalone cluster,
-# Spark Connect), whose spark-submits, servers and Airflow leave a third of the two cores idle; the other
-# takes every other test, in tier order. No session fixture is built by both, except the session itself.
-ENGINE_MODULES = {"test_airflow.py", "test_spark_connect.py", "test_run.py"}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         tier = tier_of(item.path)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        if xdist:
-            item.add_marker(pytest.mark.xdist_group("engines" if item.path.name in ENGINE_MODULES else "tiers"))
     # unit first: its Spark guard can then also see a JVM start, since no other tier has started one yet
     order = {tier: n for n, tier in enumerate(TIERS)}
     items.sort(key=lambda item: order.get(tier_of(item.path) or "", len(TIERS)))
@@ -124,3 +114,5 @@ def cache(spark, tmp_path):
 
     with RunCache(tmp_path / "_cache") as kept:
         yield kept
+
+
