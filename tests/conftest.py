@@ -114,5 +114,3 @@ def cache(spark, tmp_path):
 
     with RunCache(tmp_path / "_cache") as kept:
         yield kept
-
-

@@ -35,12 +35,11 @@ from helpers.airflow import (
     app_dir,
     check_refused,
     expect,
-    plant_mynumber,
     run_dag,
 )
 from helpers.cluster import python_without_checkout, standalone_cluster
 from helpers.pipeline import REPO, UKE_RUN_KEY, UKE_RUN_RID, uke_run_input, uke_run_receipts
-from helpers.releases import assert_same_release, table_rows
+from helpers.releases import assert_same_release, plant_mynumber, table_rows
 
 WORKERS = 2
 

@@ -5,12 +5,9 @@ import json
 import shutil
 
 import pytest
-from delta.tables import DeltaTable
-from pyspark.sql import functions as F
+from helpers.releases import MYNUMBER, plant_mynumber
 
 from jobs import validate
-
-MYNUMBER = "123456789018"  # valid check digit
 
 
 @pytest.mark.slow
@@ -18,9 +15,7 @@ def test_req12_planted_mynumber_fails_validate_naming_table_column_detector_with
         spark, pipeline, tmp_path, capsys):
     wh = tmp_path / "wh"
     shutil.copytree(pipeline.warehouse, wh)
-    path = str(wh / "staging" / pipeline.release_id / "tables" / "receipts")
-    pid = DeltaTable.forPath(spark, path).toDF().select("pid").first()["pid"]
-    DeltaTable.forPath(spark, path).update(F.col("pid") == pid, {"ward_class": F.lit(f"個人番号 {MYNUMBER}")})
+    plant_mynumber(spark, wh, pipeline.release_id)
     code = validate.main(["--warehouse", str(wh), "--release-id", pipeline.release_id, "--no-docs",
                           "--conf", str(pipeline.input.parent / "pipeline.yaml")])
     err = capsys.readouterr().err

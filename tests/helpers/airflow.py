@@ -27,7 +27,6 @@ from tools.dist import build
 
 DAG_ID = "tokumei_release"
 STAGES = ("ingest", "anonymize", "validate", "publish")
-MYNUMBER = "123456789018"  # valid check digit, as in tests/e2e/test_validate_identifiers.py
 AIRFLOW_ENV = "TOKUMEI_AIRFLOW"
 AIRFLOW_PINS = (".ci/airflow-requirements.txt", ".ci/airflow-constraints.txt")
 
@@ -43,17 +42,6 @@ def airflow_cli() -> Path:
 
 class Failed(AssertionError):
     """A DAG run that did not go as expected, with the lines of its log that say why."""
-
-
-def plant_mynumber(spark, warehouse: Path, release_id: str) -> None:
-    """A マイナンバー written (with Delta) into the 病棟区分 (ward_class, a column the policy keeps) of one
-    receipt of the staged release, as tests/e2e/test_validate_identifiers.py plants it."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    table = DeltaTable.forPath(spark, str(warehouse / "staging" / release_id / "tables" / "receipts"))
-    pid = table.toDF().select("pid").first()["pid"]
-    table.update(F.col("pid") == pid, {"ward_class": F.lit(f"個人番号 {MYNUMBER}")})
 
 
 def app_dir(work: Path) -> Path:

@@ -31,3 +31,17 @@ def assert_same_release(local: Path, other: Path) -> None:
     expected, got = (json.loads((r / "manifest.json").read_text(encoding="utf-8")) for r in (local, other))
     assert {k: got[k] for k in SAME_IN_MANIFEST} == {k: expected[k] for k in SAME_IN_MANIFEST}
     assert got["validation"]["success"] is True
+
+
+MYNUMBER = "123456789018"  # a マイナンバー with a valid check digit
+
+
+def plant_mynumber(spark, warehouse: Path, release_id: str) -> None:
+    """A マイナンバー written (with Delta) into the 病棟区分 (ward_class, a column the policy keeps) of the
+    receipts of one patient of the staged release `release_id`: what validate must refuse (requirement 12)."""
+    from delta.tables import DeltaTable as SparkDeltaTable
+    from pyspark.sql import functions as F
+
+    table = SparkDeltaTable.forPath(spark, str(warehouse / "staging" / release_id / "tables" / "receipts"))
+    pid = table.toDF().select("pid").first()["pid"]
+    table.update(F.col("pid") == pid, {"ward_class": F.lit(f"個人番号 {MYNUMBER}")})
