@@ -64,6 +64,8 @@ def test_req1_req29_req32_publish_writes_tables_notices_lineage_and_manifest_las
     files = list((root / "tables" / "patients").glob("*.parquet"))  # zstd: the pseudonyms shrink 2.4x
     assert files and all(pq.ParquetFile(f).metadata.row_group(0).column(0).compression == "ZSTD" for f in files)
     assert patients.metadata().configuration["tokumei.legal_class"] == "匿名加工医療情報"
+    # the label is in the table's only version: no reader ever sees the table without it
+    assert patients.version() == 0 and [o["delta_version"] for o in manifest["outputs"]] == [0, 0]
     notice = (root / "notices" / "作成時公表.md").read_text(encoding="utf-8")
     assert "生年月" in notice and "仮名ID" in notice and "傷病名コード" in notice
     assert "識別行為の禁止" in (root / "notices" / "明示.md").read_text(encoding="utf-8")

@@ -12,7 +12,6 @@ from jobs.runtime.delta_io import (
     last_commit,
     local_log_version,
     recent_commits,
-    set_properties,
     sql_string,
     table_version,
 )
@@ -59,7 +58,7 @@ def test_commits_read_from_the_log_files_are_the_ones_delta_history_gives(spark,
         .write.format("delta").mode("overwrite").option("replaceWhere", "file_sha256 IN ('aa', 'dd')").save(path)
     delete_where(spark, path, "n = 2")
     delete_matching(spark, path, local_frame(spark, [("cc",)], "file_sha256 string"), ["file_sha256"])
-    set_properties(spark, path, {"tokumei.legal_class": "anonymized"})
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('tokumei.legal_class' = 'anonymized')")
     local = recent_commits(spark, path, 10)
     assert [c["version"] for c in local] == [4, 3, 2, 1, 0]
     assert local[3]["operation"] == "WRITE" and local[3]["metrics"]["numOutputRows"] == "1"

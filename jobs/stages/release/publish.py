@@ -20,10 +20,9 @@ from jobs.runtime import fs
 from jobs.runtime.config import DEFAULT_REGISTRY, PipelineConfig
 from jobs.runtime.delta_io import (
     STATS_COLUMNS,
+    create_release_table,
+    last_commit,
     read_delta,
-    recent_commits,
-    release_writer,
-    set_properties,
     table_properties,
     table_version,
     written_rows,
@@ -127,12 +126,11 @@ def _publish(spark: SparkSession, cfg: PipelineConfig, wh: Warehouse, release_id
             target = wh.release_table(release_id, table)
             df = read_delta(spark, source, version["delta_version"])
             stats = table_properties(spark, source).get(STATS_COLUMNS)  # the staged table's choice travels
-            # "error", not its alias "errorifexists": the Spark Connect client knows only the short name.
-            release_writer(df, "error", stats_columns=stats).save(target)
-            # Requirement 29: the legal class travels with the table, visible to any Delta reader.
-            set_properties(spark, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id})
-            labelled, write = recent_commits(spark, target, 2)  # the label's commit, then the write's (its row count)
-            rows, delta_version = written_rows(write), labelled["version"]
+            # Requirement 29: the legal class travels with the table from its first version, visible to any Delta reader.
+            create_release_table(df, target, {"tokumei.legal_class": staged["regime"], "tokumei.release_id": release_id},
+                                 stats_columns=stats)
+            write = last_commit(spark, target)
+            rows, delta_version = written_rows(write), write["version"]
             outputs.append({"table": table, "path": f"tables/{table}", "delta_version": delta_version,
                             "rows": rows, "columns": df.columns})
             events.inputs.append(DatasetRef(f"staging/{release_id}/tables/{table}", version["delta_version"]))
