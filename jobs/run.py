@@ -36,6 +36,7 @@ from jobs.stages.release.anonymize import anonymize
 from jobs.stages.release.placeholders import check_producer
 from jobs.stages.release.plan import plan, refuse_published
 from jobs.stages.release.publish import publish
+from jobs.stages.release.validate import validate
 
 log = logging.getLogger("tokumei.run")
 
@@ -77,9 +78,6 @@ def _stages(cfg: PipelineConfig, wh: Warehouse, args: argparse.Namespace) -> dic
     t = time.perf_counter()
     anonymize(spark, cfg, wh, args.release_id, p, args.extraction_date, args.parallel)
     times["anonymize"] = time.perf_counter() - t
-    # here, not at import: Great Expectations is 2 s of importing, and `tokumei run --help` needs none of it
-    from jobs.stages.release.validate import validate
-
     t = time.perf_counter()
     summary = validate(spark, cfg, wh, args.release_id, docs=not args.no_docs)
     times["validate"] = time.perf_counter() - t
