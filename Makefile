@@ -50,12 +50,13 @@ demo: check-java $(STAMP)
 # `make test` runs two pytest processes side by side, each with its own test session, each module's session
 # fixtures in one of them only. SIDE_TESTS: the real-engine tests (`uke_run` and what is compared with it: the
 # DAG under Airflow on a standalone cluster, Spark Connect), whose spark-submits, servers and Airflow leave a
-# third of the two cores idle, and the modules of the `claim_kinds` fixture (all four claim kinds generated and
-# ingested), which bring the two processes to about the same length (bench/results/ci_times.md); their output
-# is printed when both end. The other process runs every other test, in tier order. (pytest-xdist's loadgroup
+# third of the two cores idle, and the claim kinds' own modules (the `claim_kinds` fixture: all four kinds
+# generated and ingested; the hand-written 歯科, 調剤 and DPC files), which bring the two processes to about the
+# same length (bench/results/ci_times.md); their output is printed when both end. The other process runs every other test, in tier order. (pytest-xdist's loadgroup
 # would do this, but its groups do not reach pytest 9's node ids: every test was scheduled alone.)
 SIDE_TESTS := tests/e2e/test_airflow.py tests/e2e/test_spark_connect.py tests/e2e/test_run.py \
-              tests/e2e/test_generate_dental.py tests/e2e/test_generate_dpc.py tests/e2e/test_generate_pharmacy.py
+              tests/e2e/test_generate_dental.py tests/e2e/test_generate_dpc.py tests/e2e/test_generate_pharmacy.py \
+              tests/e2e/test_ingest_dental.py tests/e2e/test_ingest_dpc.py tests/e2e/test_ingest_pharmacy.py
 SIDE_LOG   ?= build/test-side.log
 test: check-java $(STAMP) $(AIRFLOW_STAMP)
 	@mkdir -p $(dir $(SIDE_LOG))
